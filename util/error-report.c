@@ -1,0 +1,86 @@
+/*
+ * error-report.c: messages for humans, prefixed like QEMU's.
+ *
+ * The "location" is set by the command-line parser while it handles one
+ * option, so errors raised deep inside option handling still name the
+ * option the user typed.  It is a plain global because only the main
+ * thread parses the command line, before any other thread exists.
+ */
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+
+static char *progname;
+static char *cur_loc;
+
+void error_set_progname(const char *argv0)
+{
+    g_free(progname);
+    progname = g_path_get_basename(argv0);
+}
+
+const char *error_get_progname(void)
+{
+    return progname ? progname : "ferry";
+}
+
+void loc_set_cmdline(const char *opt, const char *arg)
+{
+    g_free(cur_loc);
+    cur_loc = arg ? g_strdup_printf("%s %s", opt, arg) : g_strdup(opt);
+}
+
+void loc_clear(void)
+{
+    g_clear_pointer(&cur_loc, g_free);
+}
+
+static void vreport(const char *kind, const char *fmt, va_list ap)
+{
+    GString *s = g_string_new(NULL);
+
+    g_string_append_printf(s, "%s: ", error_get_progname());
+    if (cur_loc) {
+        g_string_append_printf(s, "%s: ", cur_loc);
+    }
+    if (kind) {
+        g_string_append(s, kind);
+    }
+    g_string_append_vprintf(s, fmt, ap);
+    g_string_append_c(s, '\n');
+    /* One write so that concurrent reporters do not interleave lines. */
+    fputs(s->str, stderr);
+    fflush(stderr);
+    g_string_free(s, true);
+}
+
+void error_vreport(const char *fmt, va_list ap)
+{
+    vreport(NULL, fmt, ap);
+}
+
+void error_report(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vreport(NULL, fmt, ap);
+    va_end(ap);
+}
+
+void warn_report(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vreport("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void info_report(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vreport("info: ", fmt, ap);
+    va_end(ap);
+}
