@@ -1,0 +1,237 @@
+/*
+ * hostmem.c: memory backends.
+ *
+ * Property names, defaults and error messages follow QEMU 7.2, because
+ * users' command lines carry over: memory-backend-ram (anonymous memory,
+ * share=off by default), memory-backend-memfd (share=on by default,
+ * hugetlb/hugetlbsize/seal), memory-backend-file (mem-path, share=off by
+ * default, hugetlbfs detected from the mount).  Backends live for the whole
+ * process; the list is touched only by the main thread at start-up.
+ */
+#include "qemu/osdep.h"
+#include "sysemu/hostmem.h"
+#include "qemu/cutils.h"
+#include "trace.h"
+
+static GPtrArray *backends;
+
+static const char *const backend_types[] = {
+    "memory-backend-ram", "memory-backend-memfd", "memory-backend-file",
+};
+
+bool host_memory_backend_is_type(const char *qom_type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(backend_types); i++) {
+        if (g_str_equal(qom_type, backend_types[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+HostMemoryBackend *host_memory_backend_find(const char *id)
+{
+    for (guint i = 0; backends && i < backends->len; i++) {
+        HostMemoryBackend *b = backends->pdata[i];
+
+        if (g_str_equal(b->id, id)) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static bool get_bool_prop(QemuOpts *opts, const char *type, const char *name,
+                          bool defval, bool *out, Error **errp)
+{
+    const char *v = qemu_opt_get(opts, name);
+
+    *out = defval;
+    if (!v) {
+        return true;
+    }
+    if (!qapi_bool_parse(name, v, out, NULL)) {
+        error_setg(errp, "Parameter '%s' expects 'on' or 'off'", name);
+        return false;
+    }
+    return true;
+}
+
+static HostMemoryBackend *backend_new(const char *type, const char *id)
+{
+    HostMemoryBackend *b = g_new0(HostMemoryBackend, 1);
+
+    b->type = g_strdup(type);
+    b->id = g_strdup(id);
+    return b;
+}
+
+static void backend_free(HostMemoryBackend *b)
+{
+    if (b) {
+        qemu_ram_free(b->ram_block);
+        g_free(b->type);
+        g_free(b->id);
+        g_free(b);
+    }
+}
+
+static void backend_register(HostMemoryBackend *b)
+{
+    if (!backends) {
+        backends = g_ptr_array_new();
+    }
+    g_ptr_array_add(backends, b);
+    trace_host_memory_backend_create(b->type, b->id, b->size, b->share);
+}
+
+HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
+{
+    const char *type = qemu_opt_get(opts, "qom-type");
+    const char *id = qemu_opt_get(opts, "id");
+    const char *mem_path = NULL;
+    bool hugetlb = false, seal, merge, dump, discard, reserve;
+    uint64_t hugetlbsize = 0, align = 0;
+    HostMemoryBackend *b;
+    RAMBlock *rb = NULL;
+    bool canonical;
+
+    if (!type || !host_memory_backend_is_type(type)) {
+        error_setg(errp, "invalid object type: %s", type ? type : "");
+        return NULL;
+    }
+    if (!id) {
+        error_setg(errp, "Parameter 'id' is missing");
+        return NULL;
+    }
+    if (host_memory_backend_find(id)) {
+        error_setg(errp, "attempt to add duplicate property '%s' to object "
+                   "(type 'container')", id);
+        return NULL;
+    }
+    b = backend_new(type, id);
+    if (!qemu_opt_get_size(opts, "size", 0, &b->size, errp) ||
+        !get_bool_prop(opts, type, "share",
+                       g_str_equal(type, "memory-backend-memfd"),
+                       &b->share, errp) ||
+        !get_bool_prop(opts, type, "prealloc", false, &b->prealloc, errp) ||
+        !get_bool_prop(opts, type, "merge", true, &merge, errp) ||
+        !get_bool_prop(opts, type, "dump", true, &dump, errp) ||
+        !get_bool_prop(opts, type, "reserve", true, &reserve, errp) ||
+        !get_bool_prop(opts, type, "x-use-canonical-path-for-ramblock-id",
+                       false, &canonical, errp)) {
+        goto fail;
+    }
+    qemu_opt_get(opts, "policy");       /* NUMA hints: no effect here */
+    qemu_opt_get(opts, "host-nodes");
+    qemu_opt_get(opts, "prealloc-threads");
+    if (g_str_equal(type, "memory-backend-memfd")) {
+        if (!get_bool_prop(opts, type, "hugetlb", false, &hugetlb, errp) ||
+            !qemu_opt_get_size(opts, "hugetlbsize", 0, &hugetlbsize, errp) ||
+            !get_bool_prop(opts, type, "seal", true, &seal, errp)) {
+            goto fail;
+        }
+        if (hugetlbsize && !hugetlb) {
+            /* QEMU accepts it and ignores it; so do we. */
+            hugetlbsize = 0;
+        }
+    } else if (g_str_equal(type, "memory-backend-file")) {
+        mem_path = qemu_opt_get(opts, "mem-path");
+        if (!qemu_opt_get_size(opts, "align", 0, &align, errp) ||
+            !get_bool_prop(opts, type, "discard-data", false, &discard,
+                           errp)) {
+            goto fail;
+        }
+        qemu_opt_get(opts, "pmem");
+        qemu_opt_get(opts, "readonly");
+    }
+    for (guint i = 0; i < opts->opts->len; i++) {
+        QemuOpt *o = opts->opts->pdata[i];
+
+        if (!o->used) {
+            error_setg(errp, "Property '%s.%s' not found", type, o->name);
+            goto fail;
+        }
+    }
+    if (b->size == 0) {
+        error_setg(errp, "can't create backend with size 0");
+        goto fail;
+    }
+    if (g_str_equal(type, "memory-backend-file") && !mem_path) {
+        error_setg(errp, "mem-path property not set");
+        goto fail;
+    }
+    {
+        g_autofree char *name = canonical ? g_strdup_printf("/objects/%s", id)
+                                          : g_strdup(id);
+
+        if (g_str_equal(type, "memory-backend-ram")) {
+            rb = qemu_ram_alloc_anon(name, b->size, b->share, errp);
+        } else if (g_str_equal(type, "memory-backend-memfd")) {
+            rb = qemu_ram_alloc_memfd(name, b->size, b->share, hugetlbsize,
+                                      hugetlb, errp);
+        } else {
+            rb = qemu_ram_alloc_from_path(name, b->size, mem_path, b->share,
+                                          false, errp);
+        }
+    }
+    if (!rb) {
+        goto fail;
+    }
+    if (!merge) {
+        madvise(rb->host, rb->max_length, MADV_UNMERGEABLE);
+    } else {
+        madvise(rb->host, rb->max_length, MADV_MERGEABLE);
+    }
+    if (!dump) {
+        madvise(rb->host, rb->max_length, MADV_DONTDUMP);
+    }
+    if (b->prealloc && !qemu_ram_prealloc(rb, errp)) {
+        qemu_ram_free(rb);
+        goto fail;
+    }
+    b->ram_block = rb;
+    backend_register(b);
+    return b;
+
+fail:
+    backend_free(b);
+    return NULL;
+}
+
+HostMemoryBackend *host_memory_backend_create_default(const char *id,
+                                                      uint64_t size,
+                                                      const char *mem_path,
+                                                      bool prealloc,
+                                                      Error **errp)
+{
+    HostMemoryBackend *b = backend_new(mem_path ? "memory-backend-file"
+                                                : "memory-backend-ram", id);
+    RAMBlock *rb;
+
+    b->size = size;
+    b->prealloc = prealloc;
+    rb = mem_path ? qemu_ram_alloc_from_path(id, size, mem_path, false,
+                                             false, errp)
+                  : qemu_ram_alloc_anon(id, size, false, errp);
+    if (!rb || (prealloc && !qemu_ram_prealloc(rb, errp))) {
+        qemu_ram_free(rb);
+        backend_free(b);
+        return NULL;
+    }
+    b->ram_block = rb;
+    backend_register(b);
+    return b;
+}
+
+void host_memory_backend_free_all(void)
+{
+    if (!backends) {
+        return;
+    }
+    for (guint i = 0; i < backends->len; i++) {
+        backend_free(backends->pdata[i]);
+    }
+    g_ptr_array_free(backends, true);
+    backends = NULL;
+}
