@@ -1,0 +1,182 @@
+/*
+ * qmp-dispatch.c: the command registry and QEMU-compatible argument checks.
+ *
+ * The registry is filled at start-up (main thread, before the monitor
+ * thread exists) and read-only afterwards, so lookups take no lock.
+ */
+#include "qemu/osdep.h"
+#include "qapi/qmp/dispatch.h"
+#include "qapi/qmp/qjson.h"
+
+static GPtrArray *qmp_commands;
+
+void qmp_register_command(const QmpCommand *cmd)
+{
+    if (!qmp_commands) {
+        qmp_commands = g_ptr_array_new();
+    }
+    assert(!qmp_find_command(cmd->name));
+    g_ptr_array_add(qmp_commands, (gpointer)cmd);
+}
+
+void qmp_register_commands(const QmpCommand *cmds)
+{
+    for (; cmds->name; cmds++) {
+        qmp_register_command(cmds);
+    }
+}
+
+const QmpCommand *qmp_find_command(const char *name)
+{
+    for (guint i = 0; qmp_commands && i < qmp_commands->len; i++) {
+        const QmpCommand *cmd = qmp_commands->pdata[i];
+
+        if (g_str_equal(cmd->name, name)) {
+            return cmd;
+        }
+    }
+    return NULL;
+}
+
+void qmp_for_each_command(void (*fn)(const QmpCommand *cmd, void *opaque),
+                          void *opaque)
+{
+    for (guint i = 0; qmp_commands && i < qmp_commands->len; i++) {
+        fn(qmp_commands->pdata[i], opaque);
+    }
+}
+
+static const char *type_name(QmpArgType t)
+{
+    switch (t) {
+    case QMP_ARG_STR:
+        return "string";
+    case QMP_ARG_BOOL:
+        return "boolean";
+    case QMP_ARG_INT:
+        return "integer";
+    case QMP_ARG_UINT:
+        return "uint64";
+    case QMP_ARG_SIZE:
+        return "size";
+    case QMP_ARG_NUMBER:
+        return "number";
+    case QMP_ARG_OBJECT:
+        return "object";
+    case QMP_ARG_ARRAY:
+        return "array";
+    case QMP_ARG_ANY:
+    default:
+        return "any";
+    }
+}
+
+static bool type_ok(QmpArgType t, JsonNode *n)
+{
+    switch (t) {
+    case QMP_ARG_STR:
+        return qjson_node_is_string(n);
+    case QMP_ARG_BOOL:
+        return qjson_node_is_bool(n);
+    case QMP_ARG_INT:
+    case QMP_ARG_UINT:
+    case QMP_ARG_SIZE:
+        return qjson_node_is_int(n);
+    case QMP_ARG_NUMBER:
+        return qjson_node_is_number(n);
+    case QMP_ARG_OBJECT:
+        return JSON_NODE_HOLDS_OBJECT(n);
+    case QMP_ARG_ARRAY:
+        return JSON_NODE_HOLDS_ARRAY(n);
+    case QMP_ARG_ANY:
+    default:
+        return true;
+    }
+}
+
+bool qmp_check_args(const QmpCommand *cmd, JsonObject *args, Error **errp)
+{
+    const QmpArgSpec *spec;
+    g_autoptr(GList) members = json_object_get_members(args);
+
+    /* Declared order first: missing and mistyped arguments. */
+    for (spec = cmd->args; spec && spec->name; spec++) {
+        JsonNode *n = json_object_get_member(args, spec->name);
+
+        if (!n) {
+            if (!spec->optional) {
+                error_setg(errp, "Parameter '%s' is missing", spec->name);
+                return false;
+            }
+            continue;
+        }
+        if (!type_ok(spec->type, n)) {
+            error_setg(errp, "Invalid parameter type for '%s', expected: %s",
+                       spec->name, type_name(spec->type));
+            return false;
+        }
+    }
+    /* Then anything the command does not take. */
+    for (GList *l = members; l; l = l->next) {
+        bool known = false;
+
+        for (spec = cmd->args; spec && spec->name; spec++) {
+            if (g_str_equal(spec->name, l->data)) {
+                known = true;
+                break;
+            }
+        }
+        if (!known) {
+            error_setg(errp, "Parameter '%s' is unexpected",
+                       (const char *)l->data);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool qmp_arg_has(JsonObject *args, const char *name)
+{
+    return json_object_has_member(args, name);
+}
+
+const char *qmp_arg_str(JsonObject *args, const char *name)
+{
+    JsonNode *n = json_object_get_member(args, name);
+
+    return n && qjson_node_is_string(n) ? json_node_get_string(n) : NULL;
+}
+
+bool qmp_arg_bool(JsonObject *args, const char *name, bool defval)
+{
+    JsonNode *n = json_object_get_member(args, name);
+
+    return n && qjson_node_is_bool(n) ? json_node_get_boolean(n) : defval;
+}
+
+int64_t qmp_arg_int(JsonObject *args, const char *name, int64_t defval)
+{
+    JsonNode *n = json_object_get_member(args, name);
+
+    return n && qjson_node_is_int(n) ? json_node_get_int(n) : defval;
+}
+
+uint64_t qmp_arg_uint(JsonObject *args, const char *name, uint64_t defval)
+{
+    JsonNode *n = json_object_get_member(args, name);
+
+    /* json-glib keeps the bit pattern of literals up to 2^64-1. */
+    return n && qjson_node_is_int(n) ? (uint64_t)json_node_get_int(n)
+                                     : defval;
+}
+
+double qmp_arg_number(JsonObject *args, const char *name, double defval)
+{
+    JsonNode *n = json_object_get_member(args, name);
+
+    if (!n || !qjson_node_is_number(n)) {
+        return defval;
+    }
+    return qjson_node_is_int(n) ? (double)json_node_get_int(n)
+                                : json_node_get_double(n);
+}
