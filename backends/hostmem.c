@@ -41,17 +41,21 @@ HostMemoryBackend *host_memory_backend_find(const char *id)
     return NULL;
 }
 
-static bool get_bool_prop(QemuOpts *opts, const char *type, const char *name,
-                          bool defval, bool *out, Error **errp)
+static bool get_bool_prop(QemuOpts *opts, const char *name, bool defval,
+                          bool *out, Error **errp)
+{
+    return qemu_opt_get_bool(opts, name, defval, out, errp);
+}
+
+/* QOM's size property: its own message for a malformed value. */
+static bool get_size_prop(QemuOpts *opts, const char *name, uint64_t *out,
+                          Error **errp)
 {
     const char *v = qemu_opt_get(opts, name);
 
-    *out = defval;
-    if (!v) {
-        return true;
-    }
-    if (!qapi_bool_parse(name, v, out, NULL)) {
-        error_setg(errp, "Parameter '%s' expects 'on' or 'off'", name);
+    *out = 0;
+    if (v && qemu_strtosz(v, NULL, out) != 0) {
+        error_setg(errp, "Parameter '%s' expects a size value", name);
         return false;
     }
     return true;
@@ -90,14 +94,14 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     const char *type = qemu_opt_get(opts, "qom-type");
     const char *id = qemu_opt_get(opts, "id");
     const char *mem_path = NULL;
-    bool hugetlb = false, seal, merge, dump, discard, reserve;
+    bool hugetlb = false, seal, merge, dump, discard, reserve, canonical;
     uint64_t hugetlbsize = 0, align = 0;
     HostMemoryBackend *b;
     RAMBlock *rb = NULL;
-    bool canonical;
 
     if (!type || !host_memory_backend_is_type(type)) {
-        error_setg(errp, "invalid object type: %s", type ? type : "");
+        error_setg(errp, "Parameter 'qom-type' does not accept value '%s'",
+                   type ? type : "");
         return NULL;
     }
     if (!id) {
@@ -105,20 +109,23 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
         return NULL;
     }
     if (host_memory_backend_find(id)) {
-        error_setg(errp, "attempt to add duplicate property '%s' to object "
-                   "(type 'container')", id);
+        error_setg(errp, "Duplicate ID '%s' for object", id);
         return NULL;
     }
     b = backend_new(type, id);
-    if (!qemu_opt_get_size(opts, "size", 0, &b->size, errp) ||
-        !get_bool_prop(opts, type, "share",
+    if (!qemu_opt_has(opts, "size")) {
+        error_setg(errp, "Parameter 'size' is missing");
+        goto fail;
+    }
+    if (!get_size_prop(opts, "size", &b->size, errp) ||
+        !get_bool_prop(opts, "share",
                        g_str_equal(type, "memory-backend-memfd"),
                        &b->share, errp) ||
-        !get_bool_prop(opts, type, "prealloc", false, &b->prealloc, errp) ||
-        !get_bool_prop(opts, type, "merge", true, &merge, errp) ||
-        !get_bool_prop(opts, type, "dump", true, &dump, errp) ||
-        !get_bool_prop(opts, type, "reserve", true, &reserve, errp) ||
-        !get_bool_prop(opts, type, "x-use-canonical-path-for-ramblock-id",
+        !get_bool_prop(opts, "prealloc", false, &b->prealloc, errp) ||
+        !get_bool_prop(opts, "merge", true, &merge, errp) ||
+        !get_bool_prop(opts, "dump", true, &dump, errp) ||
+        !get_bool_prop(opts, "reserve", true, &reserve, errp) ||
+        !get_bool_prop(opts, "x-use-canonical-path-for-ramblock-id",
                        false, &canonical, errp)) {
         goto fail;
     }
@@ -126,9 +133,9 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     qemu_opt_get(opts, "host-nodes");
     qemu_opt_get(opts, "prealloc-threads");
     if (g_str_equal(type, "memory-backend-memfd")) {
-        if (!get_bool_prop(opts, type, "hugetlb", false, &hugetlb, errp) ||
-            !qemu_opt_get_size(opts, "hugetlbsize", 0, &hugetlbsize, errp) ||
-            !get_bool_prop(opts, type, "seal", true, &seal, errp)) {
+        if (!get_bool_prop(opts, "hugetlb", false, &hugetlb, errp) ||
+            !get_size_prop(opts, "hugetlbsize", &hugetlbsize, errp) ||
+            !get_bool_prop(opts, "seal", true, &seal, errp)) {
             goto fail;
         }
         if (hugetlbsize && !hugetlb) {
@@ -137,24 +144,19 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
         }
     } else if (g_str_equal(type, "memory-backend-file")) {
         mem_path = qemu_opt_get(opts, "mem-path");
-        if (!qemu_opt_get_size(opts, "align", 0, &align, errp) ||
-            !get_bool_prop(opts, type, "discard-data", false, &discard,
-                           errp)) {
+        if (!get_size_prop(opts, "align", &align, errp) ||
+            !get_bool_prop(opts, "discard-data", false, &discard, errp)) {
             goto fail;
         }
         qemu_opt_get(opts, "pmem");
         qemu_opt_get(opts, "readonly");
     }
-    for (guint i = 0; i < opts->opts->len; i++) {
-        QemuOpt *o = opts->opts->pdata[i];
-
-        if (!o->used) {
-            error_setg(errp, "Property '%s.%s' not found", type, o->name);
-            goto fail;
-        }
+    if (!qemu_opts_check_unused(opts, "Invalid parameter '%s'", errp)) {
+        goto fail;
     }
     if (b->size == 0) {
-        error_setg(errp, "can't create backend with size 0");
+        error_setg(errp, "property 'size' of %s doesn't take value '0'",
+                   type);
         goto fail;
     }
     if (g_str_equal(type, "memory-backend-file") && !mem_path) {
@@ -178,11 +180,8 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     if (!rb) {
         goto fail;
     }
-    if (!merge) {
-        madvise(rb->host, rb->max_length, MADV_UNMERGEABLE);
-    } else {
-        madvise(rb->host, rb->max_length, MADV_MERGEABLE);
-    }
+    madvise(rb->host, rb->max_length, merge ? MADV_MERGEABLE
+                                            : MADV_UNMERGEABLE);
     if (!dump) {
         madvise(rb->host, rb->max_length, MADV_DONTDUMP);
     }

@@ -408,9 +408,26 @@ static Chardev *chr_alloc(const char *label, ChardevKind kind)
     return chr;
 }
 
+/*
+ * At exit: push out what is still buffered (a reply to "quit", say) with
+ * blocking writes bounded by a send timeout, then give up.
+ */
+static void chr_flush_at_exit_locked(Chardev *chr)
+{
+    struct timeval tv = { .tv_sec = 2 };
+
+    if (chr->kind != CHR_KIND_SOCKET || chr->fd < 0 || !chr->outbuf->len) {
+        return;
+    }
+    qemu_set_nonblock(chr->fd, false);
+    setsockopt(chr->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    chr_flush_locked(chr);
+}
+
 static void chr_free(Chardev *chr)
 {
     qemu_mutex_lock(&chr->lock);
+    chr_flush_at_exit_locked(chr);
     chr_source_drop(&chr->listen_src);
     chr_source_drop(&chr->in_src);
     chr_source_drop(&chr->out_src);

@@ -28,25 +28,26 @@ static char *qmp_capabilities_stub(JsonObject *args, Error **errp)
 
 static char *qmp_query_status(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
+    /* Members in QAPI schema order; the writer orders them as QEMU does. */
     json_writer_start_object(w, NULL);
-    json_writer_str(w, "status", RunState_str(runstate_get()));
-    json_writer_bool(w, "singlestep", false);
     json_writer_bool(w, "running", runstate_is_running());
+    json_writer_bool(w, "singlestep", false);
+    json_writer_str(w, "status", RunState_str(runstate_get()));
     json_writer_end_object(w);
     return json_writer_finish(w);
 }
 
 static char *qmp_query_version(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_object(w, NULL);
     json_writer_start_object(w, "qemu");
-    json_writer_int64(w, "micro", QMP_VERSION_MICRO);
-    json_writer_int64(w, "minor", QMP_VERSION_MINOR);
     json_writer_int64(w, "major", QMP_VERSION_MAJOR);
+    json_writer_int64(w, "minor", QMP_VERSION_MINOR);
+    json_writer_int64(w, "micro", QMP_VERSION_MICRO);
     json_writer_end_object(w);
     json_writer_str(w, "package", "ferry-" FERRY_VERSION);
     json_writer_end_object(w);
@@ -55,7 +56,7 @@ static char *qmp_query_version(JsonObject *args, Error **errp)
 
 static char *qmp_query_name(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_object(w, NULL);
     if (qemu_name) {
@@ -76,7 +77,7 @@ static void add_command_name(const QmpCommand *cmd, void *opaque)
 
 static char *qmp_query_commands(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_list(w, NULL);
     qmp_for_each_command(add_command_name, w);
@@ -124,7 +125,7 @@ static char *qmp_quit(JsonObject *args, Error **errp)
 
 static char *qmp_query_chardev(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_list(w, NULL);
     /* Monitors' chardevs are the ones a QMP client cares about. */
@@ -145,7 +146,7 @@ static char *qmp_query_chardev(JsonObject *args, Error **errp)
 static char *qmp_trace_event_get_state(JsonObject *args, Error **errp)
 {
     const char *name = qmp_arg_str(args, "name");
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
     TraceEventIter iter;
     TraceEvent *ev;
     bool found = false;
@@ -192,11 +193,12 @@ static char *qmp_trace_event_set_state(JsonObject *args, Error **errp)
 
 static char *qmp_query_memory_size_summary(JsonObject *args, Error **errp)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_object(w, NULL);
     json_writer_uint64(w, "base-memory",
                        current_machine ? current_machine->ram_size : 0);
+    json_writer_uint64(w, "plugged-memory", 0);
     json_writer_end_object(w);
     return json_writer_finish(w);
 }

@@ -17,6 +17,7 @@
 #include "qapi/qmp/qjson.h"
 #include "qapi/qmp/json-writer.h"
 #include "qemu/main-loop.h"
+#include "sysemu/runstate.h"
 #include "config-host.h"
 #include "trace.h"
 
@@ -29,11 +30,81 @@ static void qmp_request_free(QMPRequest *r)
     g_free(r);
 }
 
+/*
+ * Re-indents compact JSON text for "pretty" monitors without re-ordering
+ * anything: a newline and indentation after every '{', '[' and ',' outside
+ * strings, and before the matching close.
+ */
+static char *json_reindent(const char *json)
+{
+    GString *out = g_string_new(NULL);
+    int depth = 0;
+    char quote = 0;
+    bool esc = false;
+
+    for (const char *p = json; *p; p++) {
+        char c = *p;
+
+        if (quote) {
+            g_string_append_c(out, c);
+            if (esc) {
+                esc = false;
+            } else if (c == '\\') {
+                esc = true;
+            } else if (c == quote) {
+                quote = 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            quote = c;
+            g_string_append_c(out, c);
+        } else if (c == '{' || c == '[') {
+            char close = c == '{' ? '}' : ']';
+
+            if (p[1] == close) {            /* empty: {} or [] */
+                g_string_append_c(out, c);
+                g_string_append_c(out, close);
+                p++;
+                continue;
+            }
+            g_string_append_c(out, c);
+            depth++;
+            g_string_append_c(out, '\n');
+            for (int i = 0; i < depth; i++) {
+                g_string_append(out, "    ");
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+            g_string_append_c(out, '\n');
+            for (int i = 0; i < depth; i++) {
+                g_string_append(out, "    ");
+            }
+            g_string_append_c(out, c);
+        } else if (c == ',') {
+            g_string_append_c(out, ',');
+            g_string_append_c(out, '\n');
+            for (int i = 0; i < depth; i++) {
+                g_string_append(out, "    ");
+            }
+            if (p[1] == ' ') {
+                p++;
+            }
+        } else {
+            g_string_append_c(out, c);
+        }
+    }
+    return g_string_free(out, false);
+}
+
 /* Writes one message (JSON text) with QEMU's "\r\n" line ends. */
 void monitor_qmp_send(MonitorQMP *mon, uint64_t session, const char *json)
 {
-    GString *out = g_string_sized_new(strlen(json) + 2);
+    g_autofree char *pretty = mon->pretty ? json_reindent(json) : NULL;
+    GString *out;
 
+    json = pretty ? pretty : json;
+    out = g_string_sized_new(strlen(json) + 2);
     for (const char *p = json; *p; p++) {
         if (*p == '\n') {
             g_string_append_c(out, '\r');
@@ -53,7 +124,6 @@ void monitor_qmp_emit_event(MonitorQMP *mon, const char *message)
 {
     uint64_t session;
     bool ready;
-    g_autofree char *text = NULL;
 
     qemu_mutex_lock(&mon->lock);
     ready = mon->connected && mon->negotiated;
@@ -62,24 +132,14 @@ void monitor_qmp_emit_event(MonitorQMP *mon, const char *message)
     if (!ready) {
         return;
     }
-    if (mon->pretty) {
-        g_autoptr(JsonNode) node = qjson_from_string(message, -1, NULL);
-        JSONWriter *w;
-
-        if (node) {
-            w = json_writer_new(true);
-            json_writer_node(w, NULL, node);
-            text = json_writer_finish(w);
-        }
-    }
-    monitor_qmp_send(mon, session, text ? text : message);
+    monitor_qmp_send(mon, session, message);
 }
 
 /* Builds {"return": ...} / {"error": {...}} with the request's id. */
 static char *qmp_build_response(const char *ret_json, Error *err,
-                                JsonNode *id, bool pretty)
+                                JsonNode *id)
 {
-    JSONWriter *w = json_writer_new(pretty);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_object(w, NULL);
     if (err) {
@@ -113,20 +173,70 @@ static bool request_is_oob(JsonNode *req)
 }
 
 /*
- * Validates and runs one request.  Returns the return value's JSON text, or
- * NULL with *errp set.  @oob: running in the I/O thread without the BQL.
+ * QEMU's qmp_dispatch_check_obj(): the request's members are checked in
+ * QDict iteration order, so that a request with several problems gets the
+ * same complaint as from QEMU.  Returns the command name or NULL.
  */
-static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool oob,
+static const char *qmp_check_request(JsonObject *obj, bool allow_oob,
+                                     bool *oob, Error **errp)
+{
+    g_autoptr(GList) members = json_object_get_members(obj);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    const char *exec_key = NULL;
+
+    for (GList *l = members; l; l = l->next) {
+        g_ptr_array_add(keys, l->data);
+    }
+    qdict_order_keys(keys);
+    for (guint i = 0; i < keys->len; i++) {
+        const char *key = keys->pdata[i];
+        JsonNode *val = json_object_get_member(obj, key);
+
+        if (!strcmp(key, "execute") ||
+            (!strcmp(key, "exec-oob") && allow_oob)) {
+            if (!qjson_node_is_string(val)) {
+                error_setg(errp, "QMP input member '%s' must be a string",
+                           key);
+                return NULL;
+            }
+            if (exec_key) {
+                error_setg(errp, "QMP input member '%s' clashes with '%s'",
+                           key, exec_key);
+                return NULL;
+            }
+            exec_key = key;
+        } else if (!strcmp(key, "arguments")) {
+            if (!JSON_NODE_HOLDS_OBJECT(val)) {
+                error_setg(errp, "QMP input member 'arguments' must be an "
+                           "object");
+                return NULL;
+            }
+        } else if (strcmp(key, "id")) {
+            error_setg(errp, "QMP input member '%s' is unexpected", key);
+            return NULL;
+        }
+    }
+    if (!exec_key) {
+        error_setg(errp, "QMP input lacks member 'execute'");
+        return NULL;
+    }
+    *oob = !strcmp(exec_key, "exec-oob");
+    return json_object_get_string_member(obj, exec_key);
+}
+
+/*
+ * Validates and runs one request.  Returns the return value's JSON text, or
+ * NULL with *errp set.  @in_iothread: running out of band, without the BQL.
+ */
+static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool in_iothread,
                           Error **errp)
 {
-    JsonObject *obj;
-    JsonNode *exec, *exec_oob, *cmd_node, *args_node;
-    g_autoptr(GList) members = NULL;
+    JsonObject *obj, *args;
+    JsonNode *args_node;
     g_autoptr(JsonObject) empty = NULL;
     const QmpCommand *cmd;
     const char *name;
-    JsonObject *args;
-    bool negotiated, oob_enabled;
+    bool negotiated, oob_enabled, oob = false;
 
     if (!JSON_NODE_HOLDS_OBJECT(req)) {
         error_setg(errp, "QMP input must be a JSON object");
@@ -138,42 +248,14 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool oob,
     oob_enabled = mon->oob_enabled;
     qemu_mutex_unlock(&mon->lock);
 
-    members = json_object_get_members(obj);
-    for (GList *l = members; l; l = l->next) {
-        const char *m = l->data;
-
-        if (strcmp(m, "execute") && strcmp(m, "exec-oob") &&
-            strcmp(m, "arguments") && strcmp(m, "id") &&
-            strcmp(m, "control")) {
-            error_setg(errp, "QMP input member '%s' is unexpected", m);
-            return NULL;
-        }
-    }
-    exec = json_object_get_member(obj, "execute");
-    exec_oob = json_object_get_member(obj, "exec-oob");
-    if (exec && exec_oob) {
-        error_setg(errp, "QMP input must not contain both 'execute' and "
-                   "'exec-oob'");
+    name = qmp_check_request(obj, oob_enabled, &oob, errp);
+    if (!name) {
         return NULL;
     }
-    cmd_node = exec ? exec : exec_oob;
-    if (!cmd_node) {
-        error_setg(errp, "QMP input lacks member 'execute'");
-        return NULL;
-    }
-    if (!qjson_node_is_string(cmd_node)) {
-        error_setg(errp, "QMP input member '%s' must be a string",
-                   exec ? "execute" : "exec-oob");
-        return NULL;
-    }
-    name = json_node_get_string(cmd_node);
-    if (exec_oob && !oob_enabled) {
-        error_setg(errp, "QMP input member 'exec-oob' is unexpected");
-        return NULL;
-    }
+    /* Before negotiation only qmp_capabilities exists. */
     cmd = qmp_find_command(name);
-    if (!cmd) {
-        if (!negotiated && strcmp(name, "qmp_capabilities")) {
+    if (!cmd || (!negotiated && strcmp(name, "qmp_capabilities"))) {
+        if (!negotiated) {
             error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
                       "Expecting capabilities negotiation with "
                       "'qmp_capabilities'");
@@ -183,29 +265,12 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool oob,
         }
         return NULL;
     }
-    if (exec_oob && !(cmd->flags & QCO_ALLOW_OOB)) {
+    if (oob && !(cmd->flags & QCO_ALLOW_OOB)) {
         error_setg(errp, "The command %s does not support OOB", name);
-        return NULL;
-    }
-    if (!negotiated && strcmp(name, "qmp_capabilities")) {
-        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
-                  "Expecting capabilities negotiation with "
-                  "'qmp_capabilities'");
-        return NULL;
-    }
-    if (negotiated && !strcmp(name, "qmp_capabilities")) {
-        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
-                  "Capabilities negotiation is already complete, command "
-                  "ignored");
         return NULL;
     }
     args_node = json_object_get_member(obj, "arguments");
     if (args_node) {
-        if (!JSON_NODE_HOLDS_OBJECT(args_node)) {
-            error_setg(errp, "QMP input member 'arguments' must be an "
-                       "object");
-            return NULL;
-        }
         args = json_node_get_object(args_node);
     } else {
         empty = json_object_new();
@@ -214,7 +279,7 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool oob,
     if (!qmp_check_args(cmd, args, errp)) {
         return NULL;
     }
-    trace_qmp_dispatch(name, oob);
+    trace_qmp_dispatch(name, in_iothread);
     if (!strcmp(name, "qmp_capabilities")) {
         return qmp_capabilities_for(mon, args, errp);
     }
@@ -232,7 +297,7 @@ static char *qmp_handle_request(MonitorQMP *mon, QMPRequest *r, bool oob)
     } else {
         ret = qmp_dispatch(mon, r->req, oob, &err);
     }
-    rsp = qmp_build_response(ret, err, request_id(r->req), mon->pretty);
+    rsp = qmp_build_response(ret, err, request_id(r->req));
     trace_qmp_response(err ? error_get_pretty(err) : "ok");
     error_free(err);
     return rsp;
@@ -241,6 +306,9 @@ static char *qmp_handle_request(MonitorQMP *mon, QMPRequest *r, bool oob)
 /* Main thread, BQL: runs the oldest queued request of any monitor. */
 static void monitor_qmp_dispatcher(void *opaque)
 {
+    if (qemu_system_shutdown_pending()) {
+        return;     /* like QEMU, nothing is answered after "quit" */
+    }
     for (guint i = 0; monitor_list && i < monitor_list->len; i++) {
         MonitorQMP *mon = monitor_list->pdata[i];
         QMPRequest *r;
@@ -325,17 +393,17 @@ static void handle_qmp_text(void *opaque, const char *text, size_t len,
     monitor_qmp_queue(mon, r);
 }
 
-static char *qmp_greeting(bool pretty)
+static char *qmp_greeting(void)
 {
-    JSONWriter *w = json_writer_new(pretty);
+    JSONWriter *w = json_writer_new_qdict(false);
 
     json_writer_start_object(w, NULL);
     json_writer_start_object(w, "QMP");
     json_writer_start_object(w, "version");
     json_writer_start_object(w, "qemu");
-    json_writer_int64(w, "micro", QMP_VERSION_MICRO);
-    json_writer_int64(w, "minor", QMP_VERSION_MINOR);
     json_writer_int64(w, "major", QMP_VERSION_MAJOR);
+    json_writer_int64(w, "minor", QMP_VERSION_MINOR);
+    json_writer_int64(w, "micro", QMP_VERSION_MICRO);
     json_writer_end_object(w);
     json_writer_str(w, "package", "ferry-" FERRY_VERSION);
     json_writer_end_object(w);
@@ -380,7 +448,7 @@ static void monitor_qmp_event(void *opaque, QEMUChrEvent ev)
     trace_monitor_qmp_event(qemu_chr_get_label(mon->chr),
                             ev == CHR_EVENT_OPENED);
     if (ev == CHR_EVENT_OPENED) {
-        g_autofree char *greeting = qmp_greeting(mon->pretty);
+        g_autofree char *greeting = qmp_greeting();
 
         monitor_qmp_send(mon, session, greeting);
     }
@@ -423,14 +491,22 @@ char *qmp_capabilities_for(MonitorQMP *mon, JsonObject *args, Error **errp)
                 return NULL;
             }
             if (strcmp(json_node_get_string(n), "oob")) {
-                error_setg(errp, "Parameter 'enable[%u]' does not accept "
-                           "value '%s'", i, json_node_get_string(n));
+                /* Sic: QEMU 7.2 names the list element 'null'. */
+                error_setg(errp, "Parameter 'null' does not accept value "
+                           "'%s'", json_node_get_string(n));
                 return NULL;
             }
             oob = true;
         }
     }
     qemu_mutex_lock(&mon->lock);
+    if (mon->negotiated) {
+        qemu_mutex_unlock(&mon->lock);
+        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
+                  "Capabilities negotiation is already complete, command "
+                  "ignored");
+        return NULL;
+    }
     mon->negotiated = true;
     mon->oob_enabled = oob;
     qemu_mutex_unlock(&mon->lock);

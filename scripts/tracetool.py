@@ -99,7 +99,7 @@ def gen_h(group, events, backends, out):
         w('static inline void trace_%s(%s)\n{\n' % (e.name, decl))
         if 'log' in backends:
             w('    if (unlikely(qatomic_read(&_TRACE_%s_DSTATE))) {\n' % up)
-            w('        if (trace_message_with_timestamp) {\n')
+            w('        if (message_with_timestamp) {\n')
             w('            struct timeval _now;\n')
             w('            gettimeofday(&_now, NULL);\n')
             w('            qemu_log("%%d@%%zu.%%06zu:%s " %s "\\n",\n'

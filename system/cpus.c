@@ -80,17 +80,11 @@ int vm_stop_force_state(RunState state)
     return 0;
 }
 
-/*
- * Returns -1 if the VM was already running.  QEMU then still emits STOP
- * and RESUME (a "cont" on a running VM is visible to management), and so
- * do we.
- */
+/* Returns -1 (and emits nothing, as QEMU 7.2) if already running. */
 int vm_prepare_start(void)
 {
     assert(bql_locked());
     if (runstate_is_running()) {
-        qapi_event_send_stop();
-        qapi_event_send_resume();
         return -1;
     }
     qapi_event_send_resume();

@@ -269,40 +269,84 @@ const char *ShutdownCause_str(ShutdownCause cause)
     return cause < SHUTDOWN_CAUSE__MAX ? shutdown_cause_names[cause] : "none";
 }
 
-/* Written by any thread or signal handler, consumed by the main loop. */
+/*
+ * Shutdown requests.  A request from a thread (QMP quit) emits SHUTDOWN
+ * at once, so the event reaches clients before the command's reply, as in
+ * QEMU; a signal handler can only write to the self-pipe, and the main
+ * loop then reports the signal and emits the event.  The main loop quits
+ * in both cases.  Written by any thread or signal handler.
+ */
 static int shutdown_requested;
 static int shutdown_exit_status;
 static int shutdown_wakeup_fd = -1;
+static volatile sig_atomic_t shutdown_signal;
+static volatile sig_atomic_t shutdown_signal_pid;
 
-static gboolean shutdown_check(gpointer data)
+static bool shutdown_cause_is_guest(int cause)
 {
-    int cause = qatomic_xchg(&shutdown_requested, SHUTDOWN_CAUSE_NONE);
-    bool guest;
+    return cause >= SHUTDOWN_CAUSE_GUEST_SHUTDOWN &&
+           cause != SHUTDOWN_CAUSE_SUBSYSTEM_RESET &&
+           cause != SHUTDOWN_CAUSE_SNAPSHOT_LOAD;
+}
 
-    if (cause == SHUTDOWN_CAUSE_NONE) {
-        return G_SOURCE_CONTINUE;
+/* Name of the process that sent us a signal, for the exit message. */
+static char *sender_name(int pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
+    char *contents = NULL;
+
+    if (pid <= 0 || !g_file_get_contents(path, &contents, NULL, NULL)) {
+        return g_strdup("unknown");
     }
-    guest = cause >= SHUTDOWN_CAUSE_GUEST_SHUTDOWN &&
-            cause != SHUTDOWN_CAUSE_SUBSYSTEM_RESET &&
-            cause != SHUTDOWN_CAUSE_SNAPSHOT_LOAD;
-    trace_qemu_system_shutdown(ShutdownCause_str(cause));
-    qapi_event_send_shutdown(guest, ShutdownCause_str(cause));
-    qemu_main_loop_quit();
-    return G_SOURCE_CONTINUE;
+    return contents;    /* the first NUL ends argv[0] */
 }
 
 static gboolean shutdown_fd_ready(gint fd, GIOCondition cond, gpointer data)
 {
     uint64_t v;
+    int sig;
 
     while (read(fd, &v, sizeof(v)) > 0) {
         /* drain */
     }
-    return shutdown_check(data);
+    sig = shutdown_signal;
+    if (sig) {
+        g_autofree char *who = sender_name(shutdown_signal_pid);
+
+        shutdown_signal = 0;
+        error_report("terminating on signal %d from pid %d (%s)", sig,
+                     (int)shutdown_signal_pid, who);
+        trace_qemu_system_shutdown(ShutdownCause_str(
+                                       SHUTDOWN_CAUSE_HOST_SIGNAL));
+        qapi_event_send_shutdown(false, "host-signal");
+        qatomic_set(&shutdown_requested, SHUTDOWN_CAUSE_HOST_SIGNAL);
+    }
+    if (qatomic_read(&shutdown_requested) != SHUTDOWN_CAUSE_NONE) {
+        qemu_main_loop_quit();
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void shutdown_wakeup(void)
+{
+    static const uint64_t one = 1;
+
+    if (shutdown_wakeup_fd >= 0) {
+        ssize_t r = write(shutdown_wakeup_fd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+static void termsig_handler(int sig, siginfo_t *info, void *ctx)
+{
+    shutdown_signal_pid = info ? info->si_pid : 0;
+    shutdown_signal = sig;
+    shutdown_wakeup();
 }
 
 void qemu_system_shutdown_setup(void)
 {
+    struct sigaction act = { 0 };
     int fds[2];
 
     /* A self-pipe: writing it is async-signal-safe and wakes the loop. */
@@ -312,19 +356,24 @@ void qemu_system_shutdown_setup(void)
     }
     shutdown_wakeup_fd = fds[1];
     g_unix_fd_add(fds[0], G_IO_IN, shutdown_fd_ready, NULL);
+
+    act.sa_sigaction = termsig_handler;
+    act.sa_flags = SA_SIGINFO;
+    sigaction(SIGINT, &act, NULL);
+    sigaction(SIGHUP, &act, NULL);
+    sigaction(SIGTERM, &act, NULL);
 }
 
 void qemu_system_shutdown_request_with_status(ShutdownCause cause,
                                               int exit_status)
 {
-    static const uint64_t one = 1;
-
+    trace_qemu_system_shutdown(ShutdownCause_str(cause));
     qatomic_set(&shutdown_exit_status, exit_status);
-    qatomic_set(&shutdown_requested, cause);
-    if (shutdown_wakeup_fd >= 0) {
-        ssize_t r = write(shutdown_wakeup_fd, &one, sizeof(one));
-        (void)r;
+    if (qatomic_xchg(&shutdown_requested, cause) == SHUTDOWN_CAUSE_NONE) {
+        qapi_event_send_shutdown(shutdown_cause_is_guest(cause),
+                                 ShutdownCause_str(cause));
     }
+    shutdown_wakeup();
 }
 
 void qemu_system_shutdown_request(ShutdownCause cause)
@@ -335,4 +384,9 @@ void qemu_system_shutdown_request(ShutdownCause cause)
 int qemu_system_exit_status(void)
 {
     return qatomic_read(&shutdown_exit_status);
+}
+
+bool qemu_system_shutdown_pending(void)
+{
+    return qatomic_read(&shutdown_requested) != SHUTDOWN_CAUSE_NONE;
 }

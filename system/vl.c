@@ -216,7 +216,7 @@ static void handle_early_option(const QEMUOption *opt, const char *arg)
             exit(1);
         }
         qemu_opt_get(o, "guest-name");
-        trace_message_with_timestamp = ts;
+        message_with_timestamp = ts;
         break;
     }
     default:
@@ -396,10 +396,6 @@ static void create_objects(void)
                    "  memory-backend-ram\n");
             exit(0);
         }
-        if (!type || !host_memory_backend_is_type(type)) {
-            error_report("invalid object type: %s", type ? type : "");
-            exit(1);
-        }
         if (!host_memory_backend_create(o, &err)) {
             die_with(err);
         }
@@ -414,8 +410,10 @@ static uint64_t parse_ram_size(const char *arg, bool *set)
     Error *err = NULL;
     uint64_t sz = 0;
 
-    qemu_opt_get(o, "slots");
-    qemu_opt_get(o, "maxmem");
+    if (qemu_opt_has(o, "slots") || qemu_opt_has(o, "maxmem")) {
+        error_report("memory hotplug (slots, maxmem) is not supported");
+        exit(1);
+    }
     if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
         die_with(err);
     }
@@ -423,8 +421,9 @@ static uint64_t parse_ram_size(const char *arg, bool *set)
         error_report("missing 'size' option value");
         exit(1);
     }
-    if (qemu_strtosz_MiB(s, NULL, &sz) < 0 || sz == 0) {
-        error_report("Invalid RAM size: %s", s);
+    if (qemu_strtosz_MiB(s, NULL, &sz) < 0) {
+        error_report("Parameter 'size' expects a non-negative number "
+                     "below 2^64");
         exit(1);
     }
     /* QEMU rounds RAM to 8 KiB. */
@@ -480,8 +479,8 @@ static void create_machine(void)
             }
         }
         if (!machine_find_class(type)) {
-            error_report("unsupported machine type");
-            fprintf(stderr, "Use -machine help to list supported machines\n");
+            error_report("unsupported machine type '%s' (-machine help "
+                         "lists the supported ones)", type);
             exit(1);
         }
         loc_clear();
@@ -535,12 +534,12 @@ static void configure_accelerator(void)
         if (name && g_str_equal(name, "qtest")) {
             ok = true;
         } else {
+            /* Like QEMU: report, and try the next -accel. */
             error_report("invalid accelerator %s", name ? name : "");
         }
         loc_clear();
     }
     if (any && !ok) {
-        error_report("no accelerator found");
         exit(1);
     }
     qtest_accel_init();
@@ -659,10 +658,7 @@ static void configure_misc(void)
 
         loc_push(co);
         if (!qemu_chr_new(label, co->arg, &err) && err) {
-            error_report_err(err);
-            error_report("could not connect serial device to character "
-                         "backend '%s'", co->arg);
-            exit(1);
+            die_with(err);
         }
         loc_clear();
     }
@@ -680,12 +676,6 @@ static void configure_misc(void)
     }
 }
 
-static gboolean signal_shutdown(gpointer data)
-{
-    qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_SIGNAL);
-    return G_SOURCE_CONTINUE;
-}
-
 void qemu_init(int argc, char **argv)
 {
     CmdlineOpt *co;
@@ -697,9 +687,6 @@ void qemu_init(int argc, char **argv)
 
     qemu_main_loop_init();
     qemu_system_shutdown_setup();
-    g_unix_signal_add(SIGTERM, signal_shutdown, NULL);
-    g_unix_signal_add(SIGINT, signal_shutdown, NULL);
-    g_unix_signal_add(SIGHUP, signal_shutdown, NULL);
     machine_register_builtin();
     qmp_register_builtin_commands();
 

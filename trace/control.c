@@ -19,7 +19,6 @@ typedef struct TraceEventGroup {
 static TraceEventGroup *groups;
 static size_t ngroups;
 
-bool trace_message_with_timestamp;
 
 void trace_event_register_group(TraceEvent *events, size_t n)
 {
@@ -97,7 +96,7 @@ int trace_enable_events(const char *line)
         n++;
     }
     if (n == 0 && !trace_event_is_pattern(pattern)) {
-        error_report("WARNING: trace event '%s' does not exist", pattern);
+        warn_report("trace event '%s' does not exist", pattern);
     }
     return n;
 }
@@ -109,7 +108,9 @@ bool trace_init_events(const char *fname, Error **errp)
     g_auto(GStrv) lines = NULL;
 
     if (!g_file_get_contents(fname, &contents, NULL, &gerr)) {
-        error_setg(errp, "%s", gerr->message);
+        error_setg(errp, "%s: %s", fname,
+                   g_strerror(gerr->code == G_FILE_ERROR_NOENT ? ENOENT
+                                                               : EIO));
         return false;
     }
     lines = g_strsplit(contents, "\n", -1);

@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 
+bool message_with_timestamp;
 static char *progname;
 static char *cur_loc;
 
@@ -38,6 +39,13 @@ static void vreport(const char *kind, const char *fmt, va_list ap)
 {
     GString *s = g_string_new(NULL);
 
+    if (message_with_timestamp) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *ts = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S");
+
+        g_string_append_printf(s, "%s.%06dZ ", ts,
+                               g_date_time_get_microsecond(now));
+    }
     g_string_append_printf(s, "%s: ", error_get_progname());
     if (cur_loc) {
         g_string_append_printf(s, "%s: ", cur_loc);

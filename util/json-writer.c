@@ -1,54 +1,127 @@
 /*
- * json-writer.c: streaming JSON output (see json-writer.h).
+ * json-writer.c: JSON output (see json-writer.h).
  *
- * The writer tracks, per nesting level, whether a value has been written,
- * which is all it needs to place ", " separators.  Pretty mode puts every
- * member on its own line with four-space indentation.
+ * The writer builds a small tree of nodes and prints it at the end, which
+ * lets it re-order object members (QDict mode) and indent (pretty mode)
+ * without the callers caring.  Scalars are stored as their final text.
  */
 #include "qemu/osdep.h"
 #include "qapi/qmp/json-writer.h"
 
-struct JSONWriter {
-    GString *out;
-    bool pretty;
-    bool need_comma;
-    GByteArray *container;  /* '{' or '[' per open level */
+typedef struct WNode WNode;
+struct WNode {
+    char kind;              /* '{', '[' or 's' (scalar / raw text) */
+    char *key;              /* member name inside an object */
+    GString *text;          /* scalars */
+    GPtrArray *children;    /* containers: WNode * in write order */
+    WNode *parent;
 };
 
-JSONWriter *json_writer_new(bool pretty)
+struct JSONWriter {
+    bool pretty;
+    bool qdict_order;
+    WNode *root;
+    WNode *cur;             /* innermost open container, NULL at top */
+};
+
+static void wnode_free(gpointer p)
+{
+    WNode *n = p;
+
+    if (n->text) {
+        g_string_free(n->text, true);
+    }
+    if (n->children) {
+        g_ptr_array_free(n->children, true);
+    }
+    g_free(n->key);
+    g_free(n);
+}
+
+static JSONWriter *writer_new(bool pretty, bool qdict)
 {
     JSONWriter *w = g_new0(JSONWriter, 1);
 
-    w->out = g_string_new(NULL);
     w->pretty = pretty;
-    w->container = g_byte_array_new();
+    w->qdict_order = qdict;
     return w;
 }
 
-const char *json_writer_get(JSONWriter *w)
+JSONWriter *json_writer_new(bool pretty)
 {
-    assert(w->container->len == 0);
-    return w->out->str;
+    return writer_new(pretty, false);
 }
 
-char *json_writer_finish(JSONWriter *w)
+JSONWriter *json_writer_new_qdict(bool pretty)
 {
-    char *s;
-
-    assert(w->container->len == 0);
-    s = g_string_free(w->out, false);
-    g_byte_array_unref(w->container);
-    g_free(w);
-    return s;
+    return writer_new(pretty, true);
 }
 
 void json_writer_free(JSONWriter *w)
 {
     if (w) {
-        g_string_free(w->out, true);
-        g_byte_array_unref(w->container);
+        if (w->root) {
+            wnode_free(w->root);
+        }
         g_free(w);
     }
+}
+
+/* QEMU's QDict hash (tdb's), reduced to its 512 buckets. */
+unsigned qdict_bucket(const char *key)
+{
+    unsigned value = 0x238F13AFu * (unsigned)strlen(key);
+
+    for (unsigned i = 0; key[i]; i++) {
+        value += (unsigned)(unsigned char)key[i] << (i * 5 % 24);
+    }
+    return (1103515243u * value + 12345u) % 512;
+}
+
+typedef struct KeyPos {
+    const char *key;
+    unsigned bucket;
+    guint pos;
+    gpointer item;
+} KeyPos;
+
+static gint keypos_cmp(gconstpointer a, gconstpointer b)
+{
+    const KeyPos *x = a, *y = b;
+
+    if (x->bucket != y->bucket) {
+        return x->bucket < y->bucket ? -1 : 1;
+    }
+    /* Same bucket: the entry inserted last comes first. */
+    return x->pos > y->pos ? -1 : (x->pos < y->pos ? 1 : 0);
+}
+
+/* Sorts @items by QDict order of key_of(item). */
+static void qdict_sort(GPtrArray *items, const char *(*key_of)(gpointer))
+{
+    g_autofree KeyPos *kp = g_new(KeyPos, items->len ? items->len : 1);
+
+    for (guint i = 0; i < items->len; i++) {
+        kp[i].key = key_of(items->pdata[i]);
+        kp[i].bucket = qdict_bucket(kp[i].key);
+        kp[i].pos = i;
+        kp[i].item = items->pdata[i];
+    }
+    qsort(kp, items->len, sizeof(KeyPos),
+          (int (*)(const void *, const void *))keypos_cmp);
+    for (guint i = 0; i < items->len; i++) {
+        items->pdata[i] = kp[i].item;
+    }
+}
+
+static const char *key_is_string(gpointer p)
+{
+    return p;
+}
+
+void qdict_order_keys(GPtrArray *keys)
+{
+    qdict_sort(keys, key_is_string);
 }
 
 void json_quote_append(GString *out, const char *str)
@@ -97,7 +170,7 @@ void json_quote_append(GString *out, const char *str)
         /* Control characters and everything non-ASCII: \uXXXX. */
         c = g_utf8_get_char_validated((const char *)p, -1);
         if (c == (gunichar)-1 || c == (gunichar)-2) {
-            /* Invalid UTF-8 byte: emit U+FFFD, as QEMU does. */
+            /* Invalid UTF-8 byte: U+FFFD, as QEMU prints it. */
             c = 0xfffd;
             next = (const char *)p + 1;
         } else {
@@ -115,123 +188,93 @@ void json_quote_append(GString *out, const char *str)
     g_string_append_c(out, '"');
 }
 
-static void indent(JSONWriter *w)
+/* Adds a node under the current container (or as the root). */
+static WNode *add_node(JSONWriter *w, const char *name, char kind)
 {
-    g_string_append_c(w->out, '\n');
-    for (guint i = 0; i < w->container->len; i++) {
-        g_string_append(w->out, "    ");
+    WNode *n = g_new0(WNode, 1);
+
+    n->kind = kind;
+    if (w->cur) {
+        assert((w->cur->kind == '{') == (name != NULL));
+        n->key = g_strdup(name);
+        n->parent = w->cur;
+        g_ptr_array_add(w->cur->children, n);
+    } else {
+        assert(!name && !w->root);
+        w->root = n;
     }
+    if (kind == 's') {
+        n->text = g_string_new(NULL);
+    } else {
+        n->children = g_ptr_array_new_with_free_func(wnode_free);
+    }
+    return n;
 }
 
-/* Writes the separator and member name that precede any value. */
-static void pre_value(JSONWriter *w, const char *name)
+static GString *scalar(JSONWriter *w, const char *name)
 {
-    bool in_object = w->container->len &&
-                     w->container->data[w->container->len - 1] == '{';
-
-    assert(in_object == (name != NULL));
-    if (w->need_comma) {
-        g_string_append_c(w->out, ',');
-        if (!w->pretty) {
-            g_string_append_c(w->out, ' ');
-        }
-    }
-    if (w->pretty && w->container->len) {
-        indent(w);
-    }
-    if (name) {
-        json_quote_append(w->out, name);
-        g_string_append(w->out, ": ");
-    }
-    w->need_comma = true;
-}
-
-static void start(JSONWriter *w, const char *name, char open)
-{
-    pre_value(w, name);
-    g_string_append_c(w->out, open);
-    g_byte_array_append(w->container, (const guint8 *)&open, 1);
-    w->need_comma = false;
-}
-
-static void end(JSONWriter *w, char open, char close)
-{
-    bool empty = !w->need_comma;
-
-    assert(w->container->len &&
-           w->container->data[w->container->len - 1] == open);
-    g_byte_array_set_size(w->container, w->container->len - 1);
-    if (w->pretty && !empty) {
-        indent(w);
-    }
-    g_string_append_c(w->out, close);
-    w->need_comma = true;
+    return add_node(w, name, 's')->text;
 }
 
 void json_writer_start_object(JSONWriter *w, const char *name)
 {
-    start(w, name, '{');
-}
-
-void json_writer_end_object(JSONWriter *w)
-{
-    end(w, '{', '}');
+    w->cur = add_node(w, name, '{');
 }
 
 void json_writer_start_list(JSONWriter *w, const char *name)
 {
-    start(w, name, '[');
+    w->cur = add_node(w, name, '[');
+}
+
+void json_writer_end_object(JSONWriter *w)
+{
+    assert(w->cur && w->cur->kind == '{');
+    w->cur = w->cur->parent;
 }
 
 void json_writer_end_list(JSONWriter *w)
 {
-    end(w, '[', ']');
+    assert(w->cur && w->cur->kind == '[');
+    w->cur = w->cur->parent;
 }
 
 void json_writer_bool(JSONWriter *w, const char *name, bool val)
 {
-    pre_value(w, name);
-    g_string_append(w->out, val ? "true" : "false");
+    g_string_append(scalar(w, name), val ? "true" : "false");
 }
 
 void json_writer_null(JSONWriter *w, const char *name)
 {
-    pre_value(w, name);
-    g_string_append(w->out, "null");
+    g_string_append(scalar(w, name), "null");
 }
 
 void json_writer_int64(JSONWriter *w, const char *name, int64_t val)
 {
-    pre_value(w, name);
-    g_string_append_printf(w->out, "%" PRId64, val);
+    g_string_append_printf(scalar(w, name), "%" PRId64, val);
 }
 
 void json_writer_uint64(JSONWriter *w, const char *name, uint64_t val)
 {
-    pre_value(w, name);
-    g_string_append_printf(w->out, "%" PRIu64, val);
+    g_string_append_printf(scalar(w, name), "%" PRIu64, val);
 }
 
 void json_writer_double(JSONWriter *w, const char *name, double val)
 {
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
-    pre_value(w, name);
-    /* Shortest text that reads back as the same double, like QEMU's %.17g. */
+    /* QEMU prints doubles with %.17g (so 0.1 is 0.10000000000000001). */
     g_ascii_formatd(buf, sizeof(buf), "%.17g", val);
-    g_string_append(w->out, buf);
+    g_string_append(scalar(w, name), buf);
 }
 
 void json_writer_str(JSONWriter *w, const char *name, const char *str)
 {
-    pre_value(w, name);
-    json_quote_append(w->out, str);
+    json_quote_append(scalar(w, name), str);
 }
 
 void json_writer_raw(JSONWriter *w, const char *name, const char *json)
 {
-    pre_value(w, name);
-    g_string_append(w->out, json);
+    g_string_append(scalar(w, name), json);
 }
 
 void json_writer_node(JSONWriter *w, const char *name, JsonNode *node)
@@ -278,4 +321,64 @@ void json_writer_node(JSONWriter *w, const char *name, JsonNode *node)
         }
         break;
     }
+}
+
+static const char *wnode_key(gpointer p)
+{
+    return ((WNode *)p)->key;
+}
+
+static void newline(GString *out, int depth)
+{
+    g_string_append_c(out, '\n');
+    for (int i = 0; i < depth; i++) {
+        g_string_append(out, "    ");
+    }
+}
+
+static void print_node(JSONWriter *w, WNode *n, GString *out, int depth)
+{
+    GPtrArray *items;
+
+    if (n->kind == 's') {
+        g_string_append_len(out, n->text->str, n->text->len);
+        return;
+    }
+    items = n->children;
+    if (n->kind == '{' && w->qdict_order && items->len > 1) {
+        qdict_sort(items, wnode_key);
+    }
+    g_string_append_c(out, n->kind);
+    for (guint i = 0; i < items->len; i++) {
+        WNode *c = items->pdata[i];
+
+        if (i) {
+            g_string_append_c(out, ',');
+            if (!w->pretty) {
+                g_string_append_c(out, ' ');
+            }
+        }
+        if (w->pretty) {
+            newline(out, depth + 1);
+        }
+        if (c->key) {
+            json_quote_append(out, c->key);
+            g_string_append(out, ": ");
+        }
+        print_node(w, c, out, depth + 1);
+    }
+    if (w->pretty && items->len) {
+        newline(out, depth);
+    }
+    g_string_append_c(out, n->kind == '{' ? '}' : ']');
+}
+
+char *json_writer_finish(JSONWriter *w)
+{
+    GString *out = g_string_new(NULL);
+
+    assert(!w->cur && w->root);
+    print_node(w, w->root, out, 0);
+    json_writer_free(w);
+    return g_string_free(out, false);
 }

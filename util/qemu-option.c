@@ -143,9 +143,6 @@ bool qemu_opt_get_size(QemuOpts *opts, const char *name, uint64_t defval,
     if (ret) {
         error_setg(errp, "Parameter '%s' expects a non-negative number "
                    "below 2^64", name);
-        error_append_hint(errp, "Optional suffix k, M, G, T, P or E means "
-                          "kilo-, mega-, giga-, tera-, peta-\n"
-                          "and exabytes, respectively.\n");
         return false;
     }
     return true;

@@ -17,7 +17,7 @@ void qapi_event_set_emitter(QAPIEventEmitter *emit)
 void qapi_event_send(const char *event, const char *data_json)
 {
     int64_t now = get_clock_realtime() / 1000;  /* microseconds */
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
     QAPIEventEmitter *emit;
     g_autofree char *msg = NULL;
 
@@ -52,7 +52,7 @@ void qapi_event_send_resume(void)
 
 void qapi_event_send_shutdown(bool guest, const char *reason)
 {
-    JSONWriter *w = json_writer_new(false);
+    JSONWriter *w = json_writer_new_qdict(false);
     g_autofree char *data = NULL;
 
     json_writer_start_object(w, NULL);

@@ -67,11 +67,8 @@ static bool machine_create_ram(MachineState *ms, Error **errp)
             return false;
         }
         if (ms->ram_size_set && b->size != ms->ram_size) {
-            g_autofree char *sz = size_to_str(b->size);
-
             error_setg(errp, "Machine memory size does not match the size "
                        "of the memory backend");
-            error_append_hint(errp, "Memory size of the backend is %s\n", sz);
             return false;
         }
         if (b->used) {

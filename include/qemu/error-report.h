@@ -12,6 +12,12 @@
 
 #include "qemu/osdep.h"
 
+/*
+ * -msg timestamp=on: error messages start with an ISO 8601 UTC time and
+ * trace lines with "tid@seconds.micros:", as in QEMU.
+ */
+extern bool message_with_timestamp;
+
 void error_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void warn_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void info_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -94,6 +94,8 @@ void qemu_system_shutdown_request(ShutdownCause cause);
 void qemu_system_shutdown_request_with_status(ShutdownCause cause,
                                               int exit_status);
 void qemu_system_shutdown_setup(void);
+/* True once a shutdown was requested (QMP stops answering then). */
+bool qemu_system_shutdown_pending(void);
 int qemu_system_exit_status(void);
 
 #endif

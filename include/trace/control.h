@@ -12,6 +12,7 @@
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
 #include "qemu/log.h"
+#include "qemu/error-report.h"
 #include <sys/time.h>
 
 typedef struct TraceEvent {
@@ -19,8 +20,6 @@ typedef struct TraceEvent {
     uint16_t *dstate;
 } TraceEvent;
 
-/* Set by "-msg timestamp=on": prefix trace lines with tid@time: */
-extern bool trace_message_with_timestamp;
 
 void trace_event_register_group(TraceEvent *events, size_t n);
 
