@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "qapi/qmp/dispatch.h"
 #include "qapi/qmp/qjson.h"
+#include "qapi/qmp/json-writer.h"
 
 static GPtrArray *qmp_commands;
 
@@ -98,6 +99,10 @@ bool qmp_check_args(const QmpCommand *cmd, JsonObject *args, Error **errp)
 {
     const QmpArgSpec *spec;
     g_autoptr(GList) members = json_object_get_members(args);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    g_autoptr(GHashTable) unvisited = NULL;
+    GHashTableIter iter;
+    gpointer key;
 
     /* Declared order first: missing and mistyped arguments. */
     for (spec = cmd->args; spec && spec->name; spec++) {
@@ -116,21 +121,28 @@ bool qmp_check_args(const QmpCommand *cmd, JsonObject *args, Error **errp)
             return false;
         }
     }
-    /* Then anything the command does not take. */
+    /*
+     * Then anything the command does not take.  QEMU's input visitor puts
+     * the members (in QDict order) in a GHashTable, removes those it
+     * visited and complains about the first one left in the table's own
+     * order; doing exactly that picks the same member when there are
+     * several.
+     */
     for (GList *l = members; l; l = l->next) {
-        bool known = false;
-
-        for (spec = cmd->args; spec && spec->name; spec++) {
-            if (g_str_equal(spec->name, l->data)) {
-                known = true;
-                break;
-            }
-        }
-        if (!known) {
-            error_setg(errp, "Parameter '%s' is unexpected",
-                       (const char *)l->data);
-            return false;
-        }
+        g_ptr_array_add(keys, l->data);
+    }
+    qdict_order_keys(keys);
+    unvisited = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < keys->len; i++) {
+        g_hash_table_add(unvisited, keys->pdata[i]);
+    }
+    for (spec = cmd->args; spec && spec->name; spec++) {
+        g_hash_table_remove(unvisited, spec->name);
+    }
+    g_hash_table_iter_init(&iter, unvisited);
+    if (g_hash_table_iter_next(&iter, &key, NULL)) {
+        error_setg(errp, "Parameter '%s' is unexpected", (const char *)key);
+        return false;
     }
     return true;
 }

@@ -25,6 +25,8 @@ void json_streamer_reset(JSONStreamer *s)
     s->depth = 0;
     s->quote = 0;
     s->escape = false;
+    s->udigits = 0;
+    s->want_low = false;
     s->recovering = false;
 }
 
@@ -42,6 +44,12 @@ static void emit_value(JSONStreamer *s)
     size_t len = s->buf->len;
 
     json_streamer_reset(s);
+    /* json-glib would quietly accept broken UTF-8: refuse it here. */
+    if (!g_utf8_validate(text, len, NULL)) {
+        s->emit(s->opaque, NULL, 0,
+                "JSON parse error, invalid UTF-8 sequence in string");
+        return;
+    }
     s->emit(s->opaque, text, len, NULL);
 }
 
@@ -50,6 +58,66 @@ static void emit_error(JSONStreamer *s, const char *msg)
     json_streamer_reset(s);
     s->recovering = true;
     s->emit(s->opaque, NULL, 0, msg);
+}
+
+/*
+ * One character inside a string.  Checks what JSON (and QEMU, which also
+ * takes \' in single-quoted strings) allows after a backslash and inside
+ * \uXXXX, including surrogate pairs, because json-glib accepts some
+ * invalid escapes.  Returns false after reporting an error.
+ */
+static bool string_char(JSONStreamer *s, char c)
+{
+    if (s->udigits) {
+        if (!g_ascii_isxdigit(c)) {
+            emit_error(s, "JSON parse error, invalid hex escape sequence "
+                       "in string");
+            return false;
+        }
+        s->ucode = s->ucode << 4 | g_ascii_xdigit_value(c);
+        if (--s->udigits == 0) {
+            bool high = s->ucode >= 0xd800 && s->ucode < 0xdc00;
+            bool low = s->ucode >= 0xdc00 && s->ucode < 0xe000;
+
+            if (low != s->want_low || (s->want_low && !low)) {
+                emit_error(s, "JSON parse error, invalid Unicode "
+                           "surrogate pair in string");
+                return false;
+            }
+            s->want_low = high;
+        }
+        return true;
+    }
+    if (s->escape) {
+        s->escape = false;
+        if (c == 'u') {
+            s->udigits = 4;
+            s->ucode = 0;
+            return true;
+        }
+        if (s->want_low || !strchr("\"\\/bfnrt'", c)) {
+            emit_error(s, s->want_low ? "JSON parse error, invalid Unicode "
+                       "surrogate pair in string"
+                       : "JSON parse error, invalid escape sequence in "
+                       "string");
+            return false;
+        }
+        return true;
+    }
+    if (c == '\\') {
+        s->escape = true;
+        return true;
+    }
+    if (s->want_low || (unsigned char)c < 0x20) {
+        emit_error(s, s->want_low ? "JSON parse error, invalid Unicode "
+                   "surrogate pair in string"
+                   : "JSON parse error, control character in string");
+        return false;
+    }
+    if (c == s->quote) {
+        s->quote = 0;
+    }
+    return true;
 }
 
 static bool is_ws(char c)
@@ -81,12 +149,8 @@ void json_streamer_feed(JSONStreamer *s, const char *data, size_t len)
         }
         if (s->quote) {
             g_string_append_c(s->buf, c);
-            if (s->escape) {
-                s->escape = false;
-            } else if (c == '\\') {
-                s->escape = true;
-            } else if (c == s->quote) {
-                s->quote = 0;
+            if (!string_char(s, c)) {
+                continue;
             }
         } else if (s->depth == 0 && s->buf->len > 0 &&
                    (is_ws(c) || is_structural(c))) {

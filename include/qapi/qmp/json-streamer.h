@@ -29,6 +29,9 @@ typedef struct JSONStreamer {
     int depth;
     char quote;         /* inside a string: its quote character */
     bool escape;        /* previous character was a backslash in a string */
+    int udigits;        /* hex digits still expected in a \uXXXX escape */
+    unsigned ucode;     /* value of the \uXXXX escape so far */
+    bool want_low;      /* a high surrogate needs its low half next */
     bool recovering;    /* skipping to a newline after an error */
     JSONStreamerEmit *emit;
     void *opaque;
