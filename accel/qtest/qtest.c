@@ -218,8 +218,11 @@ static void cmd_write(QTestCmd *c)
      */
     buf = g_malloc0(size ? size : 1);
     for (uint64_t i = 0; i < size && 2 * i + 4 <= data_len; i++) {
-        buf[i] = (uint8_t)((hex2nib(data[2 + 2 * i]) << 4) |
-                           hex2nib(data[3 + 2 * i]));
+        /* A bad digit counts as -1, all ones, exactly as in QEMU. */
+        unsigned hi = (unsigned)hex2nib(data[2 + 2 * i]);
+        unsigned lo = (unsigned)hex2nib(data[3 + 2 * i]);
+
+        buf[i] = (uint8_t)(hi << 4 | lo);
     }
     address_space_write(&address_space_memory, addr, buf, size);
     g_string_assign(c->reply, "OK");

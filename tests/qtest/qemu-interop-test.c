@@ -183,8 +183,9 @@ static char *normalise(const char *line)
 static GPtrArray *converse(QTestState *qts)
 {
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *greeting = qtest_qmp_receive_line(qts);
 
-    g_ptr_array_add(lines, normalise(qtest_qmp_receive_line(qts)));
+    g_ptr_array_add(lines, normalise(greeting));
     for (size_t i = 0; i < G_N_ELEMENTS(conversation); i++) {
         const char *req = conversation[i];
         g_autofree char *line = g_strconcat(req, "\n", NULL);
