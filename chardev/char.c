@@ -307,16 +307,19 @@ void qemu_chr_fe_set_handlers(Chardev *chr, ChardevReadFn *fd_read,
     chr->opaque = opaque;
     chr->ctx = ctx ? ctx : g_main_context_default();
     chr->accept_input = true;
-    opened = chr->connected && chr->kind == CHR_KIND_SOCKET;
+    opened = chr->connected &&
+             (chr->kind == CHR_KIND_SOCKET || chr->kind == CHR_KIND_STDIO);
     chr_update_sources_locked(chr);
     qemu_mutex_unlock(&chr->lock);
     /*
-     * A client-mode socket (or a server that waited at start-up) is already
-     * connected: tell the user, from its own context.
+     * stdio, a client-mode socket or a server that waited at start-up is
+     * already connected: tell the user, from its own context.
      */
     if (opened && fd_event) {
         GSource *src = g_idle_source_new();
 
+        /* Before any input is read, so no request predates the session. */
+        g_source_set_priority(src, G_PRIORITY_HIGH);
         g_source_set_callback(src, chr_deliver_opened, chr, NULL);
         g_source_attach(src, chr->ctx);
         g_source_unref(src);

@@ -6,7 +6,9 @@
  * option (and handles the ones that act immediately, like -trace), the
  * second builds the VM in QEMU's order: chardevs and monitors, memory
  * backends, the machine and its RAM, the accelerator, qtest, run state.
- * Any bad option prints one "ferry: -opt arg: reason" line and exits 1.
+ * Any bad option prints one "ferry: [-opt arg: ]reason" line and exits 1
+ * (errors found after parsing, such as a missing memory backend, cannot
+ * name one option and, as in QEMU, do not).
  */
 #include "qemu/osdep.h"
 #include "sysemu/vl.h"

@@ -107,10 +107,17 @@ bool trace_init_events(const char *fname, Error **errp)
     g_autoptr(GError) gerr = NULL;
     g_auto(GStrv) lines = NULL;
 
+    int fd = open(fname, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "could not open trace events file "
+                         "'%s'", fname);
+        return false;
+    }
+    close(fd);
     if (!g_file_get_contents(fname, &contents, NULL, &gerr)) {
-        error_setg(errp, "%s: %s", fname,
-                   g_strerror(gerr->code == G_FILE_ERROR_NOENT ? ENOENT
-                                                               : EIO));
+        error_setg(errp, "could not read trace events file '%s': %s", fname,
+                   gerr->message);
         return false;
     }
     lines = g_strsplit(contents, "\n", -1);
