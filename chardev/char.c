@@ -43,6 +43,7 @@ struct Chardev {
     GSource *listen_src;
     GSource *in_src;
     GSource *out_src;
+    GQueue msgfds;              /* fds received with SCM_RIGHTS */
 
     GMainContext *ctx;
     ChardevReadFn *fd_read;
@@ -54,6 +55,7 @@ struct Chardev {
 static GHashTable *chardevs;
 
 static gboolean chr_listen_ready(gint fd, GIOCondition cond, gpointer data);
+static void chr_drop_msgfds_locked(Chardev *chr);
 static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data);
 static gboolean chr_output_ready(gint fd, GIOCondition cond, gpointer data);
 
@@ -131,6 +133,7 @@ void qemu_chr_fe_disconnect(Chardev *chr)
         close(chr->fd);
         chr->fd = chr->in_fd = -1;
         chr->connected = false;
+        chr_drop_msgfds_locked(chr);
         g_byte_array_set_size(chr->outbuf, 0);
         trace_chr_disconnected(chr->label);
         chr_update_sources_locked(chr);
@@ -167,6 +170,61 @@ static gboolean chr_listen_ready(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* recvmsg(), keeping any file descriptors passed along (getfd). */
+static ssize_t chr_recv(Chardev *chr, int fd, uint8_t *buf, size_t len)
+{
+    union {
+        struct cmsghdr hdr;
+        char space[CMSG_SPACE(16 * sizeof(int))];
+    } ctl;
+    struct iovec iov = { buf, len };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = &ctl,
+        .msg_controllen = sizeof(ctl),
+    };
+    struct cmsghdr *c;
+    ssize_t n;
+
+    if (chr->kind != CHR_KIND_SOCKET) {
+        return read(fd, buf, len);
+    }
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    for (c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int *fds = (int *)CMSG_DATA(c);
+
+            qemu_mutex_lock(&chr->lock);
+            for (int i = 0; i < nfds; i++) {
+                g_queue_push_tail(&chr->msgfds, GINT_TO_POINTER(fds[i]));
+            }
+            qemu_mutex_unlock(&chr->lock);
+        }
+    }
+    return n;
+}
+
+int qemu_chr_fe_get_msgfd(Chardev *chr)
+{
+    int fd = -1;
+
+    qemu_mutex_lock(&chr->lock);
+    if (!g_queue_is_empty(&chr->msgfds)) {
+        fd = GPOINTER_TO_INT(g_queue_pop_head(&chr->msgfds));
+    }
+    qemu_mutex_unlock(&chr->lock);
+    return fd;
+}
+
+static void chr_drop_msgfds_locked(Chardev *chr)
+{
+    while (!g_queue_is_empty(&chr->msgfds)) {
+        close(GPOINTER_TO_INT(g_queue_pop_head(&chr->msgfds)));
+    }
+}
+
 static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
 {
     Chardev *chr = data;
@@ -174,7 +232,7 @@ static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
     ssize_t n;
 
     do {
-        n = read(fd, buf, sizeof(buf));
+        n = chr_recv(chr, fd, buf, sizeof(buf));
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         chr->fd_read(chr->opaque, buf, n);
@@ -431,6 +489,7 @@ static void chr_free(Chardev *chr)
 {
     qemu_mutex_lock(&chr->lock);
     chr_flush_at_exit_locked(chr);
+    chr_drop_msgfds_locked(chr);
     chr_source_drop(&chr->listen_src);
     chr_source_drop(&chr->in_src);
     chr_source_drop(&chr->out_src);

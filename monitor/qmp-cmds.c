@@ -238,6 +238,67 @@ static char *qmp_pmemsave(JsonObject *args, Error **errp)
     return g_strdup("{}");
 }
 
+/* Named fds from getfd; BQL. */
+static GHashTable *named_fds;
+
+static void close_fd(gpointer p)
+{
+    close(GPOINTER_TO_INT(p));
+}
+
+int monitor_get_fd(const char *name, Error **errp)
+{
+    gpointer value;
+
+    if (!named_fds ||
+        !g_hash_table_steal_extended(named_fds, name, NULL, &value)) {
+        error_setg(errp, "File descriptor named '%s' has not been found",
+                   name);
+        return -1;
+    }
+    return GPOINTER_TO_INT(value);
+}
+
+static char *qmp_getfd(JsonObject *args, Error **errp)
+{
+    const char *name = qmp_arg_str(args, "fdname");
+    MonitorQMP *mon = monitor_cur();
+    int fd = mon ? qemu_chr_fe_get_msgfd(monitor_get_chardev(mon)) : -1;
+
+    if (fd < 0) {
+        error_setg(errp, "No file descriptor supplied via SCM_RIGHTS");
+        return NULL;
+    }
+    if (g_ascii_isdigit(name[0])) {
+        close(fd);
+        error_setg(errp, "Parameter 'fdname' expects a name not starting "
+                   "with a digit");
+        return NULL;
+    }
+    if (!named_fds) {
+        named_fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          close_fd);
+    }
+    g_hash_table_replace(named_fds, g_strdup(name), GINT_TO_POINTER(fd));
+    return g_strdup("{}");
+}
+
+static char *qmp_closefd(JsonObject *args, Error **errp)
+{
+    const char *name = qmp_arg_str(args, "fdname");
+
+    if (!named_fds || !g_hash_table_remove(named_fds, name)) {
+        error_setg(errp, "File descriptor named '%s' not found", name);
+        return NULL;
+    }
+    return g_strdup("{}");
+}
+
+static const QmpArgSpec fdname_args[] = {
+    { "fdname", QMP_ARG_STR, false },
+    { NULL }
+};
+
 static const QmpArgSpec qmp_capabilities_args[] = {
     { "enable", QMP_ARG_ARRAY, true },
     { NULL }
@@ -274,6 +335,8 @@ static const QmpCommand builtin_commands[] = {
     { "cont", qmp_cont, NULL, 0 },
     { "quit", qmp_quit, NULL, QCO_ALLOW_PRECONFIG },
     { "pmemsave", qmp_pmemsave, pmemsave_args, 0 },
+    { "getfd", qmp_getfd, fdname_args, 0 },
+    { "closefd", qmp_closefd, fdname_args, 0 },
     { "trace-event-get-state", qmp_trace_event_get_state, trace_get_args,
       0 },
     { "trace-event-set-state", qmp_trace_event_set_state, trace_set_args,

@@ -21,6 +21,18 @@
 #include "config-host.h"
 #include "trace.h"
 
+static __thread MonitorQMP *cur_mon;
+
+MonitorQMP *monitor_cur(void)
+{
+    return cur_mon;
+}
+
+Chardev *monitor_get_chardev(MonitorQMP *mon)
+{
+    return mon->chr;
+}
+
 static void qmp_request_free(QMPRequest *r)
 {
     if (r->req) {
@@ -283,7 +295,15 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool in_iothread,
     if (!strcmp(name, "qmp_capabilities")) {
         return qmp_capabilities_for(mon, args, errp);
     }
-    return cmd->fn(args, errp);
+    {
+        MonitorQMP *saved = cur_mon;
+        char *ret;
+
+        cur_mon = mon;
+        ret = cmd->fn(args, errp);
+        cur_mon = saved;
+        return ret;
+    }
 }
 
 static char *qmp_handle_request(MonitorQMP *mon, QMPRequest *r, bool oob)

@@ -386,6 +386,14 @@ int qemu_system_exit_status(void)
     return qatomic_read(&shutdown_exit_status);
 }
 
+void qemu_system_exit_request(int status)
+{
+    trace_qemu_system_exit(status);
+    qatomic_set(&shutdown_exit_status, status);
+    qatomic_set(&shutdown_requested, SHUTDOWN_CAUSE_HOST_ERROR);
+    shutdown_wakeup();
+}
+
 bool qemu_system_shutdown_pending(void)
 {
     return qatomic_read(&shutdown_requested) != SHUTDOWN_CAUSE_NONE;

@@ -27,6 +27,9 @@
 #include "qemu/main-loop.h"
 #include "qemu/option.h"
 #include "trace/control.h"
+#include "sysemu/cpu-timers.h"
+#include "hw/loader.h"
+#include "migration/misc.h"
 #include "config-host.h"
 #include <glib-unix.h>
 
@@ -57,6 +60,9 @@ typedef enum OptIndex {
     OPT_SERIAL,
     OPT_UUID,
     OPT_PIDFILE,
+    OPT_INCOMING,
+    OPT_GLOBAL,
+    OPT_DEVICE,
 } OptIndex;
 
 typedef struct QEMUOption {
@@ -94,6 +100,9 @@ static const QEMUOption qemu_options[] = {
     { "serial", true, OPT_SERIAL },
     { "uuid", true, OPT_UUID },
     { "pidfile", true, OPT_PIDFILE },
+    { "incoming", true, OPT_INCOMING },
+    { "global", true, OPT_GLOBAL },
+    { "device", true, OPT_DEVICE },
 };
 
 /* What the first pass collected; main thread only. */
@@ -135,7 +144,19 @@ static void help(void)
            "-nodefaults, -display none, -nographic  accepted (ferry has "
            "no display)\n"
            "-serial CHARDEV  serial port backend (none, null, stdio, "
-           "file:PATH, unix:..., tcp:...)\n\n"
+           "file:PATH, unix:..., tcp:...)\n"
+           "-device loader,file=FILE,addr=ADDR  load a raw image into RAM\n"
+           "-device loader,addr=ADDR,data=V,data-len=N  store a value\n\n"
+           "Migration:\n"
+           "-incoming URI    wait for a migration stream: tcp:HOST:PORT, "
+           "unix:PATH,\n"
+           "                 fd:N, exec:CMD, file:PATH[,offset=N], or defer "
+           "(then QMP\n"
+           "                 migrate-incoming)\n"
+           "-global migration.PROP=VALUE  stream properties "
+           "(send-configuration,\n"
+           "                 send-section-footer, store-global-state, "
+           "send-switchover-start)\n\n"
            "Monitor and testing:\n"
            "-qmp CHARDEV     QMP monitor, e.g. unix:PATH,server=on,wait=off "
            "or tcp:HOST:PORT,server=on,wait=off\n"
@@ -678,6 +699,82 @@ static void configure_misc(void)
     }
 }
 
+static void configure_globals(void)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_GLOBAL) {
+        const char *dot = strchr(co->arg, '.');
+        const char *eq = strchr(co->arg, '=');
+        g_autofree char *driver = NULL, *prop = NULL;
+
+        loc_push(co);
+        if (!dot || !eq || eq < dot) {
+            error_report("Invalid -global option; expected DRIVER.PROP=VALUE");
+            exit(1);
+        }
+        driver = g_strndup(co->arg, dot - co->arg);
+        prop = g_strndup(dot + 1, eq - dot - 1);
+        if (!g_str_equal(driver, "migration")) {
+            error_report("ferry has no device type '%s' to set '%s' on",
+                         driver, prop);
+            exit(1);
+        }
+        if (!migrate_set_global_property(prop, eq + 1, &err)) {
+            die_with(err);
+        }
+        loc_clear();
+    }
+}
+
+static void configure_devices(void)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_DEVICE) {
+        g_autoptr(QemuOpts) o = NULL;
+        const char *driver;
+
+        loc_push(co);
+        o = parse_opts_or_die(co->arg, "driver");
+        driver = qemu_opt_get(o, "driver");
+        if (driver && g_str_equal(driver, "help")) {
+            printf("Devices supported by ferry:\nname \"loader\"\n");
+            exit(0);
+        }
+        if (!driver || !g_str_equal(driver, "loader")) {
+            error_report("'%s' is not a valid device model name",
+                         driver ? driver : "");
+            exit(1);
+        }
+        if (!generic_loader_create(o, &err)) {
+            die_with(err);
+        }
+        loc_clear();
+    }
+}
+
+static void configure_incoming(void)
+{
+    CmdlineOpt *co;
+    const CmdlineOpt *last = NULL;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_INCOMING) {
+        last = co;
+    }
+    if (!last) {
+        return;
+    }
+    loc_push(last);
+    if (!migration_incoming_setup(last->arg, &err)) {
+        die_with(err);
+    }
+    loc_clear();
+}
+
 void qemu_init(int argc, char **argv)
 {
     CmdlineOpt *co;
@@ -691,6 +788,10 @@ void qemu_init(int argc, char **argv)
     qemu_system_shutdown_setup();
     machine_register_builtin();
     qmp_register_builtin_commands();
+    /* Section order on the wire: timer, ram, globalstate (as QEMU). */
+    cpu_timers_init();
+    migration_init();
+    configure_globals();
 
     configure_misc();
     create_chardevs();
@@ -698,13 +799,22 @@ void qemu_init(int argc, char **argv)
     create_objects();
     configure_accelerator();
     create_machine();
+    configure_devices();
+    {
+        Error *err = NULL;
+
+        if (!generic_loader_reset(&err)) {
+            die_with(err);
+        }
+    }
     configure_qtest();
 
     autostart = true;
     FOREACH_OPT(co, OPT_S) {
         autostart = false;
     }
-    if (autostart) {
+    configure_incoming();
+    if (autostart && !runstate_check(RUN_STATE_INMIGRATE)) {
         vm_start();
     }
 }
@@ -713,6 +823,7 @@ int qemu_cleanup(void)
 {
     int status = qemu_system_exit_status();
 
+    migration_shutdown();
     vm_shutdown();
     monitor_cleanup();
     qtest_server_fini(vl.qtest);

@@ -52,6 +52,11 @@ void qemu_chr_fe_set_handlers(Chardev *chr, ChardevReadFn *fd_read,
 /* Stops / restarts reading (back-pressure). Callable from any thread. */
 void qemu_chr_fe_accept_input(Chardev *chr, bool accept);
 void qemu_chr_write(Chardev *chr, const void *buf, size_t len);
+/*
+ * The oldest file descriptor a client passed with SCM_RIGHTS (QMP getfd),
+ * or -1.  The caller owns it.  Unclaimed fds are closed at disconnect.
+ */
+int qemu_chr_fe_get_msgfd(Chardev *chr);
 /* Closes the current connection (a server then accepts the next one). */
 void qemu_chr_fe_disconnect(Chardev *chr);
 

@@ -26,6 +26,17 @@ void monitor_cleanup(void);
 #define QMP_VERSION_MINOR 2
 #define QMP_VERSION_MICRO 0
 
+/*
+ * Named file descriptors passed with QMP "getfd" (SCM_RIGHTS).  The
+ * migration's fd:NAME takes one (ownership passes to the caller).  Main
+ * thread, BQL.
+ */
+int monitor_get_fd(const char *name, Error **errp);
+
+/* The monitor whose command is running in this thread, or NULL. */
+MonitorQMP *monitor_cur(void);
+Chardev *monitor_get_chardev(MonitorQMP *mon);
+
 /* Registers the built-in commands (monitor/qmp-cmds.c). */
 void qmp_register_builtin_commands(void);
 

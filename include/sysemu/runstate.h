@@ -94,6 +94,9 @@ void qemu_system_shutdown_request(ShutdownCause cause);
 void qemu_system_shutdown_request_with_status(ShutdownCause cause,
                                               int exit_status);
 void qemu_system_shutdown_setup(void);
+/* Leaves the main loop and exits with @status, without a SHUTDOWN event
+ * (a failed incoming migration, as QEMU's exit(1)). */
+void qemu_system_exit_request(int status);
 /* True once a shutdown was requested (QMP stops answering then). */
 bool qemu_system_shutdown_pending(void);
 int qemu_system_exit_status(void);

@@ -102,6 +102,8 @@ const char *qtest_tmpdir(void)
                         err->message);
         }
         atexit(kill_all_children);
+        /* A child that exits must not kill us when we write to it. */
+        signal(SIGPIPE, SIG_IGN);
     }
     return tmpdir;
 }
@@ -485,6 +487,106 @@ JsonNode *qtest_qmp(QTestState *s, const char *fmt, ...)
     write_all(s->qmp_fd, norm->str, norm->len, "QMP");
     g_string_free(norm, true);
     return qtest_qmp_receive(s);
+}
+
+JsonNode *qtest_qmp_fds(QTestState *s, const int *fds, size_t nfds,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *req = NULL;
+    union {
+        struct cmsghdr hdr;
+        char space[CMSG_SPACE(16 * sizeof(int))];
+    } ctl;
+    struct iovec iov;
+    struct msghdr msg = { 0 };
+    struct cmsghdr *c;
+
+    g_assert(nfds > 0 && nfds <= 16);
+    va_start(ap, fmt);
+    req = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    for (char *p = req; *p; p++) {
+        if (*p == '\'') {
+            *p = '"';
+        }
+    }
+    /* The fds ride on the first byte; the rest follows normally. */
+    iov.iov_base = req;
+    iov.iov_len = 1;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = &ctl;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    if (sendmsg(s->qmp_fd, &msg, 0) != 1) {
+        qtest_fatal("sendmsg with fds failed: %s", strerror(errno));
+    }
+    write_all(s->qmp_fd, req + 1, strlen(req + 1), "QMP");
+    write_all(s->qmp_fd, "\n", 1, "QMP");
+    return qtest_qmp_receive(s);
+}
+
+static bool write_all_try(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        data += n;
+        len -= n;
+    }
+    return true;
+}
+
+JsonNode *qtest_qmp_try_greeting(QTestState *s)
+{
+    g_autofree char *line = read_line(s, &s->qmp_in, "QMP greeting");
+
+    return line ? parse_or_die(line) : NULL;
+}
+
+JsonNode *qtest_qmp_try(QTestState *s, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *req = NULL;
+    g_autofree char *line = NULL;
+
+    va_start(ap, fmt);
+    req = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    for (char *p = req; *p; p++) {
+        if (*p == '\'') {
+            *p = '"';
+        }
+    }
+    line = g_strconcat(req, "\n", NULL);
+    if (!write_all_try(s->qmp_fd, line, strlen(line))) {
+        return NULL;
+    }
+    for (;;) {
+        g_autofree char *rsp = read_line(s, &s->qmp_in, "QMP");
+        JsonNode *n;
+
+        if (!rsp) {
+            return NULL;
+        }
+        n = parse_or_die(rsp);
+        if (!is_event(n)) {
+            return n;
+        }
+        g_queue_push_tail(&s->events, n);
+    }
 }
 
 static const char *event_name(JsonNode *n)

@@ -53,6 +53,17 @@ const char *qtest_tmpdir(void);
 /* ---- QMP ---- */
 /* Sends a request (printf-formatted JSON) and returns the response. */
 JsonNode *qtest_qmp(QTestState *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Like qtest_qmp(), passing @fds along with SCM_RIGHTS (for getfd). */
+JsonNode *qtest_qmp_fds(QTestState *s, const int *fds, size_t nfds,
+                        const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/*
+ * Like qtest_qmp(), but returns NULL instead of failing when the process
+ * closed the connection (it exited): for tests of processes that may end.
+ */
+JsonNode *qtest_qmp_try(QTestState *s, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+/* The greeting, or NULL if the connection closed first. */
+JsonNode *qtest_qmp_try_greeting(QTestState *s);
 /* Sends raw bytes, no newline added. */
 void qtest_qmp_send_raw(QTestState *s, const char *data, size_t len);
 /* Reads the next message (response or event) as a raw line. */

@@ -1,0 +1,282 @@
+/*
+ * channel.c: blocking byte channels with a thread-safe shutdown.
+ *
+ * Sockets are woken with shutdown(2).  Pipes cannot be, so pipe I/O first
+ * polls the fd together with an eventfd that shutdown signals.  Regular
+ * files never block for long.  Memory channels serve PACKAGED blobs, the
+ * fuzzer and unit tests.
+ */
+#include "qemu/osdep.h"
+#include "channel.h"
+#include "qemu/atomic.h"
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+typedef enum {
+    CHAN_FD,
+    CHAN_PIPES,
+    CHAN_BUF_READ,
+    CHAN_BUF_WRITE,
+} ChanKind;
+
+struct MigChannel {
+    int refcnt;             /* atomic */
+    char *name;
+    ChanKind kind;
+    int rfd, wfd;
+    bool is_socket;
+    int shut_efd;           /* pipes: signalled by shutdown */
+    pid_t pid;
+    int shut;               /* atomic */
+    const uint8_t *rbuf;
+    size_t rlen, rpos;
+    GByteArray *wbuf;
+};
+
+static MigChannel *chan_new(ChanKind kind, const char *name)
+{
+    MigChannel *c = g_new0(MigChannel, 1);
+
+    c->refcnt = 1;
+    c->kind = kind;
+    c->name = g_strdup(name);
+    c->rfd = c->wfd = c->shut_efd = -1;
+    return c;
+}
+
+MigChannel *mig_channel_new_fd(int fd, const char *name)
+{
+    MigChannel *c = chan_new(CHAN_FD, name);
+    struct stat st;
+
+    c->rfd = c->wfd = fd;
+    c->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    if (!c->is_socket && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        c->kind = CHAN_PIPES;
+        c->shut_efd = eventfd(0, EFD_CLOEXEC);
+    }
+    qemu_set_nonblock(fd, false);
+    return c;
+}
+
+MigChannel *mig_channel_new_pipes(int rfd, int wfd, pid_t pid,
+                                  const char *name)
+{
+    MigChannel *c = chan_new(CHAN_PIPES, name);
+
+    c->rfd = rfd;
+    c->wfd = wfd;
+    c->pid = pid;
+    c->shut_efd = eventfd(0, EFD_CLOEXEC);
+    return c;
+}
+
+MigChannel *mig_channel_new_buffer(const uint8_t *data, size_t len,
+                                   const char *name)
+{
+    MigChannel *c = chan_new(CHAN_BUF_READ, name);
+
+    c->rbuf = data;
+    c->rlen = len;
+    return c;
+}
+
+MigChannel *mig_channel_new_writer(const char *name)
+{
+    MigChannel *c = chan_new(CHAN_BUF_WRITE, name);
+
+    c->wbuf = g_byte_array_new();
+    return c;
+}
+
+const uint8_t *mig_channel_buffer_data(MigChannel *c, size_t *len)
+{
+    assert(c->kind == CHAN_BUF_WRITE);
+    *len = c->wbuf->len;
+    return c->wbuf->data;
+}
+
+MigChannel *mig_channel_ref(MigChannel *c)
+{
+    qatomic_inc(&c->refcnt);
+    return c;
+}
+
+static void chan_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+void mig_channel_unref(MigChannel *c)
+{
+    if (!c || qatomic_fetch_sub(&c->refcnt, 1) != 1) {
+        return;
+    }
+    if (c->wfd != c->rfd) {
+        chan_close_fd(&c->wfd);
+    }
+    chan_close_fd(&c->rfd);
+    chan_close_fd(&c->shut_efd);
+    if (c->pid > 0) {
+        /* exec: the command sees EOF and ends; collect it. */
+        waitpid(c->pid, NULL, 0);
+    }
+    if (c->wbuf) {
+        g_byte_array_unref(c->wbuf);
+    }
+    g_free(c->name);
+    g_free(c);
+}
+
+const char *mig_channel_name(MigChannel *c)
+{
+    return c->name;
+}
+
+bool mig_channel_is_shut_down(MigChannel *c)
+{
+    return qatomic_read(&c->shut);
+}
+
+void mig_channel_shutdown(MigChannel *c)
+{
+    if (qatomic_xchg(&c->shut, 1)) {
+        return;
+    }
+    if (c->is_socket) {
+        shutdown(c->rfd, SHUT_RDWR);
+    }
+    if (c->shut_efd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(c->shut_efd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+int mig_channel_read_fd(MigChannel *c)
+{
+    return c->kind == CHAN_FD || c->kind == CHAN_PIPES ? c->rfd : -1;
+}
+
+/* Pipes: wait until @fd is ready or the channel is shut down. */
+static bool chan_wait(MigChannel *c, int fd, short ev)
+{
+    struct pollfd p[2] = {
+        { .fd = fd, .events = ev },
+        { .fd = c->shut_efd, .events = POLLIN },
+    };
+
+    while (poll(p, 2, -1) < 0) {
+        if (errno != EINTR) {
+            return false;
+        }
+    }
+    return !(p[1].revents & POLLIN);
+}
+
+static ssize_t buf_readv(MigChannel *c, const struct iovec *iov, int n)
+{
+    ssize_t done = 0;
+
+    for (int i = 0; i < n && c->rpos < c->rlen; i++) {
+        size_t l = MIN(iov[i].iov_len, c->rlen - c->rpos);
+
+        memcpy(iov[i].iov_base, c->rbuf + c->rpos, l);
+        c->rpos += l;
+        done += l;
+    }
+    return done;
+}
+
+ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
+                          Error **errp)
+{
+    ssize_t r;
+
+    if (qatomic_read(&c->shut)) {
+        error_setg(errp, "%s: channel shut down", c->name);
+        return -1;
+    }
+    switch (c->kind) {
+    case CHAN_BUF_READ:
+        return buf_readv(c, iov, n);
+    case CHAN_BUF_WRITE:
+        error_setg(errp, "%s: channel is write-only", c->name);
+        return -1;
+    case CHAN_PIPES:
+        if (!chan_wait(c, c->rfd, POLLIN)) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+        break;
+    case CHAN_FD:
+        break;
+    }
+    do {
+        r = readv(c->rfd, iov, n);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        error_setg_errno(errp, errno, "%s: read failed", c->name);
+        return -1;
+    }
+    if (r == 0 && qatomic_read(&c->shut)) {
+        error_setg(errp, "%s: channel shut down", c->name);
+        return -1;
+    }
+    return r;
+}
+
+ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
+                           Error **errp)
+{
+    ssize_t r;
+
+    if (qatomic_read(&c->shut)) {
+        error_setg(errp, "%s: channel shut down", c->name);
+        return -1;
+    }
+    switch (c->kind) {
+    case CHAN_BUF_WRITE:
+        r = 0;
+        for (int i = 0; i < n; i++) {
+            g_byte_array_append(c->wbuf, iov[i].iov_base, iov[i].iov_len);
+            r += iov[i].iov_len;
+        }
+        return r;
+    case CHAN_BUF_READ:
+        error_setg(errp, "%s: channel is read-only", c->name);
+        return -1;
+    case CHAN_PIPES:
+        if (!chan_wait(c, c->wfd, POLLOUT)) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+        break;
+    case CHAN_FD:
+        break;
+    }
+    do {
+        r = writev(c->wfd, iov, n);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        error_setg_errno(errp, errno, "%s: write failed", c->name);
+        return -1;
+    }
+    return r;
+}
+
+bool mig_channel_seek(MigChannel *c, uint64_t offset, Error **errp)
+{
+    if (c->kind != CHAN_FD || c->is_socket ||
+        lseek(c->rfd, offset, SEEK_SET) == (off_t)-1) {
+        error_setg_errno(errp, errno ? errno : ESPIPE,
+                         "%s: cannot seek to %" PRIu64, c->name, offset);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,52 @@
+/*
+ * channel.h: byte channels under a QEMUFile (a small QIOChannel).
+ *
+ * A channel is a pair of file descriptors (one socket for both
+ * directions, two pipes for exec:, a file) or a memory buffer (PACKAGED
+ * blobs, fuzzing, unit tests).  I/O is blocking; shutdown() wakes every
+ * thread blocked on the channel, which is how cancel and pause interrupt
+ * a migration.  Channels are reference counted: the main stream and the
+ * return path share one.
+ */
+#ifndef MIGRATION_CHANNEL_H
+#define MIGRATION_CHANNEL_H
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include <sys/uio.h>
+
+typedef struct MigChannel MigChannel;
+
+/* A socket or file: reads and writes go to @fd.  Takes ownership. */
+MigChannel *mig_channel_new_fd(int fd, const char *name);
+/* Reads from @rfd, writes to @wfd (exec: pipes); @pid reaped on close. */
+MigChannel *mig_channel_new_pipes(int rfd, int wfd, pid_t pid,
+                                  const char *name);
+/* Read-only view of @data (not copied: must outlive the channel). */
+MigChannel *mig_channel_new_buffer(const uint8_t *data, size_t len,
+                                   const char *name);
+/* Write-only growable memory buffer; see mig_channel_buffer_data(). */
+MigChannel *mig_channel_new_writer(const char *name);
+const uint8_t *mig_channel_buffer_data(MigChannel *c, size_t *len);
+
+MigChannel *mig_channel_ref(MigChannel *c);
+void mig_channel_unref(MigChannel *c);
+const char *mig_channel_name(MigChannel *c);
+
+/*
+ * Blocking vectored I/O.  readv returns 0 at end of stream; both return
+ * -1 with *errp set on error (including after shutdown).
+ */
+ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
+                          Error **errp);
+ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
+                           Error **errp);
+/* Wakes blocked readers and writers; later I/O fails.  Thread-safe. */
+void mig_channel_shutdown(MigChannel *c);
+bool mig_channel_is_shut_down(MigChannel *c);
+/* The fd to poll for readability, or -1 for memory channels. */
+int mig_channel_read_fd(MigChannel *c);
+/* Seekable channels (file:): set the position for the next I/O. */
+bool mig_channel_seek(MigChannel *c, uint64_t offset, Error **errp);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * migration.h: the state of outgoing and incoming migrations.
+ *
+ * MigrationState (source) and MigrationIncomingState (destination) are
+ * the two process-wide singletons QEMU's API has (migrate_get_current(),
+ * migration_incoming_get_current()).  Their status fields change only
+ * through migrate_set_state(), which checks the transition against the
+ * table in migration.c, swaps atomically, traces and emits MIGRATION.
+ */
+#ifndef MIGRATION_MIGRATION_H
+#define MIGRATION_MIGRATION_H
+
+#include "qemu/osdep.h"
+#include "qemu/thread.h"
+#include "qapi/error.h"
+#include "sysemu/runstate.h"
+#include "options.h"
+#include "qemu-file.h"
+
+/* QEMU 7.2's MigrationStatus, in QAPI order. */
+typedef enum MigrationStatus {
+    MIGRATION_STATUS_NONE,
+    MIGRATION_STATUS_SETUP,
+    MIGRATION_STATUS_CANCELLING,
+    MIGRATION_STATUS_CANCELLED,
+    MIGRATION_STATUS_ACTIVE,
+    MIGRATION_STATUS_POSTCOPY_ACTIVE,
+    MIGRATION_STATUS_POSTCOPY_PAUSED,
+    MIGRATION_STATUS_POSTCOPY_RECOVER,
+    MIGRATION_STATUS_COMPLETED,
+    MIGRATION_STATUS_FAILED,
+    MIGRATION_STATUS_COLO,
+    MIGRATION_STATUS_PRE_SWITCHOVER,
+    MIGRATION_STATUS_DEVICE,
+    MIGRATION_STATUS_WAIT_UNPLUG,
+    MIGRATION_STATUS__MAX
+} MigrationStatus;
+
+const char *MigrationStatus_str(MigrationStatus s);
+
+/* Byte and page counters of the source (atomics; any thread). */
+typedef struct MigrationStats {
+    uint64_t transferred;           /* bytes on the main channel */
+    uint64_t duplicate;             /* zero pages sent as ZERO records */
+    uint64_t normal;                /* pages sent whole */
+    uint64_t precopy_bytes;         /* while the VM ran */
+    uint64_t downtime_bytes;        /* while it was stopped */
+    uint64_t postcopy_bytes;        /* after the postcopy switch */
+    uint64_t dirty_sync_count;
+    uint64_t postcopy_requests;
+    uint64_t dirty_pages_rate;
+    uint64_t remaining;             /* bytes still dirty */
+} MigrationStats;
+
+typedef struct ReturnPathState ReturnPathState;
+
+typedef struct MigrationState {
+    int state;                      /* MigrationStatus, atomic */
+    QemuThread thread;
+    bool thread_created;
+    char *uri;
+    QEMUFile *to_dst_file;          /* migration thread */
+    QemuMutex qemu_file_lock;       /* protects to_dst_file for cancel */
+    ReturnPathState *rp;
+    Error *error;                   /* first error; protected by error_mutex */
+    QemuMutex error_mutex;
+    RunState vm_old_state;          /* to restore after failure */
+    bool vm_was_running;
+    QemuSemaphore rate_limit_sem;   /* wakes the thread early */
+    QemuSemaphore pause_sem;        /* migrate-continue */
+    int64_t start_time;             /* ms, realtime */
+    int64_t setup_time;             /* ms */
+    int64_t total_time;             /* ms, set at completion */
+    int64_t downtime_start;         /* ms */
+    int64_t downtime;               /* ms */
+    int64_t expected_downtime;      /* ms */
+    uint64_t threshold_size;        /* bytes that fit in the downtime */
+    double mbps;
+    uint64_t pages_per_second;
+    MigrationStats stats;
+} MigrationState;
+
+typedef struct MigrationIncomingState {
+    int state;                      /* MigrationStatus, atomic */
+    QEMUFile *from_src_file;
+    QEMUFile *to_src_file;          /* return path writer */
+    QemuMutex rp_mutex;             /* serialises return-path messages */
+    QemuThread thread;              /* the incoming (load) thread */
+    bool thread_created;
+    int listen_fd;                  /* listening socket, or -1 */
+    GSource *listen_src;
+    char *uri;
+    Error *error;
+    bool have_listen_thread;
+    /* Loader bookkeeping (savevm.c). */
+    GPtrArray *loadvm_handlers;     /* LoadStateEntry * */
+    bool received_globalstate;
+    RunState received_runstate;
+    uint64_t pages_received;
+} MigrationIncomingState;
+
+MigrationState *migrate_get_current(void);
+MigrationIncomingState *migration_incoming_get_current(void);
+
+/*
+ * The one way to change a status: succeeds (and emits MIGRATION when the
+ * events capability is on) only if *@state is still @old and the table
+ * allows @old -> @new.
+ */
+bool migrate_set_state(int *state, MigrationStatus old, MigrationStatus new);
+bool migration_transition_valid(MigrationStatus old, MigrationStatus new);
+
+bool migration_is_idle(void);
+bool migration_status_cancellable(int st);
+/* Source status is one of the postcopy ones. */
+bool migration_in_postcopy(void);
+bool migration_is_running(void);
+/* Called when max-bandwidth and friends change mid-migration. */
+void migration_parameters_changed(void);
+/* Validates capability changes on a destination waiting for a stream. */
+bool migration_caps_check_incoming(const bool *new_caps, Error **errp);
+
+void migrate_set_error(MigrationState *s, const Error *error);
+
+/* Start-up: -incoming URI / defer; registers QMP commands. */
+void migration_init(void);
+bool migration_incoming_setup(const char *uri, Error **errp);
+bool migration_incoming_deferred(void);
+void migration_shutdown(void);
+
+/* Destination return path (thread-safe). */
+void migrate_send_rp_shut(MigrationIncomingState *mis, uint32_t value);
+void migrate_send_rp_pong(MigrationIncomingState *mis, uint32_t value);
+bool migration_incoming_open_return_path(MigrationIncomingState *mis,
+                                         Error **errp);
+
+#endif

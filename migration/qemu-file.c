@@ -1,0 +1,489 @@
+/*
+ * qemu-file.c: buffered, error-sticky migration streams.
+ *
+ * Write side: puts go to buf, and each run of buffered bytes or external
+ * (async) data is one iovec; qemu_fflush() writev()s them all.  Read side:
+ * buf holds [buf_index, buf_len) unread bytes from stream offset pos;
+ * large gets bypass it and read straight into the caller's memory.
+ */
+#include "qemu/osdep.h"
+#include "qemu-file.h"
+#include "qemu/atomic.h"
+#include "trace.h"
+
+#define IO_BUF_SIZE    (256 * 1024)
+#define MAX_IOV_SIZE   512
+
+struct QEMUFile {
+    MigChannel *ioc;
+    bool is_writable;
+
+    uint8_t *buf;
+    size_t buf_index;       /* write: bytes buffered; read: read cursor */
+    size_t buf_len;         /* read: bytes valid in buf */
+    uint64_t pos;           /* read: stream offset of buf[0] */
+
+    struct iovec iov[MAX_IOV_SIZE];
+    unsigned iovcnt;
+
+    uint64_t total_transferred;
+    uint64_t rate_limit_max;        /* atomic */
+    uint64_t rate_limit_used;       /* atomic */
+
+    int last_error;
+    Error *last_error_obj;
+};
+
+static QEMUFile *qemu_file_new(MigChannel *ioc, bool writable)
+{
+    QEMUFile *f = g_new0(QEMUFile, 1);
+
+    f->ioc = mig_channel_ref(ioc);
+    f->is_writable = writable;
+    f->buf = g_malloc(IO_BUF_SIZE);
+    return f;
+}
+
+QEMUFile *qemu_file_new_input(MigChannel *ioc)
+{
+    return qemu_file_new(ioc, false);
+}
+
+QEMUFile *qemu_file_new_output(MigChannel *ioc)
+{
+    return qemu_file_new(ioc, true);
+}
+
+QEMUFile *qemu_file_get_return_path(QEMUFile *f)
+{
+    return qemu_file_new(f->ioc, !f->is_writable);
+}
+
+MigChannel *qemu_file_get_ioc(QEMUFile *f)
+{
+    return f->ioc;
+}
+
+int qemu_file_get_error(QEMUFile *f)
+{
+    return f->last_error;
+}
+
+int qemu_file_get_error_obj(QEMUFile *f, Error **errp)
+{
+    if (f->last_error && errp) {
+        if (f->last_error_obj) {
+            *errp = error_copy(f->last_error_obj);
+        } else {
+            error_setg_errno(errp, -f->last_error, "stream error");
+        }
+    }
+    return f->last_error;
+}
+
+void qemu_file_set_error_obj(QEMUFile *f, int ret, Error *err)
+{
+    if (f->last_error == 0 && ret) {
+        f->last_error = ret;
+        f->last_error_obj = err;
+        trace_qemu_file_set_error(ret, err ? error_get_pretty(err) : "");
+    } else {
+        error_free(err);
+    }
+}
+
+void qemu_file_set_error(QEMUFile *f, int ret)
+{
+    qemu_file_set_error_obj(f, ret, NULL);
+}
+
+uint64_t qemu_file_tell(QEMUFile *f)
+{
+    return f->is_writable ? f->total_transferred : f->pos + f->buf_index;
+}
+
+void qemu_file_shutdown(QEMUFile *f)
+{
+    mig_channel_shutdown(f->ioc);
+}
+
+/* ---- write side ---- */
+
+void qemu_fflush(QEMUFile *f)
+{
+    struct iovec *iov = f->iov;
+    unsigned cnt = f->iovcnt;
+    Error *err = NULL;
+
+    assert(f->is_writable);
+    while (cnt && !f->last_error) {
+        ssize_t n = mig_channel_writev(f->ioc, iov, MIN(cnt, IOV_MAX), &err);
+
+        if (n < 0) {
+            qemu_file_set_error_obj(f, -EIO, err);
+            break;
+        }
+        /* Partial write: skip the iovecs (and part of one) that went. */
+        while (cnt && (size_t)n >= iov->iov_len) {
+            n -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt) {
+            iov->iov_base = (uint8_t *)iov->iov_base + n;
+            iov->iov_len -= n;
+        }
+    }
+    f->iovcnt = 0;
+    f->buf_index = 0;
+}
+
+/* Appends (or extends) an iovec; the caller made room for one more. */
+static void add_iov(QEMUFile *f, const uint8_t *p, size_t size)
+{
+    struct iovec *last = f->iovcnt ? &f->iov[f->iovcnt - 1] : NULL;
+
+    if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += size;
+        return;
+    }
+    assert(f->iovcnt < MAX_IOV_SIZE);
+    f->iov[f->iovcnt].iov_base = (void *)p;
+    f->iov[f->iovcnt].iov_len = size;
+    f->iovcnt++;
+}
+
+static void account_bytes(QEMUFile *f, size_t size)
+{
+    f->total_transferred += size;
+    qatomic_add(&f->rate_limit_used, size);
+}
+
+void qemu_put_buffer_async(QEMUFile *f, const uint8_t *buf, size_t size)
+{
+    if (f->last_error || size == 0) {
+        return;
+    }
+    if (f->iovcnt == MAX_IOV_SIZE) {
+        qemu_fflush(f);
+    }
+    add_iov(f, buf, size);
+    account_bytes(f, size);
+}
+
+void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
+{
+    while (size && !f->last_error) {
+        size_t l;
+
+        /*
+         * Flush first when out of room: buffered bytes are referenced by
+         * queued iovecs, so the buffer may only be reused after a flush.
+         */
+        if (f->buf_index == IO_BUF_SIZE || f->iovcnt == MAX_IOV_SIZE) {
+            qemu_fflush(f);
+        }
+        l = MIN(size, IO_BUF_SIZE - f->buf_index);
+        memcpy(f->buf + f->buf_index, buf, l);
+        add_iov(f, f->buf + f->buf_index, l);
+        f->buf_index += l;
+        account_bytes(f, l);
+        buf += l;
+        size -= l;
+    }
+}
+
+void qemu_put_zeroes(QEMUFile *f, size_t size)
+{
+    static const uint8_t zero[256];
+
+    while (size) {
+        size_t l = MIN(size, sizeof(zero));
+
+        qemu_put_buffer(f, zero, l);
+        size -= l;
+    }
+}
+
+void qemu_put_byte(QEMUFile *f, int v)
+{
+    uint8_t b = v;
+
+    qemu_put_buffer(f, &b, 1);
+}
+
+void qemu_put_be16(QEMUFile *f, unsigned int v)
+{
+    uint8_t b[2] = { v >> 8, v };
+
+    qemu_put_buffer(f, b, 2);
+}
+
+void qemu_put_be32(QEMUFile *f, unsigned int v)
+{
+    uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+    qemu_put_buffer(f, b, 4);
+}
+
+void qemu_put_be64(QEMUFile *f, uint64_t v)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = v >> (56 - 8 * i);
+    }
+    qemu_put_buffer(f, b, 8);
+}
+
+void qemu_put_counted_string(QEMUFile *f, const char *str)
+{
+    size_t len = strlen(str);
+
+    assert(len < 256);
+    qemu_put_byte(f, len);
+    qemu_put_buffer(f, (const uint8_t *)str, len);
+}
+
+int qemu_fclose(QEMUFile *f)
+{
+    int ret;
+
+    if (f->is_writable) {
+        qemu_fflush(f);
+    }
+    ret = f->last_error;
+    error_free(f->last_error_obj);
+    mig_channel_unref(f->ioc);
+    g_free(f->buf);
+    g_free(f);
+    return ret;
+}
+
+/* ---- read side ---- */
+
+static void set_eof(QEMUFile *f)
+{
+    Error *err = NULL;
+
+    error_setg(&err, "stream truncated at offset %" PRIu64,
+               f->pos + f->buf_len);
+    qemu_file_set_error_obj(f, -ENODATA, err);
+}
+
+/* Reads more data; returns bytes added (0 at EOF or error). */
+static size_t qemu_fill_buffer(QEMUFile *f)
+{
+    struct iovec iov;
+    Error *err = NULL;
+    ssize_t n;
+
+    if (f->last_error) {
+        return 0;
+    }
+    /* Move the unread tail to the front. */
+    if (f->buf_index) {
+        memmove(f->buf, f->buf + f->buf_index, f->buf_len - f->buf_index);
+        f->pos += f->buf_index;
+        f->buf_len -= f->buf_index;
+        f->buf_index = 0;
+    }
+    if (f->buf_len == IO_BUF_SIZE) {
+        return 0;
+    }
+    iov.iov_base = f->buf + f->buf_len;
+    iov.iov_len = IO_BUF_SIZE - f->buf_len;
+    n = mig_channel_readv(f->ioc, &iov, 1, &err);
+    if (n < 0) {
+        qemu_file_set_error_obj(f, -EIO, err);
+        return 0;
+    }
+    if (n == 0) {
+        set_eof(f);
+        return 0;
+    }
+    f->buf_len += n;
+    return n;
+}
+
+size_t qemu_peek_buffer(QEMUFile *f, uint8_t **buf, size_t size,
+                        size_t offset)
+{
+    assert(!f->is_writable);
+    if (size + offset > IO_BUF_SIZE) {
+        return 0;
+    }
+    while (f->buf_len - f->buf_index < offset + size) {
+        if (!qemu_fill_buffer(f)) {
+            break;
+        }
+    }
+    if (f->buf_len - f->buf_index < offset + size) {
+        size_t avail = f->buf_len - f->buf_index;
+
+        size = avail > offset ? avail - offset : 0;
+    }
+    *buf = f->buf + f->buf_index + offset;
+    return size;
+}
+
+int qemu_peek_byte(QEMUFile *f, int offset)
+{
+    uint8_t *p;
+
+    if (qemu_peek_buffer(f, &p, 1, offset) != 1) {
+        return 0;
+    }
+    return *p;
+}
+
+void qemu_file_skip(QEMUFile *f, size_t size)
+{
+    while (size && !f->last_error) {
+        size_t avail = f->buf_len - f->buf_index;
+
+        if (!avail && !qemu_fill_buffer(f)) {
+            return;
+        }
+        avail = MIN(f->buf_len - f->buf_index, size);
+        f->buf_index += avail;
+        size -= avail;
+    }
+}
+
+size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
+{
+    size_t done = 0;
+
+    while (done < size && !f->last_error) {
+        size_t avail = f->buf_len - f->buf_index;
+
+        if (avail) {
+            size_t l = MIN(avail, size - done);
+
+            memcpy(buf + done, f->buf + f->buf_index, l);
+            f->buf_index += l;
+            done += l;
+        } else if (size - done >= IO_BUF_SIZE / 2) {
+            /* Big and nothing buffered: read straight into @buf. */
+            struct iovec iov = { buf + done, size - done };
+            Error *err = NULL;
+            ssize_t n = mig_channel_readv(f->ioc, &iov, 1, &err);
+
+            if (n < 0) {
+                qemu_file_set_error_obj(f, -EIO, err);
+            } else if (n == 0) {
+                set_eof(f);
+            } else {
+                f->pos += n;
+                done += n;
+            }
+        } else if (!qemu_fill_buffer(f)) {
+            break;
+        }
+    }
+    f->total_transferred += done;
+    return done;
+}
+
+size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size)
+{
+    if (size <= IO_BUF_SIZE) {
+        uint8_t *p;
+        size_t got = qemu_peek_buffer(f, &p, size, 0);
+
+        if (got == size) {
+            *buf = p;
+            f->buf_index += size;
+            f->total_transferred += size;
+            return size;
+        }
+    }
+    return qemu_get_buffer(f, *buf, size);
+}
+
+int qemu_get_byte(QEMUFile *f)
+{
+    uint8_t b = 0;
+
+    if (f->buf_index < f->buf_len) {
+        f->total_transferred++;
+        return f->buf[f->buf_index++];
+    }
+    qemu_get_buffer(f, &b, 1);
+    return b;
+}
+
+unsigned int qemu_get_be16(QEMUFile *f)
+{
+    uint8_t b[2] = { 0 };
+
+    qemu_get_buffer(f, b, 2);
+    return b[0] << 8 | b[1];
+}
+
+unsigned int qemu_get_be32(QEMUFile *f)
+{
+    uint8_t b[4] = { 0 };
+
+    qemu_get_buffer(f, b, 4);
+    return (unsigned)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+}
+
+uint64_t qemu_get_be64(QEMUFile *f)
+{
+    uint8_t b[8] = { 0 };
+    uint64_t v = 0;
+
+    qemu_get_buffer(f, b, 8);
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | b[i];
+    }
+    return v;
+}
+
+size_t qemu_get_counted_string(QEMUFile *f, char buf[256])
+{
+    size_t len = qemu_get_byte(f);
+    size_t got = qemu_get_buffer(f, (uint8_t *)buf, len);
+
+    buf[got] = '\0';
+    return got == len ? len : 0;
+}
+
+/* ---- accounting ---- */
+
+uint64_t qemu_file_total_transferred(QEMUFile *f)
+{
+    return f->total_transferred;
+}
+
+void qemu_file_set_rate_limit(QEMUFile *f, uint64_t limit)
+{
+    qatomic_set(&f->rate_limit_max, limit);
+}
+
+uint64_t qemu_file_get_rate_limit(QEMUFile *f)
+{
+    return qatomic_read(&f->rate_limit_max);
+}
+
+bool qemu_file_rate_limit(QEMUFile *f)
+{
+    uint64_t max = qatomic_read(&f->rate_limit_max);
+
+    if (f->last_error) {
+        return true;
+    }
+    return max && qatomic_read(&f->rate_limit_used) >= max;
+}
+
+void qemu_file_reset_rate_limit(QEMUFile *f)
+{
+    qatomic_set(&f->rate_limit_used, 0);
+}
+
+void qemu_file_acct_rate_limit(QEMUFile *f, uint64_t len)
+{
+    qatomic_add(&f->rate_limit_used, len);
+}

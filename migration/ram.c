@@ -1,0 +1,551 @@
+/*
+ * ram.c: sending guest RAM (source) and receiving it (destination).
+ *
+ * Source.  Every RAMBlock gets a bitmap ("bmap") of target pages still to
+ * send, all set at the start.  The dirty log of the memory API is merged
+ * into it at every sync (ramblock_sync_dirty_log), and a page's bit is
+ * cleared when the page is put on the wire, so a set bit always means
+ * "never sent, or written since it was sent".  Pages are found by a
+ * round-robin scan that resumes where the last iteration stopped; all
+ * dirty target pages of one host page go out together (huge pages).
+ * Zero pages travel as ZERO records; others are written with
+ * qemu_put_buffer_async straight from guest memory, uncopied.
+ *
+ * Locking: the scan state and the bitmaps belong to the migration thread;
+ * bitmap_mutex also covers them so that other threads (postcopy page
+ * requests) can take part later.
+ *
+ * Destination.  Records are checked before anything is written: known
+ * flag combinations only, a named block that exists, CONTINUE only after
+ * a block was named, offsets inside the block, a MEM_SIZE list whose
+ * lengths add up to the announced total.
+ */
+#include "qemu/osdep.h"
+#include "ram.h"
+#include "migration.h"
+#include "options.h"
+#include "savevm.h"
+#include "postcopy-ram.h"
+#include "migration/register.h"
+#include "qemu/bufferiszero.h"
+#include "qemu/atomic.h"
+#include "qemu/main-loop.h"
+#include "qapi/qmp-event.h"
+#include "sysemu/runstate.h"
+#include "trace.h"
+
+/* An iteration yields after this long (checked every 64 pages). */
+#define RAM_ITERATION_MAX_NS (50 * 1000 * 1000)
+
+typedef struct RAMState {
+    QemuMutex bitmap_mutex;         /* bmaps, migration_dirty_pages */
+    RAMBlock *last_seen_block;      /* scan position */
+    uint64_t last_page;             /* target page index in that block */
+    RAMBlock *last_sent_block;      /* for CONTINUE on the main channel */
+    uint64_t migration_dirty_pages;
+    int64_t time_last_bitmap_sync;  /* ns */
+    uint64_t num_dirty_pages_period;
+    uint64_t dirty_pages_rate;      /* pages/s at the last sync */
+    bool active;
+} RAMState;
+
+static RAMState ram_state;
+
+/* ---------------- source ---------------- */
+
+static void ram_stat_bytes(MigrationState *s, uint64_t bytes)
+{
+    if (migration_in_postcopy()) {
+        qatomic_add(&s->stats.postcopy_bytes, bytes);
+    } else if (runstate_is_running()) {
+        qatomic_add(&s->stats.precopy_bytes, bytes);
+    } else {
+        qatomic_add(&s->stats.downtime_bytes, bytes);
+    }
+}
+
+/* Merges every block's dirty log into its bmap; one "pass". */
+static void migration_bitmap_sync(RAMState *rs)
+{
+    MigrationState *s = migrate_get_current();
+    int64_t now = get_clock();
+    uint64_t newly = 0;
+    RAMBlock *rb;
+
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    RAMBLOCK_FOREACH(rb) {
+        newly += ramblock_sync_dirty_log(rb, rb->bmap);
+    }
+    rs->migration_dirty_pages += newly;
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+
+    rs->num_dirty_pages_period += newly;
+    if (now - rs->time_last_bitmap_sync > 1000000000LL) {
+        rs->dirty_pages_rate = rs->num_dirty_pages_period * 1000000000ULL /
+                               (now - rs->time_last_bitmap_sync);
+        rs->num_dirty_pages_period = 0;
+        rs->time_last_bitmap_sync = now;
+    }
+    qatomic_inc(&s->stats.dirty_sync_count);
+    trace_migration_bitmap_sync(qatomic_read(&s->stats.dirty_sync_count),
+                                newly, rs->migration_dirty_pages);
+    if (migrate_events()) {
+        g_autofree char *data = g_strdup_printf(
+            "{\"pass\": %" PRIu64 "}",
+            qatomic_read(&s->stats.dirty_sync_count));
+        qapi_event_send("MIGRATION_PASS", data);
+    }
+}
+
+static void save_page_header(RAMState *rs, QEMUFile *f, RAMBlock *rb,
+                             uint64_t offset)
+{
+    if (rb == rs->last_sent_block) {
+        offset |= RAM_SAVE_FLAG_CONTINUE;
+    }
+    qemu_put_be64(f, offset);
+    if (!(offset & RAM_SAVE_FLAG_CONTINUE)) {
+        qemu_put_counted_string(f, rb->idstr);
+        rs->last_sent_block = rb;
+    }
+}
+
+/* Puts one target page on the wire. */
+static void ram_save_target_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
+                                 uint64_t page)
+{
+    MigrationState *s = migrate_get_current();
+    uint64_t offset = page << TARGET_PAGE_BITS;
+    uint8_t *p = rb->host + offset;
+    uint64_t before = qemu_file_total_transferred(f);
+
+    if (buffer_is_zero(p, TARGET_PAGE_SIZE)) {
+        save_page_header(rs, f, rb, offset | RAM_SAVE_FLAG_ZERO);
+        qemu_put_byte(f, 0);
+        qatomic_inc(&s->stats.duplicate);
+    } else {
+        save_page_header(rs, f, rb, offset | RAM_SAVE_FLAG_PAGE);
+        qemu_put_buffer_async(f, p, TARGET_PAGE_SIZE);
+        qatomic_inc(&s->stats.normal);
+    }
+    ram_stat_bytes(s, qemu_file_total_transferred(f) - before);
+}
+
+/*
+ * Sends every dirty target page of the host page holding @page; returns
+ * how many were sent.  bitmap_mutex held.
+ */
+static int ram_save_host_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
+                              uint64_t page)
+{
+    uint64_t per_host = rb->page_size >> TARGET_PAGE_BITS;
+    uint64_t first = QEMU_ALIGN_DOWN(page, per_host);
+    uint64_t end = MIN(first + per_host, rb->used_length >> TARGET_PAGE_BITS);
+    int sent = 0;
+
+    for (uint64_t p = page; p < end; p++) {
+        if (test_and_clear_bit(p, rb->bmap)) {
+            rs->migration_dirty_pages--;
+            ram_save_target_page(rs, f, rb, p);
+            sent++;
+        }
+    }
+    rs->last_page = end;
+    return sent;
+}
+
+/*
+ * Finds the next dirty page from the scan position and sends its host
+ * page.  Returns pages sent, 0 if nothing is dirty anywhere.
+ */
+static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
+{
+    unsigned nblocks = qemu_ram_block_count();
+    RAMBlock *rb = rs->last_seen_block;
+    int ret = 0;
+
+    if (!nblocks) {
+        return 0;
+    }
+    if (!rb) {
+        rb = qemu_ram_block_nth(0);
+        rs->last_page = 0;
+    }
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    /* At most one full round over the blocks, plus the wrap of the first. */
+    for (unsigned tries = 0; tries <= nblocks && rs->migration_dirty_pages;
+         tries++) {
+        uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+        uint64_t page = find_next_bit(rb->bmap, npages, rs->last_page);
+
+        if (page < npages) {
+            ret = ram_save_host_page(rs, f, rb, page);
+            break;
+        }
+        /* Next block (circularly). */
+        for (unsigned i = 0; i < nblocks; i++) {
+            if (qemu_ram_block_nth(i) == rb) {
+                rb = qemu_ram_block_nth((i + 1) % nblocks);
+                break;
+            }
+        }
+        rs->last_page = 0;
+    }
+    rs->last_seen_block = rb;
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+    return ret;
+}
+
+static bool ram_is_active(void *opaque)
+{
+    return qemu_ram_block_count() > 0;
+}
+
+static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    RAMState *rs = &ram_state;
+    RAMBlock *rb;
+    uint64_t total = 0;
+
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    rs->migration_dirty_pages = 0;
+    RAMBLOCK_FOREACH(rb) {
+        uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+
+        g_free(rb->bmap);
+        rb->bmap = bitmap_new(npages);
+        bitmap_set(rb->bmap, 0, npages);
+        rs->migration_dirty_pages += npages;
+        total += rb->used_length;
+    }
+    rs->last_seen_block = NULL;
+    rs->last_sent_block = NULL;
+    rs->last_page = 0;
+    rs->num_dirty_pages_period = 0;
+    rs->time_last_bitmap_sync = get_clock();
+    rs->active = true;
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+
+    memory_global_dirty_log_start();
+    migration_bitmap_sync(rs);
+
+    qemu_put_be64(f, total | RAM_SAVE_FLAG_MEM_SIZE);
+    RAMBLOCK_FOREACH(rb) {
+        qemu_put_counted_string(f, rb->idstr);
+        qemu_put_be64(f, rb->used_length);
+        /* The page size goes along only for huge-page blocks (spec §4.3). */
+        if (migrate_postcopy_ram() &&
+            rb->page_size != qemu_real_host_page_size) {
+            qemu_put_be64(f, rb->page_size);
+        }
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    qemu_fflush(f);
+    trace_ram_save_setup(total, rs->migration_dirty_pages);
+    return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
+}
+
+static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
+{
+    RAMState *rs = &ram_state;
+    int64_t t0 = get_clock();
+    int done = 0;
+    uint64_t i = 0, pages = 0;
+
+    while (!qemu_file_rate_limit(f)) {
+        int n = ram_find_and_save_block(rs, f);
+
+        if (n == 0) {
+            done = 1;
+            break;
+        }
+        pages += n;
+        /* Yield now and then so the thread can check its limits. */
+        if ((++i & 63) == 0 && get_clock() - t0 > RAM_ITERATION_MAX_NS) {
+            break;
+        }
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    trace_ram_save_iterate(pages, rs->migration_dirty_pages, done);
+    if (qemu_file_get_error_obj(f, errp)) {
+        return -EIO;
+    }
+    return done;
+}
+
+static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
+{
+    RAMState *rs = &ram_state;
+    uint64_t pages = 0;
+    int n;
+
+    if (!migration_in_postcopy()) {
+        migration_bitmap_sync(rs);
+    }
+    /* Everything that is left, regardless of the rate limit. */
+    while ((n = ram_find_and_save_block(rs, f)) > 0) {
+        pages += n;
+        if (qemu_file_get_error(f)) {
+            break;
+        }
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    qemu_fflush(f);
+    trace_ram_save_complete(pages);
+    return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
+}
+
+static void ram_state_pending(void *opaque, uint64_t threshold,
+                              uint64_t *must_precopy, uint64_t *can_postcopy)
+{
+    RAMState *rs = &ram_state;
+    uint64_t remaining = rs->migration_dirty_pages * TARGET_PAGE_SIZE;
+
+    /* Close to the end: look at what was written meanwhile. */
+    if (!migration_in_postcopy() && remaining < threshold) {
+        migration_bitmap_sync(rs);
+        remaining = rs->migration_dirty_pages * TARGET_PAGE_SIZE;
+    }
+    if (migrate_postcopy_ram()) {
+        *can_postcopy += remaining;
+    } else {
+        *must_precopy += remaining;
+    }
+}
+
+static bool ram_has_postcopy(void *opaque)
+{
+    return migrate_postcopy_ram();
+}
+
+static void ram_save_cleanup(void *opaque)
+{
+    RAMState *rs = &ram_state;
+    RAMBlock *rb;
+
+    if (!rs->active) {
+        return;
+    }
+    memory_global_dirty_log_stop();
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    RAMBLOCK_FOREACH(rb) {
+        g_clear_pointer(&rb->bmap, g_free);
+    }
+    rs->migration_dirty_pages = 0;
+    rs->active = false;
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+}
+
+uint64_t ram_bytes_remaining(void)
+{
+    return ram_state.active ? qatomic_read(&ram_state.migration_dirty_pages) *
+                              TARGET_PAGE_SIZE : 0;
+}
+
+uint64_t ram_dirty_pages_rate(void)
+{
+    return qatomic_read(&ram_state.dirty_pages_rate);
+}
+
+/* ---------------- destination ---------------- */
+
+typedef struct RAMLoadState {
+    RAMBlock *last_block;           /* CONTINUE on the main channel */
+} RAMLoadState;
+
+static RAMLoadState ram_load_state;
+
+static int ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    RAMBlock *rb;
+
+    ram_load_state.last_block = NULL;
+    RAMBLOCK_FOREACH(rb) {
+        g_free(rb->receivedmap);
+        rb->receivedmap = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
+    }
+    return 0;
+}
+
+static void ram_load_cleanup(void *opaque)
+{
+    RAMBlock *rb;
+
+    RAMBLOCK_FOREACH(rb) {
+        g_clear_pointer(&rb->receivedmap, g_free);
+    }
+}
+
+/* The block list of the START section. */
+static int ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
+{
+    bool advised = postcopy_incoming_advised(
+        migration_incoming_get_current());
+
+    while (total) {
+        char id[256];
+        RAMBlock *rb;
+        uint64_t length;
+
+        if (!qemu_get_counted_string(f, id)) {
+            error_setg(errp, "truncated RAM block list");
+            return -EINVAL;
+        }
+        length = qemu_get_be64(f);
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "truncated RAM block list");
+            return -EIO;
+        }
+        rb = qemu_ram_block_by_name(id);
+        if (!rb) {
+            error_setg(errp, "Unknown ramblock \"%s\", cannot accept "
+                       "migration", id);
+            return -EINVAL;
+        }
+        if (length != rb->used_length) {
+            error_setg(errp, "Size mismatch: %s: 0x%" PRIx64 " != 0x%"
+                       PRIx64 ": Invalid argument", id,
+                       (uint64_t)rb->used_length, length);
+            return -EINVAL;
+        }
+        if (advised && migrate_postcopy_ram() &&
+            rb->page_size != qemu_real_host_page_size) {
+            uint64_t remote = qemu_get_be64(f);
+
+            if (remote != rb->page_size) {
+                error_setg(errp, "Mismatched RAM page size %s (local) %zd "
+                           "!= %" PRIu64, id, rb->page_size, remote);
+                return -EINVAL;
+            }
+        }
+        if (length > total) {
+            error_setg(errp, "RAM block list exceeds the announced total "
+                       "(block '%s')", id);
+            return -EINVAL;
+        }
+        trace_ram_load_block(id, length);
+        total -= length;
+    }
+    return 0;
+}
+
+static RAMBlock *ram_block_from_stream(QEMUFile *f, int flags, Error **errp)
+{
+    RAMLoadState *ls = &ram_load_state;
+    char id[256];
+    RAMBlock *rb;
+
+    if (flags & RAM_SAVE_FLAG_CONTINUE) {
+        if (!ls->last_block) {
+            error_setg(errp, "Ack, bad migration stream! (CONTINUE before "
+                       "any block was named)");
+        }
+        return ls->last_block;
+    }
+    if (!qemu_get_counted_string(f, id)) {
+        error_setg(errp, "truncated RAM block name");
+        return NULL;
+    }
+    rb = qemu_ram_block_by_name(id);
+    if (!rb) {
+        error_setg(errp, "Can't find block %s", id);
+        return NULL;
+    }
+    ls->last_block = rb;
+    return rb;
+}
+
+static int ram_load_page(QEMUFile *f, uint64_t addr, int flags, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    RAMBlock *rb = ram_block_from_stream(f, flags, errp);
+    uint8_t *host;
+
+    if (!rb) {
+        return -EINVAL;
+    }
+    if (!offset_in_ramblock(rb, addr)) {
+        error_setg(errp, "Illegal RAM offset 0x%" PRIx64 " in block %s",
+                   addr, rb->idstr);
+        return -EINVAL;
+    }
+    host = rb->host + addr;
+    if ((flags & ~RAM_SAVE_FLAG_CONTINUE) == RAM_SAVE_FLAG_ZERO) {
+        int ch = qemu_get_byte(f);
+
+        /* Do not touch a page that is zero already (keeps it unmapped). */
+        if (ch != 0 || !buffer_is_zero(host, TARGET_PAGE_SIZE)) {
+            memset(host, ch, TARGET_PAGE_SIZE);
+        }
+    } else {
+        qemu_get_buffer(f, host, TARGET_PAGE_SIZE);
+    }
+    if (rb->receivedmap) {
+        set_bit_atomic(addr >> TARGET_PAGE_BITS, rb->receivedmap);
+    }
+    mis->pages_received++;
+    return 0;
+}
+
+static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
+{
+    if (version_id != RAM_SECTION_VERSION) {
+        error_setg(errp, "ram: unsupported version %d (need %d)", version_id,
+                   RAM_SECTION_VERSION);
+        return -EINVAL;
+    }
+    for (;;) {
+        uint64_t addr = qemu_get_be64(f);
+        int flags, ret;
+
+        if (qemu_file_get_error(f)) {
+            return -EIO;
+        }
+        flags = addr & ~TARGET_PAGE_MASK;
+        addr &= TARGET_PAGE_MASK;
+        switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
+        case RAM_SAVE_FLAG_MEM_SIZE:
+            ret = ram_load_block_list(f, addr, errp);
+            break;
+        case RAM_SAVE_FLAG_ZERO:
+        case RAM_SAVE_FLAG_PAGE:
+            ret = ram_load_page(f, addr, flags, errp);
+            break;
+        case RAM_SAVE_FLAG_EOS:
+            return 0;
+        case RAM_SAVE_FLAG_XBZRLE:
+        case RAM_SAVE_FLAG_COMPRESS_PAGE:
+            error_setg(errp, "RAM record with flags 0x%x needs a capability "
+                       "ferry does not support", flags);
+            return -EINVAL;
+        default:
+            error_setg(errp, "Unknown combination of migration flags: 0x%x",
+                       flags);
+            return -EINVAL;
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+static const SaveVMHandlers savevm_ram_handlers = {
+    .save_setup = ram_save_setup,
+    .save_live_iterate = ram_save_iterate,
+    .save_live_complete_precopy = ram_save_complete,
+    .save_live_complete_postcopy = ram_save_complete,
+    .state_pending = ram_state_pending,
+    .is_active = ram_is_active,
+    .has_postcopy = ram_has_postcopy,
+    .save_cleanup = ram_save_cleanup,
+    .load_setup = ram_load_setup,
+    .load_state = ram_load,
+    .load_cleanup = ram_load_cleanup,
+};
+
+void ram_mig_init(void)
+{
+    qemu_mutex_init(&ram_state.bitmap_mutex);
+    register_savevm_live("ram", 0, RAM_SECTION_VERSION, &savevm_ram_handlers,
+                         &ram_state);
+}

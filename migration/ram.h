@@ -1,0 +1,32 @@
+/*
+ * ram.h: RAM migration (the "ram" section, spec §4).
+ */
+#ifndef MIGRATION_RAM_H
+#define MIGRATION_RAM_H
+
+#include "qemu/osdep.h"
+#include "exec/ramblock.h"
+
+/* RAM_SAVE_FLAG_*: the low bits of every record header (spec §4.2). */
+#define RAM_SAVE_FLAG_FULL          0x01    /* obsolete, never sent */
+#define RAM_SAVE_FLAG_ZERO          0x02
+#define RAM_SAVE_FLAG_MEM_SIZE      0x04
+#define RAM_SAVE_FLAG_PAGE          0x08
+#define RAM_SAVE_FLAG_EOS           0x10
+#define RAM_SAVE_FLAG_CONTINUE      0x20
+#define RAM_SAVE_FLAG_XBZRLE        0x40
+#define RAM_SAVE_FLAG_HOOK          0x80    /* RDMA only */
+#define RAM_SAVE_FLAG_COMPRESS_PAGE 0x100   /* removed in 9.1 */
+#define RAM_SAVE_FLAG_MULTIFD_FLUSH 0x200   /* 8.0+, multifd only */
+
+/* The "ram" section's version; the loader requires exactly this. */
+#define RAM_SECTION_VERSION 4
+
+/* Registers the "ram" live handler (start-up, main thread). */
+void ram_mig_init(void);
+
+/* Source statistics for query-migrate. */
+uint64_t ram_bytes_remaining(void);
+uint64_t ram_dirty_pages_rate(void);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * transport.c: sockets, passed file descriptors, exec: and file: for
+ * migration streams, both ways.
+ *
+ * The listener runs in the main loop and accepts exactly one connection
+ * (the main channel); the return path uses the same socket in the other
+ * direction, or the command's other pipe for exec:.
+ */
+#include "qemu/osdep.h"
+#include "transport.h"
+#include "qemu/sockets.h"
+#include "qemu/cutils.h"
+#include "qemu/main-loop.h"
+#include "monitor/monitor.h"
+#include "trace.h"
+#include <glib-unix.h>
+#include <sys/socket.h>
+
+typedef struct Listener {
+    int fd;
+    guint watch;
+    SocketAddress *addr;
+    char *bound;            /* actual address, kept after the accept */
+    MigrationIncomingFn *fn;
+} Listener;
+
+static Listener listener = { .fd = -1 };
+
+int migration_fd_param(const char *name, Error **errp)
+{
+    int fd;
+
+    if (qemu_strtoi(name, NULL, 10, &fd) == 0) {
+        if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+            error_setg(errp, "File descriptor %s is not open", name);
+            return -1;
+        }
+        return dup(fd);
+    }
+    return monitor_get_fd(name, errp);
+}
+
+/* file:PATH[,offset=N] */
+static bool parse_file_uri(const char *spec, char **path, uint64_t *offset,
+                           Error **errp)
+{
+    const char *comma = strrchr(spec, ',');
+
+    *offset = 0;
+    if (comma && g_str_has_prefix(comma, ",offset=")) {
+        if (qemu_strtou64(comma + 8, NULL, 0, offset) != 0) {
+            error_setg(errp, "file URI has an invalid offset '%s'",
+                       comma + 8);
+            return false;
+        }
+        *path = g_strndup(spec, comma - spec);
+    } else {
+        *path = g_strdup(spec);
+    }
+    if (!**path) {
+        g_free(*path);
+        error_setg(errp, "file URI has no path");
+        return false;
+    }
+    return true;
+}
+
+bool migration_uri_check(const char *uri, Error **errp)
+{
+    g_autoptr(SocketAddress) addr = NULL;
+
+    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
+        addr = socket_parse(uri, errp);
+        return addr != NULL;
+    }
+    if (g_str_has_prefix(uri, "fd:") || g_str_has_prefix(uri, "exec:") ||
+        g_str_has_prefix(uri, "file:")) {
+        if (!strchr(uri, ':')[1]) {
+            error_setg(errp, "Migration URI '%s' is missing its argument",
+                       uri);
+            return false;
+        }
+        return true;
+    }
+    error_setg(errp, "unknown migration protocol: %s", uri);
+    return false;
+}
+
+/* Runs "/bin/sh -c CMD" with pipes to its stdin and from its stdout. */
+static MigChannel *spawn_exec(const char *cmd, bool outgoing, Error **errp)
+{
+    int in[2], out[2];
+    pid_t pid;
+
+    if (pipe2(in, O_CLOEXEC) < 0) {
+        error_setg_errno(errp, errno, "exec: pipe failed");
+        return NULL;
+    }
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        error_setg_errno(errp, errno, "exec: pipe failed");
+        close(in[0]);
+        close(in[1]);
+        return NULL;
+    }
+    pid = fork();
+    if (pid < 0) {
+        error_setg_errno(errp, errno, "exec: fork failed");
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    trace_migration_exec(cmd, pid, outgoing);
+    /* We read the command's stdout and write its stdin. */
+    return mig_channel_new_pipes(out[0], in[1], pid, "exec");
+}
+
+MigChannel *migration_connect(const char *uri, Error **errp)
+{
+    trace_migration_connect(uri);
+    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
+        g_autoptr(SocketAddress) addr = socket_parse(uri, errp);
+        int fd;
+
+        if (!addr) {
+            return NULL;
+        }
+        fd = socket_connect(addr, errp);
+        if (fd < 0) {
+            return NULL;
+        }
+        socket_set_nodelay(fd);
+        return mig_channel_new_fd(fd, "migration-socket");
+    }
+    if (g_str_has_prefix(uri, "fd:")) {
+        int fd = migration_fd_param(uri + 3, errp);
+
+        return fd < 0 ? NULL : mig_channel_new_fd(fd, "migration-fd");
+    }
+    if (g_str_has_prefix(uri, "exec:")) {
+        return spawn_exec(uri + 5, true, errp);
+    }
+    if (g_str_has_prefix(uri, "file:")) {
+        g_autofree char *path = NULL;
+        uint64_t offset;
+        MigChannel *c;
+        int fd;
+
+        if (!parse_file_uri(uri + 5, &path, &offset, errp)) {
+            return NULL;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
+                  (offset ? 0 : O_TRUNC), 0600);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "Could not open '%s'", path);
+            return NULL;
+        }
+        c = mig_channel_new_fd(fd, "migration-file");
+        if (offset && !mig_channel_seek(c, offset, errp)) {
+            mig_channel_unref(c);
+            return NULL;
+        }
+        return c;
+    }
+    error_setg(errp, "unknown migration protocol: %s", uri);
+    return NULL;
+}
+
+static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
+{
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    MigrationIncomingFn *fn = listener.fn;
+
+    if (cfd < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    trace_migration_incoming_accept(cfd);
+    socket_set_nodelay(cfd);
+    /* One main channel: stop listening now. */
+    listener.watch = 0;
+    migration_incoming_unlisten();
+    fn(mig_channel_new_fd(cfd, "migration-socket"));
+    return G_SOURCE_REMOVE;
+}
+
+typedef struct DeferredStream {
+    MigrationIncomingFn *fn;
+    MigChannel *ioc;
+} DeferredStream;
+
+static void deliver_stream(void *opaque)
+{
+    DeferredStream *d = opaque;
+
+    d->fn(d->ioc);
+    g_free(d);
+}
+
+/* fd:, exec:, file: have the stream already; hand it over from the loop. */
+static bool deliver_later(MigrationIncomingFn *fn, MigChannel *ioc)
+{
+    DeferredStream *d = g_new0(DeferredStream, 1);
+
+    d->fn = fn;
+    d->ioc = ioc;
+    main_loop_call(deliver_stream, d);
+    return true;
+}
+
+bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
+                               Error **errp)
+{
+    trace_migration_incoming_listen(uri);
+    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
+        SocketAddress *addr = socket_parse(uri, errp);
+        int fd;
+
+        if (!addr) {
+            return false;
+        }
+        fd = socket_listen(addr, 1, errp);
+        if (fd < 0) {
+            qapi_free_SocketAddress(addr);
+            return false;
+        }
+        listener.fd = fd;
+        listener.addr = addr;
+        g_free(listener.bound);
+        {
+            g_autoptr(SocketAddress) local = socket_local_address(fd, NULL);
+
+            listener.bound = local ? socket_address_to_string(local) : NULL;
+        }
+        listener.fn = fn;
+        listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept, NULL);
+        return true;
+    }
+    if (g_str_has_prefix(uri, "fd:")) {
+        int fd = migration_fd_param(uri + 3, errp);
+
+        return fd >= 0 &&
+               deliver_later(fn, mig_channel_new_fd(fd, "migration-fd"));
+    }
+    if (g_str_has_prefix(uri, "exec:")) {
+        MigChannel *c = spawn_exec(uri + 5, false, errp);
+
+        return c && deliver_later(fn, c);
+    }
+    if (g_str_has_prefix(uri, "file:")) {
+        g_autofree char *path = NULL;
+        uint64_t offset;
+        MigChannel *c;
+        int fd;
+
+        if (!parse_file_uri(uri + 5, &path, &offset, errp)) {
+            return false;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "Could not open '%s'", path);
+            return false;
+        }
+        c = mig_channel_new_fd(fd, "migration-file");
+        if (offset && !mig_channel_seek(c, offset, errp)) {
+            mig_channel_unref(c);
+            return false;
+        }
+        return deliver_later(fn, c);
+    }
+    error_setg(errp, "unknown migration protocol: %s", uri);
+    return false;
+}
+
+char *migration_incoming_address(void)
+{
+    return g_strdup(listener.bound);
+}
+
+void migration_incoming_unlisten(void)
+{
+    if (listener.watch) {
+        g_source_remove(listener.watch);
+        listener.watch = 0;
+    }
+    if (listener.fd >= 0) {
+        close(listener.fd);
+        listener.fd = -1;
+    }
+    if (listener.addr) {
+        if (listener.addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
+            unlink(listener.addr->path);
+        }
+        qapi_free_SocketAddress(listener.addr);
+        listener.addr = NULL;
+    }
+}

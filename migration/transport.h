@@ -1,0 +1,35 @@
+/*
+ * transport.h: turning a migration URI into a channel (spec §1).
+ *
+ *   tcp:HOST:PORT   unix:PATH   fd:NAME|NUMBER   exec:COMMAND
+ *   file:PATH[,offset=N]
+ *
+ * Outgoing connections are made from the migration thread (they may
+ * block).  Incoming URIs are armed from the main thread; the stream is
+ * handed to migration_incoming_process() once a peer connects (sockets)
+ * or at once (fd, exec, file).
+ */
+#ifndef MIGRATION_TRANSPORT_H
+#define MIGRATION_TRANSPORT_H
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "channel.h"
+
+/* Validates @uri's syntax without connecting. */
+bool migration_uri_check(const char *uri, Error **errp);
+MigChannel *migration_connect(const char *uri, Error **errp);
+
+typedef void MigrationIncomingFn(MigChannel *ioc);
+/* Arms @uri; @fn runs in the main thread with the stream. */
+bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
+                               Error **errp);
+/* Stops listening (after the connection, or at exit). */
+void migration_incoming_unlisten(void);
+/* "tcp:HOST:PORT" actually bound (for query-migrate socket-address). */
+char *migration_incoming_address(void);
+
+/* fd:NAME: the fd a QMP client passed with getfd, or a number. */
+int migration_fd_param(const char *name, Error **errp);
+
+#endif

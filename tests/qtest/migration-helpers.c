@@ -1,0 +1,170 @@
+/*
+ * migration-helpers.c: shared by the migration tests.
+ */
+#include "migration-helpers.h"
+
+#include <string.h>
+#include <unistd.h>
+
+JsonNode *migrate_query(QTestState *who)
+{
+    return qtest_qmp(who, "{'execute': 'query-migrate'}");
+}
+
+char *migrate_query_status(QTestState *who)
+{
+    g_autoptr(JsonNode) rsp = migrate_query(who);
+    JsonObject *ret = qmp_rsp_return(rsp);
+
+    if (!json_object_has_member(ret, "status")) {
+        return g_strdup("none");
+    }
+    return g_strdup(json_object_get_string_member(ret, "status"));
+}
+
+typedef struct StatusWait {
+    QTestState *who;
+    const char *goal;
+    bool allow_cancelled;
+    bool fail_ok;
+    char *last;
+} StatusWait;
+
+static bool status_reached(void *opaque)
+{
+    StatusWait *w = opaque;
+
+    g_free(w->last);
+    w->last = migrate_query_status(w->who);
+    if (!w->fail_ok && g_str_equal(w->last, "failed")) {
+        g_autoptr(JsonNode) rsp = migrate_query(w->who);
+        JsonObject *ret = qmp_rsp_return(rsp);
+
+        g_test_message("migration failed: %s",
+                       json_object_has_member(ret, "error-desc")
+                       ? json_object_get_string_member(ret, "error-desc")
+                       : "(no error-desc)");
+        g_assert_not_reached();
+    }
+    if (w->allow_cancelled && g_str_equal(w->last, "cancelled")) {
+        return true;
+    }
+    return g_str_equal(w->last, w->goal);
+}
+
+void wait_for_migration_status(QTestState *who, const char *goal)
+{
+    StatusWait w = { .who = who, .goal = goal };
+
+    if (!qtest_poll_until(status_reached, &w, qtest_timeout())) {
+        g_test_message("still '%s' instead of '%s'", w.last, goal);
+        g_assert_not_reached();
+    }
+    g_free(w.last);
+}
+
+void wait_for_migration_complete(QTestState *who)
+{
+    wait_for_migration_status(who, "completed");
+}
+
+void wait_for_migration_fail(QTestState *who, bool allow_cancelled)
+{
+    StatusWait w = { .who = who, .goal = "failed", .fail_ok = true,
+                     .allow_cancelled = allow_cancelled };
+
+    if (!qtest_poll_until(status_reached, &w, qtest_timeout())) {
+        g_test_message("still '%s' instead of failed", w.last);
+        g_assert_not_reached();
+    }
+    g_free(w.last);
+}
+
+void migrate_qmp(QTestState *who, const char *uri)
+{
+    qtest_qmp_assert_success(who, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': '%s'}}", uri);
+}
+
+void migrate_set_capability(QTestState *who, const char *cap, bool state)
+{
+    qtest_qmp_assert_success(who, "{'execute': 'migrate-set-capabilities', "
+                             "'arguments': {'capabilities': [{'capability':"
+                             " '%s', 'state': %s}]}}", cap,
+                             state ? "true" : "false");
+}
+
+void migrate_set_parameter_int(QTestState *who, const char *name,
+                               uint64_t value)
+{
+    qtest_qmp_assert_success(who, "{'execute': 'migrate-set-parameters', "
+                             "'arguments': {'%s': %" G_GUINT64_FORMAT "}}",
+                             name, (guint64)value);
+}
+
+void fill_pattern(uint8_t *buf, size_t len, uint32_t seed)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ULL ^ seed;
+    size_t i = 0;
+
+    /* xorshift64*: fast, and every byte depends on the seed. */
+    while (i < len) {
+        uint64_t v;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v = x * 0x2545f4914f6cdd1dULL;
+        for (int k = 0; k < 8 && i < len; k++, i++) {
+            buf[i] = v >> (8 * k);
+        }
+    }
+}
+
+char *make_pattern_file(size_t len, uint32_t seed)
+{
+    char *path = g_strdup_printf("%s/pattern-%u-%zu.bin", qtest_tmpdir(),
+                                 seed, len);
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    fill_pattern(buf, len, seed);
+    g_assert_true(g_file_set_contents(path, (char *)buf, len, NULL));
+    return path;
+}
+
+uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len)
+{
+    g_autofree char *file = g_strdup_printf("%s/pmemsave-%d-%d.bin",
+                                            qtest_tmpdir(), getpid(),
+                                            (int)qtest_pid(who));
+    char *contents = NULL;
+    gsize got = 0;
+
+    qtest_qmp_assert_success(who, "{'execute': 'pmemsave', 'arguments': "
+                             "{'val': %" G_GUINT64_FORMAT ", 'size': %zu, "
+                             "'filename': '%s'}}", (guint64)addr, len, file);
+    g_assert_true(g_file_get_contents(file, &contents, &got, NULL));
+    g_assert_cmpuint(got, ==, len);
+    unlink(file);
+    return (uint8_t *)contents;
+}
+
+char *capture_path(const char *name)
+{
+    const char *dir = getenv("FERRY_CAPTURES");
+    char *path;
+
+    if (!dir) {
+        g_test_skip("FERRY_CAPTURES is not set");
+        return NULL;
+    }
+    path = g_build_filename(dir, name, NULL);
+    if (access(path, R_OK) != 0) {
+        g_autofree char *msg = g_strdup_printf("capture %s not found", path);
+
+        g_test_skip(msg);
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}

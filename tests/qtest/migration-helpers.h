@@ -1,0 +1,39 @@
+/*
+ * migration-helpers.h: what migration tests share — waiting for states,
+ * reading query-migrate, filling and checking guest memory.
+ */
+#ifndef MIGRATION_HELPERS_H
+#define MIGRATION_HELPERS_H
+
+#include "libqtest.h"
+
+/* query-migrate "status" (caller frees). */
+char *migrate_query_status(QTestState *who);
+/* query-migrate, the whole return object (caller unrefs the node). */
+JsonNode *migrate_query(QTestState *who);
+/* Polls until status is @goal; fails the test on "failed" or timeout. */
+void wait_for_migration_status(QTestState *who, const char *goal);
+void wait_for_migration_complete(QTestState *who);
+/* Polls until status is "failed" (or, if @allow_cancelled, cancelled). */
+void wait_for_migration_fail(QTestState *who, bool allow_cancelled);
+
+void migrate_qmp(QTestState *who, const char *uri);
+void migrate_set_capability(QTestState *who, const char *cap, bool state);
+void migrate_set_parameter_int(QTestState *who, const char *name,
+                               uint64_t value);
+
+/* Writes a deterministic pseudo-random pattern for @seed. */
+void fill_pattern(uint8_t *buf, size_t len, uint32_t seed);
+/* A pattern file of @len bytes in the test's temp dir (caller frees). */
+char *make_pattern_file(size_t len, uint32_t seed);
+
+/*
+ * Reads [addr, addr+len) of guest memory with QMP pmemsave (works on
+ * ferry and on QEMU without a CPU) into a new buffer.
+ */
+uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len);
+
+/* Path of a capture under $FERRY_CAPTURES, or NULL (test skipped). */
+char *capture_path(const char *name);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * migration-interop-test: precopy between ferry and the real QEMU 7.2, in
+ * both directions, with 256 MiB of pseudo-random guest memory compared
+ * byte for byte.
+ *
+ * QEMU is driven the way a user would drive it (its Debian build has no
+ * qtest accelerator, and a CPU would add sections to its stream): RAM is
+ * filled at start-up with "-device loader" and read back with QMP
+ * "pmemsave"; ferry does the same, so both sides are treated alike.
+ * Skipped, with the reason, without the QEMU binary.
+ */
+#include "migration-helpers.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define RAM_MB      256
+#define RAM_SIZE    ((size_t)RAM_MB << 20)
+/* Pattern in most of RAM, leaving zero pages at both ends. */
+#define PAT_ADDR    0x100000
+#define PAT_LEN     (RAM_SIZE - (2 << 20))
+
+static const char *qemu_binary(void)
+{
+    const char *b = getenv("QTEST_QEMU_BINARY");
+
+    return b ? b : "/usr/bin/qemu-system-x86_64";
+}
+
+static bool have_qemu(void)
+{
+    if (access(qemu_binary(), X_OK) != 0) {
+        g_autofree char *msg = g_strdup_printf("%s not found (apt install "
+                                               "qemu-system-x86)",
+                                               qemu_binary());
+        g_test_skip(msg);
+        return false;
+    }
+    return true;
+}
+
+static QTestState *start_vm(bool qemu, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+static QTestState *start_vm(bool qemu, const char *fmt, ...)
+{
+    QTestOptions o = { .no_qtest = true };
+    g_autofree char *args = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    args = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    o.binary = qemu ? qemu_binary() : NULL;
+    return qtest_init_opts(&o, "-M none -m %dM -nodefaults -display none %s",
+                           RAM_MB, args);
+}
+
+static void check_memory(QTestState *dst, const char *pattern_file)
+{
+    g_autofree char *want = NULL;
+    g_autofree uint8_t *got = pmemsave_read(dst, 0, RAM_SIZE);
+    gsize len;
+
+    g_assert_true(g_file_get_contents(pattern_file, &want, &len, NULL));
+    g_assert_cmpuint(len, ==, PAT_LEN);
+    for (size_t i = 0; i < PAT_ADDR; i++) {
+        g_assert_cmphex(got[i], ==, 0);
+    }
+    for (size_t off = 0; off < PAT_LEN; off += 4096) {
+        if (memcmp(got + PAT_ADDR + off, want + off, 4096)) {
+            g_test_message("page at 0x%zx differs", PAT_ADDR + off);
+            g_assert_not_reached();
+        }
+    }
+    for (size_t i = PAT_ADDR + PAT_LEN; i < RAM_SIZE; i++) {
+        g_assert_cmphex(got[i], ==, 0);
+    }
+}
+
+/* @src_qemu: QEMU sends to ferry, else ferry sends to QEMU. */
+static void run_precopy(bool src_qemu, bool return_path)
+{
+    g_autofree char *pattern = make_pattern_file(PAT_LEN, 99);
+    g_autofree char *sock = g_strdup_printf("%s/interop-%d.sock",
+                                            qtest_tmpdir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    QTestState *src, *dst;
+    g_autofree char *st = NULL;
+
+    if (!have_qemu()) {
+        return;
+    }
+    src = start_vm(src_qemu, "-device loader,file=%s,addr=0x%x", pattern,
+                   PAT_ADDR);
+    dst = start_vm(!src_qemu, "-incoming unix:%s", sock);
+    migrate_set_capability(src, "events", true);
+    migrate_set_capability(dst, "events", true);
+    if (return_path) {
+        migrate_set_capability(src, "return-path", true);
+        migrate_set_capability(dst, "return-path", true);
+    }
+    /* As fast as the machine goes (7.2 defaults to 128 MiB/s). */
+    migrate_set_parameter_int(src, "max-bandwidth", 0);
+    migrate_qmp(src, uri);
+    wait_for_migration_complete(src);
+    wait_for_migration_complete(dst);
+    qtest_qmp_eventwait(src, "STOP");
+    qtest_qmp_eventwait(dst, "RESUME");
+    st = qtest_runstate(dst);
+    g_assert_cmpstr(st, ==, "running");
+    g_free(st);
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, "postmigrate");
+    check_memory(dst, pattern);
+    qtest_quit(src);
+    qtest_quit(dst);
+    unlink(pattern);
+}
+
+static void test_ferry_to_qemu(void)
+{
+    run_precopy(false, false);
+}
+
+static void test_qemu_to_ferry(void)
+{
+    run_precopy(true, false);
+}
+
+static void test_ferry_to_qemu_rp(void)
+{
+    run_precopy(false, true);
+}
+
+static void test_qemu_to_ferry_rp(void)
+{
+    run_precopy(true, true);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/interop/precopy/ferry-to-qemu", test_ferry_to_qemu);
+    g_test_add_func("/interop/precopy/qemu-to-ferry", test_qemu_to_ferry);
+    g_test_add_func("/interop/precopy/ferry-to-qemu/return-path",
+                    test_ferry_to_qemu_rp);
+    g_test_add_func("/interop/precopy/qemu-to-ferry/return-path",
+                    test_qemu_to_ferry_rp);
+    return g_test_run();
+}
