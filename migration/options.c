@@ -215,10 +215,12 @@ char *qmp_migrate_set_capabilities(JsonObject *args, Error **errp)
     memcpy(new, capabilities, sizeof(new));
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonNode *n = json_array_get_element(arr, i);
+        g_autoptr(GList) members = NULL;
         JsonObject *o;
         JsonNode *cap, *state;
         MigrationCapability c;
 
+        /* QEMU's visitor: capability, then state, then leftovers. */
         if (!JSON_NODE_HOLDS_OBJECT(n)) {
             error_setg(errp, "Invalid parameter type for 'capabilities[%u]',"
                        " expected: object", i);
@@ -232,14 +234,20 @@ char *qmp_migrate_set_capabilities(JsonObject *args, Error **errp)
                        "missing", i);
             return NULL;
         }
-        if (!state) {
-            error_setg(errp, "Parameter 'capabilities[%u].state' is missing",
-                       i);
-            return NULL;
-        }
         if (!qjson_node_is_string(cap)) {
             error_setg(errp, "Invalid parameter type for "
                        "'capabilities[%u].capability', expected: string", i);
+            return NULL;
+        }
+        c = MigrationCapability_parse(json_node_get_string(cap));
+        if (c == MIGRATION_CAPABILITY__MAX) {
+            error_setg(errp, "Parameter 'capability' does not accept value "
+                       "'%s'", json_node_get_string(cap));
+            return NULL;
+        }
+        if (!state) {
+            error_setg(errp, "Parameter 'capabilities[%u].state' is missing",
+                       i);
             return NULL;
         }
         if (!qjson_node_is_bool(state)) {
@@ -247,12 +255,13 @@ char *qmp_migrate_set_capabilities(JsonObject *args, Error **errp)
                        "'capabilities[%u].state', expected: boolean", i);
             return NULL;
         }
-        c = MigrationCapability_parse(json_node_get_string(cap));
-        if (c == MIGRATION_CAPABILITY__MAX) {
-            error_setg(errp, "Parameter 'capabilities[%u].capability' does "
-                       "not accept value '%s'", i,
-                       json_node_get_string(cap));
-            return NULL;
+        members = json_object_get_members(o);
+        for (GList *l = members; l; l = l->next) {
+            if (strcmp(l->data, "capability") && strcmp(l->data, "state")) {
+                error_setg(errp, "Parameter 'capabilities[%u].%s' is "
+                           "unexpected", i, (const char *)l->data);
+                return NULL;
+            }
         }
         new[c] = json_node_get_boolean(state);
     }
@@ -288,47 +297,48 @@ char *qmp_query_migrate_capabilities(JsonObject *args, Error **errp)
 
 /* ---- QMP: parameters ---- */
 
+/* QEMU 7.2's MigrationParameters member types. */
 const QmpArgSpec qmp_migrate_set_parameters_args[] = {
     { "announce-initial", QMP_ARG_SIZE, true },
     { "announce-max", QMP_ARG_SIZE, true },
     { "announce-rounds", QMP_ARG_SIZE, true },
     { "announce-step", QMP_ARG_SIZE, true },
-    { "compress-level", QMP_ARG_UINT, true },
-    { "compress-threads", QMP_ARG_UINT, true },
+    { "compress-level", QMP_ARG_UINT8, true },
+    { "compress-threads", QMP_ARG_UINT8, true },
     { "compress-wait-thread", QMP_ARG_BOOL, true },
-    { "decompress-threads", QMP_ARG_UINT, true },
-    { "throttle-trigger-threshold", QMP_ARG_UINT, true },
-    { "cpu-throttle-initial", QMP_ARG_UINT, true },
-    { "cpu-throttle-increment", QMP_ARG_UINT, true },
+    { "decompress-threads", QMP_ARG_UINT8, true },
+    { "throttle-trigger-threshold", QMP_ARG_UINT8, true },
+    { "cpu-throttle-initial", QMP_ARG_UINT8, true },
+    { "cpu-throttle-increment", QMP_ARG_UINT8, true },
     { "cpu-throttle-tailslow", QMP_ARG_BOOL, true },
-    { "tls-creds", QMP_ARG_ANY, true },
-    { "tls-hostname", QMP_ARG_ANY, true },
-    { "tls-authz", QMP_ARG_ANY, true },
+    { "tls-creds", QMP_ARG_STR_OR_NULL, true },
+    { "tls-hostname", QMP_ARG_STR_OR_NULL, true },
+    { "tls-authz", QMP_ARG_STR_OR_NULL, true },
     { "max-bandwidth", QMP_ARG_SIZE, true },
     { "downtime-limit", QMP_ARG_UINT, true },
-    { "x-checkpoint-delay", QMP_ARG_UINT, true },
+    { "x-checkpoint-delay", QMP_ARG_UINT32, true },
     { "block-incremental", QMP_ARG_BOOL, true },
-    { "multifd-channels", QMP_ARG_UINT, true },
+    { "multifd-channels", QMP_ARG_UINT8, true },
     { "xbzrle-cache-size", QMP_ARG_SIZE, true },
     { "max-postcopy-bandwidth", QMP_ARG_SIZE, true },
-    { "max-cpu-throttle", QMP_ARG_UINT, true },
+    { "max-cpu-throttle", QMP_ARG_UINT8, true },
     { "multifd-compression", QMP_ARG_STR, true },
-    { "multifd-zlib-level", QMP_ARG_UINT, true },
-    { "multifd-zstd-level", QMP_ARG_UINT, true },
+    { "multifd-zlib-level", QMP_ARG_UINT8, true },
+    { "multifd-zstd-level", QMP_ARG_UINT8, true },
     { "block-bitmap-mapping", QMP_ARG_ARRAY, true },
     { NULL }
 };
 
-/* Range checks with QEMU 7.2's messages; @n is the new set. */
+/* Range checks with QEMU 7.2's messages (its typos included). */
 static bool params_check(const MigrationParameters *n, Error **errp)
 {
-    if (n->compress_level < 0 || n->compress_level > 9) {
+    if (n->compress_level > 9) {
         error_setg(errp, "Parameter 'compress_level' expects a value "
                    "between 0 and 9");
-    } else if (n->compress_threads < 1 || n->compress_threads > 255) {
+    } else if (n->compress_threads < 1) {
         error_setg(errp, "Parameter 'compress_threads' expects a value "
                    "between 1 and 255");
-    } else if (n->decompress_threads < 1 || n->decompress_threads > 255) {
+    } else if (n->decompress_threads < 1) {
         error_setg(errp, "Parameter 'decompress_threads' expects a value "
                    "between 1 and 255");
     } else if (n->throttle_trigger_threshold < 1 ||
@@ -344,28 +354,30 @@ static bool params_check(const MigrationParameters *n, Error **errp)
                    "integer in the range of 1 to 99");
     } else if (n->downtime_limit > 2000000) {
         error_setg(errp, "Parameter 'downtime_limit' expects an integer in "
-                   "the range of 0 to 2000 seconds");
-    } else if (n->multifd_channels < 1 || n->multifd_channels > 255) {
+                   "the range of 0 to (2000 * 1000) ms");
+    } else if (n->multifd_channels < 1) {
         error_setg(errp, "Parameter 'multifd_channels' expects a value "
                    "between 1 and 255");
-    } else if (n->multifd_zlib_level < 0 || n->multifd_zlib_level > 9) {
-        error_setg(errp, "Parameter 'multifd_zlib_level' expects a value "
-                   "between 0 and 9");
-    } else if (n->multifd_zstd_level < 0 || n->multifd_zstd_level > 20) {
-        error_setg(errp, "Parameter 'multifd_zstd_level' expects a value "
-                   "between 0 and 20");
     } else if (n->xbzrle_cache_size < TARGET_PAGE_SIZE ||
                !QEMU_IS_POW2(n->xbzrle_cache_size)) {
         error_setg(errp, "Parameter 'xbzrle_cache_size' expects a power of "
                    "two no less than the target page size");
     } else if (n->max_cpu_throttle < n->cpu_throttle_initial ||
                n->max_cpu_throttle > 99) {
-        error_setg(errp, "max_Cpu_throttle must be in the range of "
-                   "cpu_throttle_initial to 99");
-    } else if (n->announce_initial > 100000 || n->announce_max > 100000 ||
-               n->announce_step > 10000 || n->announce_rounds > 1000 ||
-               n->announce_step < 1) {
-        error_setg(errp, "Parameter 'announce' is out of range");
+        error_setg(errp, "Parameter 'max_cpu_throttle' expects an integer "
+                   "in the range of cpu_throttle_initial to 99");
+    } else if (n->announce_initial > 100000) {
+        error_setg(errp, "Parameter 'announce_initial' expects a value "
+                   "between 0 and 100000");
+    } else if (n->announce_max > 100000) {
+        error_setg(errp, "Parameter 'announce_max' expects a value between "
+                   "0 and 100000");
+    } else if (n->announce_rounds > 1000) {
+        error_setg(errp, "Parameter 'announce_rounds' expects a value "
+                   "between 0 and 1000");
+    } else if (n->announce_step < 1 || n->announce_step > 10000) {
+        error_setg(errp, "Parameter 'announce_step' expects a value between "
+                   "0 and 10000");
     } else {
         return true;
     }

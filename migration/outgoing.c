@@ -62,7 +62,7 @@ static void set_file_rate_limit(MigrationState *s)
 static void fail_with(MigrationState *s, Error *err)
 {
     if (err) {
-        error_report("migration failed: %s", error_get_pretty(err));
+        error_report("%s", error_get_pretty(err));
         migrate_set_error(s, err);
         error_free(err);
     }
@@ -350,10 +350,8 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
         return false;
     }
     s->start_time = now_ms();
-    if (!migration_uri_check(uri, &err)) {
-        /* QEMU: "Parameter 'uri' expects a valid migration protocol". */
-        migrate_set_error(s, err);
-        error_free(err);
+    if (!migration_uri_known(uri)) {
+        /* QEMU records no error-desc for this one. */
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
                           MIGRATION_STATUS_FAILED);
         error_setg(errp, "Parameter 'uri' expects a valid migration "
@@ -361,7 +359,15 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
         return false;
     }
     g_free(s->uri);
-    s->uri = g_strdup(uri);
+    /* Address syntax and fd:NAME are resolved now, as in QEMU. */
+    s->uri = migration_uri_prepare(uri, &err);
+    if (!s->uri) {
+        migrate_set_error(s, err);
+        error_propagate(errp, err);
+        migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
+                          MIGRATION_STATUS_FAILED);
+        return false;
+    }
     s->vm_old_state = runstate_get();
     s->vm_was_running = runstate_is_running();
     qemu_thread_create(&s->thread, "live_migration", migration_thread, s,

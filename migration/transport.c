@@ -65,25 +65,33 @@ static bool parse_file_uri(const char *spec, char **path, uint64_t *offset,
     return true;
 }
 
-bool migration_uri_check(const char *uri, Error **errp)
+bool migration_uri_known(const char *uri)
 {
-    g_autoptr(SocketAddress) addr = NULL;
+    return g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:") ||
+           g_str_has_prefix(uri, "fd:") || g_str_has_prefix(uri, "exec:") ||
+           g_str_has_prefix(uri, "file:");
+}
 
+char *migration_uri_prepare(const char *uri, Error **errp)
+{
     if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
-        addr = socket_parse(uri, errp);
-        return addr != NULL;
+        g_autoptr(SocketAddress) addr = socket_parse(uri, errp);
+
+        return addr ? g_strdup(uri) : NULL;
     }
-    if (g_str_has_prefix(uri, "fd:") || g_str_has_prefix(uri, "exec:") ||
-        g_str_has_prefix(uri, "file:")) {
-        if (!strchr(uri, ':')[1]) {
-            error_setg(errp, "Migration URI '%s' is missing its argument",
-                       uri);
-            return false;
-        }
-        return true;
+    if (g_str_has_prefix(uri, "fd:")) {
+        int fd = migration_fd_param(uri + 3, errp);
+
+        return fd < 0 ? NULL : g_strdup_printf("fd:%d", fd);
     }
-    error_setg(errp, "unknown migration protocol: %s", uri);
-    return false;
+    if (g_str_has_prefix(uri, "file:")) {
+        g_autofree char *path = NULL;
+        uint64_t offset;
+
+        return parse_file_uri(uri + 5, &path, &offset, errp) ? g_strdup(uri)
+                                                              : NULL;
+    }
+    return g_strdup(uri);
 }
 
 /* Runs "/bin/sh -c CMD" with pipes to its stdin and from its stdout. */
@@ -147,9 +155,14 @@ MigChannel *migration_connect(const char *uri, Error **errp)
         return mig_channel_new_fd(fd, "migration-socket");
     }
     if (g_str_has_prefix(uri, "fd:")) {
-        int fd = migration_fd_param(uri + 3, errp);
+        /* migration_uri_prepare() took (or dup'ed) this fd for us. */
+        int fd;
 
-        return fd < 0 ? NULL : mig_channel_new_fd(fd, "migration-fd");
+        if (qemu_strtoi(uri + 3, NULL, 10, &fd) != 0 || fd < 0) {
+            error_setg(errp, "invalid file descriptor in '%s'", uri);
+            return NULL;
+        }
+        return mig_channel_new_fd(fd, "migration-fd");
     }
     if (g_str_has_prefix(uri, "exec:")) {
         return spawn_exec(uri + 5, true, errp);

@@ -16,8 +16,14 @@
 #include "qapi/error.h"
 #include "channel.h"
 
-/* Validates @uri's syntax without connecting. */
-bool migration_uri_check(const char *uri, Error **errp);
+/* Is the protocol of @uri one ferry knows? */
+bool migration_uri_known(const char *uri);
+/*
+ * Checks an outgoing @uri now (address syntax) and turns "fd:NAME" into
+ * "fd:NUMBER" by taking the named fd from the monitor, so the migration
+ * thread never needs the monitor.  Returns the URI to connect to.
+ */
+char *migration_uri_prepare(const char *uri, Error **errp);
 MigChannel *migration_connect(const char *uri, Error **errp);
 
 typedef void MigrationIncomingFn(MigChannel *ioc);

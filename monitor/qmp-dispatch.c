@@ -47,52 +47,71 @@ void qmp_for_each_command(void (*fn)(const QmpCommand *cmd, void *opaque),
     }
 }
 
-static const char *type_name(QmpArgType t)
+/*
+ * One argument against its declared type, with the message QEMU's input
+ * visitor gives: strings, booleans, integers, objects and lists report
+ * "Invalid parameter type for 'x', expected: T"; unsigned integers
+ * "Parameter 'x' expects uint64" (or uint8_t, uint32_t when too large).
+ * Negative numbers are accepted for unsigned types, as QEMU does.
+ */
+static bool check_arg(const QmpArgSpec *spec, JsonNode *n, Error **errp)
 {
-    switch (t) {
-    case QMP_ARG_STR:
-        return "string";
-    case QMP_ARG_BOOL:
-        return "boolean";
-    case QMP_ARG_INT:
-        return "integer";
-    case QMP_ARG_UINT:
-        return "uint64";
-    case QMP_ARG_SIZE:
-        return "size";
-    case QMP_ARG_NUMBER:
-        return "number";
-    case QMP_ARG_OBJECT:
-        return "object";
-    case QMP_ARG_ARRAY:
-        return "array";
-    case QMP_ARG_ANY:
-    default:
-        return "any";
-    }
-}
+    const char *want = NULL;
 
-static bool type_ok(QmpArgType t, JsonNode *n)
-{
-    switch (t) {
+    switch (spec->type) {
     case QMP_ARG_STR:
-        return qjson_node_is_string(n);
+        want = qjson_node_is_string(n) ? NULL : "string";
+        break;
+    case QMP_ARG_STR_OR_NULL:
+        want = qjson_node_is_string(n) || JSON_NODE_HOLDS_NULL(n)
+               ? NULL : "StrOrNull";
+        break;
     case QMP_ARG_BOOL:
-        return qjson_node_is_bool(n);
+        want = qjson_node_is_bool(n) ? NULL : "boolean";
+        break;
     case QMP_ARG_INT:
+        want = qjson_node_is_int(n) ? NULL : "integer";
+        break;
+    case QMP_ARG_NUMBER:
+        want = qjson_node_is_number(n) ? NULL : "number";
+        break;
+    case QMP_ARG_OBJECT:
+        want = JSON_NODE_HOLDS_OBJECT(n) ? NULL : "object";
+        break;
+    case QMP_ARG_ARRAY:
+        want = JSON_NODE_HOLDS_ARRAY(n) ? NULL : "array";
+        break;
     case QMP_ARG_UINT:
     case QMP_ARG_SIZE:
-        return qjson_node_is_int(n);
-    case QMP_ARG_NUMBER:
-        return qjson_node_is_number(n);
-    case QMP_ARG_OBJECT:
-        return JSON_NODE_HOLDS_OBJECT(n);
-    case QMP_ARG_ARRAY:
-        return JSON_NODE_HOLDS_ARRAY(n);
+    case QMP_ARG_UINT8:
+    case QMP_ARG_UINT32: {
+        uint64_t v, max = spec->type == QMP_ARG_UINT8 ? UINT8_MAX
+                        : spec->type == QMP_ARG_UINT32 ? UINT32_MAX
+                        : UINT64_MAX;
+
+        if (!qjson_node_is_int(n)) {
+            error_setg(errp, "Parameter '%s' expects uint64", spec->name);
+            return false;
+        }
+        v = (uint64_t)json_node_get_int(n);
+        if (v > max) {
+            error_setg(errp, "Parameter '%s' expects %s", spec->name,
+                       spec->type == QMP_ARG_UINT8 ? "uint8_t"
+                                                   : "uint32_t");
+            return false;
+        }
+        return true;
+    }
     case QMP_ARG_ANY:
     default:
         return true;
     }
+    if (want) {
+        error_setg(errp, "Invalid parameter type for '%s', expected: %s",
+                   spec->name, want);
+        return false;
+    }
+    return true;
 }
 
 bool qmp_check_args(const QmpCommand *cmd, JsonObject *args, Error **errp)
@@ -115,9 +134,7 @@ bool qmp_check_args(const QmpCommand *cmd, JsonObject *args, Error **errp)
             }
             continue;
         }
-        if (!type_ok(spec->type, n)) {
-            error_setg(errp, "Invalid parameter type for '%s', expected: %s",
-                       spec->name, type_name(spec->type));
+        if (!check_arg(spec, n, errp)) {
             return false;
         }
     }

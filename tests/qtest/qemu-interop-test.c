@@ -163,6 +163,81 @@ static const char *const conversation[] = {
     "{\"execute\":\"quit\",\"id\":\"q\"}",
 };
 
+/* Migration commands and their errors, on an idle VM. */
+static const char *const migration_conversation[] = {
+    "{\"execute\":\"qmp_capabilities\"}",
+    "{\"execute\":\"query-migrate\"}",
+    "{\"execute\":\"query-migrate-capabilities\"}",
+    "{\"execute\":\"query-migrate-parameters\"}",
+    "{\"execute\":\"migrate\"}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":1}}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"bogus:x\"}}",
+    "{\"execute\":\"query-migrate\"}",
+    "{\"execute\":\"migrate-incoming\",\"arguments\":"
+    "{\"uri\":\"unix:/nonexistent\"}}",
+    "{\"execute\":\"migrate-continue\",\"arguments\":"
+    "{\"state\":\"pre-switchover\"}}",
+    "{\"execute\":\"migrate-start-postcopy\"}",
+    "{\"execute\":\"migrate-pause\"}",
+    "{\"execute\":\"migrate-recover\",\"arguments\":"
+    "{\"uri\":\"tcp:0:0\"}}",
+    "{\"execute\":\"migrate_cancel\"}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"bogus\",\"state\":true}]}}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"events\",\"state\":1}]}}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"events\"}]}}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"postcopy-preempt\","
+    "\"state\":true}]}}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
+    "{\"capability\":\"return-path\",\"state\":true}]}}",
+    "{\"execute\":\"query-migrate-capabilities\"}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"downtime-limit\":2000001}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"compress-level\":10}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"multifd-channels\":0}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"throttle-trigger-threshold\":0}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"xbzrle-cache-size\":1000}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"cpu-throttle-initial\":0}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"max-cpu-throttle\":100}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"max-bandwidth\":\"x\"}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"bogus\":1}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"max-bandwidth\":1000000,\"downtime-limit\":1,"
+    "\"max-postcopy-bandwidth\":50000,\"announce-step\":7}}",
+    "{\"execute\":\"query-migrate-parameters\"}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"compress-level\":300}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"downtime-limit\":-1}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"tls-creds\":1}}",
+    "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
+    "{\"announce-step\":0}}",
+    "{\"execute\":\"migrate-set-capabilities\",\"arguments\":"
+    "{\"capabilities\":[{\"capability\":\"events\",\"state\":true,"
+    "\"x\":1}]}}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:\"}}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:\"}}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:nosuch\"}}",
+    "{\"execute\":\"query-migrate\"}",
+    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:/x\","
+    "\"resume\":true}}",
+    "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"x\"}}",
+    "{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"x\"}}",
+};
+
 static char *normalise(const char *line)
 {
     g_autoptr(GRegex) ts = g_regex_new("\"seconds\": [0-9]+, "
@@ -179,15 +254,16 @@ static char *normalise(const char *line)
     return g_regex_replace_literal(ver, b, -1, 0, "MICRO", 0, NULL);
 }
 
-/* Replays the conversation; returns every line received, normalised. */
-static GPtrArray *converse(QTestState *qts)
+/* Replays @conv; returns every line received, normalised. */
+static GPtrArray *converse_list(QTestState *qts, const char *const *conv,
+                                size_t n)
 {
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *greeting = qtest_qmp_receive_line(qts);
 
     g_ptr_array_add(lines, normalise(greeting));
-    for (size_t i = 0; i < G_N_ELEMENTS(conversation); i++) {
-        const char *req = conversation[i];
+    for (size_t i = 0; i < n; i++) {
+        const char *req = conv[i];
         g_autofree char *line = g_strconcat(req, "\n", NULL);
         g_autofree char *rsp = NULL;
 
@@ -200,6 +276,43 @@ static GPtrArray *converse(QTestState *qts)
         } while (strstr(rsp, "\"event\""));
     }
     return lines;
+}
+
+static GPtrArray *converse(QTestState *qts)
+{
+    return converse_list(qts, conversation, G_N_ELEMENTS(conversation));
+}
+
+static void compare_lines(GPtrArray *fl, GPtrArray *ql)
+{
+    for (guint i = 0; i < MIN(fl->len, ql->len); i++) {
+        g_test_message("qemu:  %s", (char *)ql->pdata[i]);
+        g_test_message("ferry: %s", (char *)fl->pdata[i]);
+        g_assert_cmpstr(fl->pdata[i], ==, ql->pdata[i]);
+    }
+    g_assert_cmpuint(fl->len, ==, ql->len);
+}
+
+static void test_qmp_migration_same_bytes(void)
+{
+    QTestOptions of = { .no_qmp_handshake = true, .no_qtest = true };
+    QTestOptions oq = { .no_qmp_handshake = true, .no_qtest = true };
+    QTestState *f, *q;
+    g_autoptr(GPtrArray) fl = NULL, ql = NULL;
+
+    if (!have_qemu()) {
+        return;
+    }
+    oq.binary = qemu_binary();
+    f = qtest_init_opts(&of, "-M none -S -nodefaults -display none");
+    q = qtest_init_opts(&oq, "-M none -S -nodefaults -display none");
+    fl = converse_list(f, migration_conversation,
+                       G_N_ELEMENTS(migration_conversation));
+    ql = converse_list(q, migration_conversation,
+                       G_N_ELEMENTS(migration_conversation));
+    compare_lines(fl, ql);
+    qtest_quit(f);
+    qtest_quit(q);
 }
 
 static void test_qmp_same_bytes(void)
@@ -217,12 +330,7 @@ static void test_qmp_same_bytes(void)
     q = qtest_init_opts(&oq, "-M none -S -nodefaults -display none");
     fl = converse(f);
     ql = converse(q);
-    for (guint i = 0; i < MIN(fl->len, ql->len); i++) {
-        g_test_message("qemu:  %s", (char *)ql->pdata[i]);
-        g_test_message("ferry: %s", (char *)fl->pdata[i]);
-        g_assert_cmpstr(fl->pdata[i], ==, ql->pdata[i]);
-    }
-    g_assert_cmpuint(fl->len, ==, ql->len);
+    compare_lines(fl, ql);
     qtest_wait_exit(f);
     qtest_wait_exit(q);
     qtest_kill(f);
@@ -236,5 +344,7 @@ int main(int argc, char **argv)
     g_test_add_func("/interop/qemu/loader-pmemsave",
                     test_qemu_loader_pmemsave);
     g_test_add_func("/interop/qmp/same-bytes", test_qmp_same_bytes);
+    g_test_add_func("/interop/qmp/migration-same-bytes",
+                    test_qmp_migration_same_bytes);
     return g_test_run();
 }

@@ -22,7 +22,10 @@ typedef enum QmpArgType {
     QMP_ARG_BOOL,
     QMP_ARG_INT,        /* int64 */
     QMP_ARG_UINT,       /* uint64 (the JSON text may exceed int64) */
-    QMP_ARG_SIZE,       /* uint64 too, named "size" in error messages */
+    QMP_ARG_SIZE,       /* QAPI 'size': a uint64 */
+    QMP_ARG_UINT8,
+    QMP_ARG_UINT32,
+    QMP_ARG_STR_OR_NULL,
     QMP_ARG_NUMBER,     /* any JSON number */
     QMP_ARG_OBJECT,
     QMP_ARG_ARRAY,
