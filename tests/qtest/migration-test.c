@@ -419,7 +419,7 @@ static void test_qmp_errors(void)
                    "'arguments': {'downtime-limit': 2000001}}");
     g_assert_cmpstr(qmp_rsp_error_desc(r4), ==,
                     "Parameter 'downtime_limit' expects an integer in the "
-                    "range of 0 to 2000 seconds");
+                    "range of 0 to (2000 * 1000) ms");
     r5 = qtest_qmp(src, "{'execute': 'migrate-set-capabilities', "
                    "'arguments': {'capabilities': [{'capability': "
                    "'postcopy-preempt', 'state': true}]}}");
