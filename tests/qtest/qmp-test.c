@@ -205,10 +205,11 @@ static void test_malformed(void)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(JsonNode) rsp = NULL;
         g_autofree char *line = roundtrip(qts, bad[i]);
+        g_autofree char *shown = g_strescape(bad[i], NULL);
         GError *err = NULL;
         const char *desc;
 
-        g_test_message("%s -> %s", bad[i], line);
+        g_test_message("%s -> %s", shown, line);
         rsp = json_from_string(line, &err);
         g_assert_nonnull(rsp);
         g_assert_cmpstr(qmp_rsp_error_class(rsp), ==, "GenericError");

@@ -13,16 +13,20 @@ static void check(const char *req, const char *expect)
 {
     g_autofree char *rsp = qtest_process_line(req, strlen(req));
     g_autofree char *want = g_strconcat(expect, "\n", NULL);
+    g_autofree char *a = g_strescape(req, NULL);
+    g_autofree char *b = g_strescape(rsp, NULL);
 
-    g_test_message("%s -> %s", req, rsp);
+    g_test_message("%s -> %s", a, b);
     g_assert_cmpstr(rsp, ==, want);
 }
 
 static void check_prefix(const char *req, const char *prefix)
 {
     g_autofree char *rsp = qtest_process_line(req, strlen(req));
+    g_autofree char *a = g_strescape(req, NULL);
+    g_autofree char *b = g_strescape(rsp, NULL);
 
-    g_test_message("%s -> %s", req, rsp);
+    g_test_message("%s -> %s", a, b);
     g_assert_true(g_str_has_prefix(rsp, prefix));
 }
 
