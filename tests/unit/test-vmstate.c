@@ -301,13 +301,12 @@ static void test_qemu72_vmdesc(void)
 
 /*
  * Loads the FULL sections of the real capture, if the spec's captures
- * are at hand (FERRY_SPEC_CAPTURES or /work/shared/spec/captures).
+ * are at hand ($FERRY_CAPTURES, set by meson).
  */
 static void test_qemu72_capture(void)
 {
-    const char *dir = g_getenv("FERRY_SPEC_CAPTURES");
-    g_autofree char *path = g_build_filename(dir ? dir :
-                                             "/work/shared/spec/captures",
+    const char *dir = g_getenv("FERRY_CAPTURES");
+    g_autofree char *path = g_build_filename(dir ? dir : ".",
                                              "precopy-none-64M.bin", NULL);
     g_autofree gchar *buf = NULL;
     gsize len;
@@ -322,7 +321,7 @@ static void test_qemu72_capture(void)
     GlobalState gs = { 0 };
 
     if (!g_file_get_contents(path, &buf, &len, NULL)) {
-        g_test_skip("capture not available (set FERRY_SPEC_CAPTURES)");
+        g_test_skip("capture not available (set FERRY_CAPTURES)");
         return;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(secs); i++) {
