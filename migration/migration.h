@@ -57,7 +57,8 @@ typedef struct ReturnPathState ReturnPathState;
 typedef struct MigrationState {
     int state;                      /* MigrationStatus, atomic */
     QemuThread thread;
-    bool thread_created;
+    bool thread_created;            /* main thread, BQL */
+    unsigned thread_gen;            /* which thread a reap is for */
     char *uri;
     QEMUFile *to_dst_file;          /* migration thread */
     QemuMutex qemu_file_lock;       /* protects to_dst_file for cancel */

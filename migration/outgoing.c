@@ -110,11 +110,8 @@ static void rate_limit_wait(MigrationState *s, IterState *it)
             qemu_sem_timedwait(&s->rate_limit_sem, ms);
         }
     }
-    if (now_ms() >= it->start_ms + BUFFER_DELAY_MS ||
-        !qemu_file_rate_limit(s->to_dst_file)) {
-        if (now_ms() >= it->start_ms + BUFFER_DELAY_MS) {
-            update_counters(s, it);
-        }
+    if (now_ms() >= it->start_ms + BUFFER_DELAY_MS) {
+        update_counters(s, it);
     }
 }
 
@@ -309,14 +306,18 @@ finish:
     bql_lock();
     qemu_savevm_state_cleanup();
     bql_unlock();
-    /* Let the main loop reap this thread. */
-    main_loop_call(migrate_reap_thread, s);
+    /* Let the main loop reap this thread (not a later one). */
+    main_loop_call(migrate_reap_thread, GUINT_TO_POINTER(s->thread_gen));
     return NULL;
 }
 
 static void migrate_reap_thread(void *opaque)
 {
-    migrate_wait_thread(opaque);
+    MigrationState *s = migrate_get_current();
+
+    if (s->thread_gen == GPOINTER_TO_UINT(opaque)) {
+        migrate_wait_thread(s);
+    }
 }
 
 static void reset_stats(MigrationState *s)
@@ -370,6 +371,7 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
     }
     s->vm_old_state = runstate_get();
     s->vm_was_running = runstate_is_running();
+    s->thread_gen++;
     qemu_thread_create(&s->thread, "live_migration", migration_thread, s,
                        QEMU_THREAD_JOINABLE);
     s->thread_created = true;
