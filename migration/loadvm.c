@@ -77,9 +77,11 @@ static int check_stream(QEMUFile *f, Error **errp, const char *what)
     return ret;
 }
 
+/* Entries are never freed while a load runs, so the pointer stays valid. */
 static LoadStateEntry *find_loaded(MigrationIncomingState *mis,
                                    uint32_t section_id)
 {
+    QEMU_LOCK_GUARD(&mis->loadvm_lock);
     for (guint i = 0; i < mis->loadvm_handlers->len; i++) {
         LoadStateEntry *le = mis->loadvm_handlers->pdata[i];
 
@@ -188,7 +190,9 @@ static int loadvm_section_start_full(QEMUFile *f, MigrationIncomingState *mis,
         le = g_new0(LoadStateEntry, 1);
         le->se = se;
         le->section_id = section_id;
+        qemu_mutex_lock(&mis->loadvm_lock);
         g_ptr_array_add(mis->loadvm_handlers, le);
+        qemu_mutex_unlock(&mis->loadvm_lock);
     }
     le->version_id = version_id;
     (void)type;
@@ -225,12 +229,29 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     if (check_stream(f, errp, "reading PACKAGED")) {
         return -EIO;
     }
+    /*
+     * A package only makes sense as the postcopy switch: after ADVISE,
+     * and never inside another package (which would let a tiny stream
+     * nest thousands of buffers deep).
+     */
+    if (mis->in_package) {
+        return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
+                         "inside a PACKAGED blob", start);
+    }
+    if (!postcopy_incoming_advised(mis)) {
+        return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
+                         "without POSTCOPY_ADVISE", start);
+    }
     if (length > MAX_VM_CMD_PACKAGED_SIZE) {
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
                          "blob of %u bytes is larger than %u", start, length,
                          MAX_VM_CMD_PACKAGED_SIZE);
     }
-    blob = g_malloc(length ? length : 1);
+    blob = g_try_malloc(length ? length : 1);
+    if (!blob) {
+        return load_fail(f, errp, -ENOMEM, "offset %" PRIu64 ": no memory "
+                         "for a PACKAGED blob of %u bytes", start, length);
+    }
     if (qemu_get_buffer(f, blob, length) != length) {
         check_stream(f, errp, "reading the PACKAGED blob");
         return -EIO;
@@ -239,7 +260,9 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     ioc = mig_channel_new_buffer(blob, length, "packaged");
     pf = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
+    mis->in_package = true;
     ret = qemu_loadvm_state_main(pf, mis, errp);
+    mis->in_package = false;
     if (ret == 0) {
         /* The blob must end with RUN (which makes the loop quit). */
         ret = load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED blob "
@@ -455,5 +478,6 @@ int qemu_loadvm_state(QEMUFile *f, MigrationIncomingState *mis,
 
 void qemu_loadvm_state_cleanup(MigrationIncomingState *mis)
 {
+    QEMU_LOCK_GUARD(&mis->loadvm_lock);
     g_ptr_array_set_size(mis->loadvm_handlers, 0);
 }

@@ -68,6 +68,8 @@ typedef struct MigrationState {
     RunState vm_old_state;          /* to restore after failure */
     bool vm_was_running;
     QemuSemaphore rate_limit_sem;   /* wakes the thread early */
+    int start_postcopy;             /* atomic: migrate-start-postcopy */
+    bool postcopy_after_run;        /* migration thread: RUN was sent */
     QemuSemaphore pause_sem;        /* migrate-continue */
     int64_t start_time;             /* ms, realtime */
     int64_t setup_time;             /* ms */
@@ -92,9 +94,21 @@ typedef struct MigrationIncomingState {
     GSource *listen_src;
     char *uri;
     Error *error;
-    bool have_listen_thread;
-    /* Loader bookkeeping (savevm.c). */
+    bool have_listen_thread;        /* main thread */
+    QemuThread listen_thread;
+    Error *package_error;           /* set before load_done */
+    /*
+     * Loader bookkeeping (loadvm.c).  In postcopy the incoming thread
+     * (loading the package) and the listen thread (loading RAM) both use
+     * it: loadvm_lock protects the list.
+     */
+    QemuMutex loadvm_lock;
     GPtrArray *loadvm_handlers;     /* LoadStateEntry * */
+    /* Postcopy, destination (postcopy-ram.c); NULL until ADVISE. */
+    struct PostcopyIncoming *postcopy;
+    bool in_package;                /* incoming thread: loading PACKAGED */
+    /* Set when the incoming thread is done with the stream or package. */
+    QemuEvent load_done;
     bool received_globalstate;
     RunState received_runstate;
     uint64_t pages_received;
@@ -132,6 +146,11 @@ void migration_shutdown(void);
 /* Destination return path (thread-safe). */
 void migrate_send_rp_shut(MigrationIncomingState *mis, uint32_t value);
 void migrate_send_rp_pong(MigrationIncomingState *mis, uint32_t value);
+void migrate_send_rp_req_pages_id(MigrationIncomingState *mis,
+                                  const char *idstr, uint64_t start,
+                                  uint32_t len);
+void migrate_send_rp_req_pages(MigrationIncomingState *mis, uint64_t start,
+                               uint32_t len);
 bool migration_incoming_open_return_path(MigrationIncomingState *mis,
                                          Error **errp);
 

@@ -656,7 +656,6 @@ static void configure_misc(void)
         loc_clear();
     }
     FOREACH_OPT(co, OPT_UUID) {
-        g_autofree char *hex = NULL;
         size_t j = 0;
 
         loc_push(co);

@@ -35,6 +35,7 @@ void loc_clear(void)
     g_clear_pointer(&cur_loc, g_free);
 }
 
+G_GNUC_PRINTF(2, 0)
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
     GString *s = g_string_new(NULL);

@@ -57,6 +57,7 @@ static void error_handle(Error **errp, Error *err)
     *errp = err;
 }
 
+G_GNUC_PRINTF(6, 0)
 static void error_setv(Error **errp, const char *src, int line,
                        const char *func, ErrorClass cls, const char *fmt,
                        va_list ap, const char *suffix)
@@ -168,6 +169,7 @@ void error_propagate(Error **dst_errp, Error *local_err)
     }
 }
 
+G_GNUC_PRINTF(2, 0)
 static void error_vprepend(Error *const *errp, const char *fmt, va_list ap)
 {
     Error *err;

@@ -142,8 +142,8 @@ static const char *const conversation[] = {
     "{\"execute\":\"query-status\",\"arguments\":{\"zzz\":1,\"aaa\":1}}",
     "{\"x\":1,\"aaa\":1}",
     "{\"execute\":\"pmemsave\"}",
-    "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":\"x\",\"size\":1,"
-    "\"filename\":\"/dev/null\"}}",
+    ("{\"execute\":\"pmemsave\",\"arguments\":{\"val\":\"x\",\"size\":1,"
+     "\"filename\":\"/dev/null\"}}"),
     "{\"exec-oob\":\"query-status\",\"id\":\"o2\"}",
     "{\"execute\":\"query-status\",\"exec-oob\":\"stop\",\"id\":\"b\"}",
     "{\"exec-oob\":1,\"id\":\"n\"}",

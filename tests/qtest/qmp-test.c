@@ -90,8 +90,7 @@ static void test_negotiation(void)
     };
     QTestOptions o = { .no_qmp_handshake = true };
     QTestState *qts = qtest_init_opts(&o, "-M none -S");
-    g_autofree char *greeting = qtest_qmp_receive_line(qts);
-
+    g_free(qtest_qmp_receive_line(qts));      /* the greeting */
     run_exchanges(qts, x, G_N_ELEMENTS(x));
     qtest_quit(qts);
 }
@@ -369,11 +368,11 @@ static void test_oob_rules(void)
     };
     QTestOptions o = { .no_qmp_handshake = true };
     QTestState *qts = qtest_init_opts(&o, "-M none -S");
-    g_autofree char *greeting = qtest_qmp_receive_line(qts);
-    g_autofree char *rsp = roundtrip(qts,
-        "{\"execute\":\"qmp_capabilities\",\"arguments\":"
-        "{\"enable\":[\"oob\"]}}\n");
+    g_autofree char *rsp = NULL;
 
+    g_free(qtest_qmp_receive_line(qts));      /* the greeting */
+    rsp = roundtrip(qts, "{\"execute\":\"qmp_capabilities\",\"arguments\":"
+                    "{\"enable\":[\"oob\"]}}\n");
     g_assert_cmpstr(rsp, ==, "{\"return\": {}}");
     run_exchanges(qts, x, G_N_ELEMENTS(x));
     qtest_quit(qts);
