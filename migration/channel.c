@@ -158,6 +158,13 @@ void mig_channel_shutdown(MigChannel *c)
     }
 }
 
+void mig_channel_set_send_queue(MigChannel *c, int bytes)
+{
+    if (c->is_socket) {
+        setsockopt(c->wfd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+    }
+}
+
 int mig_channel_read_fd(MigChannel *c)
 {
     return c->kind == CHAN_FD || c->kind == CHAN_PIPES ? c->rfd : -1;

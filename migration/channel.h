@@ -44,6 +44,12 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
 /* Wakes blocked readers and writers; later I/O fails.  Thread-safe. */
 void mig_channel_shutdown(MigChannel *c);
 bool mig_channel_is_shut_down(MigChannel *c);
+/*
+ * Sockets: limits the bytes the kernel queues for sending (SO_SNDBUF).
+ * Postcopy keeps this small so a requested page does not wait behind a
+ * long queue of background pages.  No-op for other channels.
+ */
+void mig_channel_set_send_queue(MigChannel *c, int bytes);
 /* The fd to poll for readability, or -1 for memory channels. */
 int mig_channel_read_fd(MigChannel *c);
 /* Seekable channels (file:): set the position for the next I/O. */

@@ -15,6 +15,19 @@
  *                                      "load of migration failed: ...";
  *                                      the process exits with status 1
  *
+ * Postcopy: LISTEN (inside the PACKAGED blob the incoming thread is
+ * loading) starts the *listen thread*, which reads the main channel from
+ * then on (RAM pages, PING 4, END, EOF) while the incoming thread loads
+ * the devices from the blob; RUN ends the incoming thread's part and
+ * starts the VM.  The listen thread finishes the migration:
+ *   listen thread, EOF                 wait for the blob's load; tear down
+ *                                      userfaultfd; postcopy END
+ *   main loop                          postcopy-active -> completed;
+ *                                      RP SHUT(0)
+ * An I/O error once the VM runs on the destination pauses the migration
+ * (postcopy-paused) instead: the guest's pages are split between the two
+ * hosts, so neither side may give up.
+ *
  * A failed load never leaves a half-loaded VM running: exiting is what
  * QEMU 7.2 does, and what management software expects.
  */
@@ -23,6 +36,7 @@
 #include "savevm.h"
 #include "transport.h"
 #include "postcopy-ram.h"
+#include "postcopy-fault.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
@@ -44,8 +58,10 @@ typedef struct IncomingResult {
     Error *err;
 } IncomingResult;
 
+/* (The postcopy statistics stay for query-migrate.) */
 static void incoming_cleanup(MigrationIncomingState *mis)
 {
+    postcopy_ram_incoming_cleanup(mis);
     qemu_mutex_lock(&mis->rp_mutex);
     if (mis->to_src_file) {
         qemu_fclose(mis->to_src_file);
@@ -112,6 +128,88 @@ static void incoming_finish_bh(void *opaque)
     incoming_cleanup(mis);
 }
 
+/* Main loop, BQL: the listen thread finished a postcopy migration. */
+static void postcopy_finish_bh(void *opaque)
+{
+    IncomingResult *r = opaque;
+    MigrationIncomingState *mis = r->mis;
+    Error *err = r->err;
+
+    qemu_thread_join(&mis->listen_thread);
+    mis->have_listen_thread = false;
+    qemu_thread_join(&mis->thread);
+    mis->thread_created = false;
+    g_free(r);
+    if (err) {
+        incoming_fail(mis, err);
+        return;
+    }
+    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_ACTIVE,
+                      MIGRATION_STATUS_COMPLETED);
+    migrate_send_rp_shut(mis, 0);
+    trace_migration_incoming_done(mis->pages_received);
+    incoming_cleanup(mis);
+}
+
+/* The link broke while the VM runs here: wait (postcopy-paused). */
+static void postcopy_pause_bh(void *opaque)
+{
+    IncomingResult *r = opaque;
+    MigrationIncomingState *mis = r->mis;
+
+    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_ACTIVE,
+                      MIGRATION_STATUS_POSTCOPY_PAUSED);
+    error_report("postcopy: the migration stream broke (%s); the VM waits "
+                 "for its missing pages", error_get_pretty(r->err));
+    mis->error = r->err;
+    g_free(r);
+}
+
+static bool is_io_error(int ret)
+{
+    return ret == -EIO || ret == -ENODATA;
+}
+
+static void *listen_thread(void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+    IncomingResult *r = g_new0(IncomingResult, 1);
+
+    trace_migration_listen_thread(1);
+    r->mis = mis;
+    /* Small reads: a requested page must not wait behind a big chunk. */
+    qemu_file_set_read_chunk(mis->from_src_file, 16 * 1024);
+    r->ret = qemu_loadvm_state_main(mis->from_src_file, mis, &r->err);
+    if (r->ret < 0 && !r->err) {
+        error_setg(&r->err, "stream error %d", r->ret);
+    }
+    /* The devices in the blob must be loaded before we finish. */
+    qemu_event_wait(&mis->load_done);
+    if (mis->package_error) {
+        error_free(r->err);
+        r->err = g_steal_pointer(&mis->package_error);
+        r->ret = -EINVAL;
+    } else if (r->ret < 0 && is_io_error(r->ret) &&
+               postcopy_state_get() == POSTCOPY_INCOMING_RUNNING) {
+        trace_migration_listen_thread(2);
+        main_loop_call(postcopy_pause_bh, r);
+        return NULL;
+    }
+    postcopy_ram_incoming_cleanup(mis);
+    postcopy_state_set(POSTCOPY_INCOMING_END);
+    savevm_foreach_load_cleanup();
+    trace_migration_listen_thread(0);
+    main_loop_call(postcopy_finish_bh, r);
+    return NULL;
+}
+
+void migration_incoming_start_listen_thread(MigrationIncomingState *mis)
+{
+    qemu_thread_create(&mis->listen_thread, "mig/dst/listen",
+                       listen_thread, mis, QEMU_THREAD_JOINABLE);
+    mis->have_listen_thread = true;
+}
+
 static void *incoming_thread(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
@@ -122,6 +220,19 @@ static void *incoming_thread(void *opaque)
     r->ret = qemu_loadvm_state(mis->from_src_file, mis, &r->err);
     if (r->ret < 0 && !r->err) {
         error_setg(&r->err, "stream error %d", r->ret);
+    }
+    if (mis->have_listen_thread) {
+        /*
+         * Postcopy: RUN ended our part (the listen thread finishes), or
+         * loading the blob failed, and the listen thread must stop too.
+         */
+        if (r->ret < 0) {
+            mis->package_error = g_steal_pointer(&r->err);
+            qemu_file_shutdown(mis->from_src_file);
+        }
+        qemu_event_set(&mis->load_done);
+        g_free(r);
+        return NULL;
     }
     savevm_foreach_load_cleanup();
     main_loop_call(incoming_finish_bh, r);

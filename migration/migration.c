@@ -24,6 +24,7 @@
 #include "transport.h"
 #include "outgoing.h"
 #include "incoming.h"
+#include "postcopy-ram.h"
 #include "migration/global_state.h"
 #include "qapi/qmp/dispatch.h"
 #include "qapi/qmp/json-writer.h"
@@ -176,6 +177,15 @@ void migration_parameters_changed(void)
 
 bool migration_caps_check_incoming(const bool *new_caps, Error **errp)
 {
+    Error *err = NULL;
+
+    /* A destination learns now, not at ADVISE, that it cannot postcopy. */
+    if (new_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        !migrate_postcopy_ram() && runstate_check(RUN_STATE_INMIGRATE) &&
+        !postcopy_ram_supported_by_host(current_incoming, &err)) {
+        error_propagate(errp, err);
+        return false;
+    }
     return true;
 }
 
@@ -235,16 +245,29 @@ static char *qmp_migrate_continue(JsonObject *args, Error **errp)
     return g_strdup("{}");
 }
 
+/*
+ * Only sets a flag: the migration thread switches at its next turn.  As in
+ * QEMU it is accepted in setup too, and is no error once it finished.
+ */
 static char *qmp_migrate_start_postcopy(JsonObject *args, Error **errp)
 {
+    MigrationState *s = current_migration;
+    int st = qatomic_read(&s->state);
+
     if (!migrate_postcopy_ram()) {
         error_setg(errp, "Enable postcopy with migrate_set_capability before"
                    " the start of migration");
         return NULL;
     }
-    error_setg(errp, "Postcopy must be started after migration has been "
-               "started");
-    return NULL;
+    if (st == MIGRATION_STATUS_NONE) {
+        error_setg(errp, "Postcopy must be started after migration has been "
+                   "started");
+        return NULL;
+    }
+    trace_migrate_start_postcopy(MigrationStatus_str(st));
+    qatomic_set(&s->start_postcopy, 1);
+    qemu_sem_post(&s->rate_limit_sem);
+    return g_strdup("{}");
 }
 
 static char *qmp_migrate_pause(JsonObject *args, Error **errp)
@@ -367,6 +390,7 @@ static void write_incoming_info(JSONWriter *w, MigrationIncomingState *mis)
         if (st == MIGRATION_STATUS_FAILED && mis->error) {
             json_writer_str(w, "error-desc", error_get_pretty(mis->error));
         }
+        postcopy_write_stats(mis, w);
     }
     if (addr && g_str_has_prefix(addr, "tcp:")) {
         const char *hp = addr + 4;
@@ -456,6 +480,8 @@ void migration_init(void)
     current_migration = s;
 
     qemu_mutex_init(&mis->rp_mutex);
+    qemu_mutex_init(&mis->loadvm_lock);
+    qemu_event_init(&mis->load_done, false);
     mis->loadvm_handlers = g_ptr_array_new_with_free_func(g_free);
     mis->listen_fd = -1;
     current_incoming = mis;

@@ -35,8 +35,22 @@
 #include "sysemu/runstate.h"
 #include "trace.h"
 
-#define BUFFER_DELAY_MS     100     /* one rate-limit window */
-#define XFER_LIMIT_RATIO    (1000 / BUFFER_DELAY_MS)
+/*
+ * Rate-limit windows: QEMU's 100 ms in precopy.  In postcopy a window is
+ * 10 ms, so the background push goes out in small bursts and a page the
+ * destination is waiting for never queues behind a big one.
+ */
+#define BUFFER_DELAY_MS             100
+#define POSTCOPY_BUFFER_DELAY_MS    10
+
+/* Bytes the kernel may queue on the socket during postcopy. */
+#define POSTCOPY_SEND_QUEUE         (16 * 1024)
+
+static int64_t window_ms(void)
+{
+    return migration_in_postcopy() ? POSTCOPY_BUFFER_DELAY_MS
+                                   : BUFFER_DELAY_MS;
+}
 
 static void migrate_reap_thread(void *opaque);
 
@@ -56,7 +70,7 @@ static void set_file_rate_limit(MigrationState *s)
     uint64_t bw = migration_in_postcopy() ? migrate_max_postcopy_bandwidth()
                                           : migrate_max_bandwidth();
 
-    qemu_file_set_rate_limit(s->to_dst_file, bw / XFER_LIMIT_RATIO);
+    qemu_file_set_rate_limit(s->to_dst_file, bw * window_ms() / 1000);
 }
 
 static void fail_with(MigrationState *s, Error *err)
@@ -103,14 +117,14 @@ static void rate_limit_wait(MigrationState *s, IterState *it)
 {
     if (qemu_file_rate_limit(s->to_dst_file) &&
         !qemu_file_get_error(s->to_dst_file)) {
-        int64_t ms = it->start_ms + BUFFER_DELAY_MS - now_ms();
+        int64_t ms = it->start_ms + window_ms() - now_ms();
 
         if (ms > 0) {
             /* Early wake-ups: cancel, new bandwidth, urgent work. */
             qemu_sem_timedwait(&s->rate_limit_sem, ms);
         }
     }
-    if (now_ms() >= it->start_ms + BUFFER_DELAY_MS) {
+    if (now_ms() >= it->start_ms + window_ms()) {
         update_counters(s, it);
     }
 }
@@ -172,7 +186,10 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     bql_lock();
     s->total_time = now_ms() - s->start_time;
     if (ok && migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED)) {
-        s->downtime = now_ms() - s->downtime_start;
+        if (!s->postcopy_after_run) {
+            /* (In postcopy it was measured at the switch.) */
+            s->downtime = now_ms() - s->downtime_start;
+        }
         qatomic_set(&s->stats.transferred,
                     qemu_file_total_transferred(s->to_dst_file));
         runstate_set(RUN_STATE_POSTMIGRATE);
@@ -184,8 +201,13 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
         } else {
             migrate_set_state(&s->state, st, MIGRATION_STATUS_FAILED);
         }
-        /* Back to where it was: a failed precopy costs nothing. */
-        if (s->vm_was_running) {
+        if (s->postcopy_after_run) {
+            /* The destination may be running the VM: never resume it. */
+            if (runstate_check(RUN_STATE_FINISH_MIGRATE)) {
+                runstate_set(RUN_STATE_POSTMIGRATE);
+            }
+        } else if (s->vm_was_running) {
+            /* Back to where it was: a failed precopy costs nothing. */
             vm_start();
         } else if (runstate_transition_valid(runstate_get(),
                                              s->vm_old_state)) {
@@ -194,6 +216,97 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     }
     trace_migration_finish(MigrationStatus_str(qatomic_read(&s->state)));
     bql_unlock();
+}
+
+/*
+ * The switch to postcopy (spec §5.4): stop the VM, send the discards for
+ * every page still to come, then the devices in one PACKAGED blob
+ * {LISTEN, devices, PING 3, RUN}, with PINGs 2 and 4 around it.  From RUN
+ * on, the destination runs the VM: the source must never resume it.
+ */
+static int postcopy_start(MigrationState *s, int *cur, Error **errp)
+{
+    QEMUFile *f = s->to_dst_file;
+    MigChannel *pkg_ioc;
+    QEMUFile *pf;
+    const uint8_t *pkg;
+    size_t pkg_len;
+    int ret;
+
+    bql_lock();
+    /* 7.2 announces postcopy-active before STOP. */
+    if (!migrate_pause_before_switchover()) {
+        if (!migrate_set_state(&s->state, MIGRATION_STATUS_ACTIVE,
+                               MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+            bql_unlock();
+            return -ECANCELED;
+        }
+        *cur = MIGRATION_STATUS_POSTCOPY_ACTIVE;
+    }
+    s->downtime_start = now_ms();
+    global_state_store();
+    ret = vm_stop_force_state(RUN_STATE_FINISH_MIGRATE);
+    if (ret >= 0) {
+        ret = maybe_pause(s, cur, MIGRATION_STATUS_POSTCOPY_ACTIVE);
+    }
+    if (ret < 0) {
+        bql_unlock();
+        return ret;
+    }
+    qemu_file_set_rate_limit(f, 0);
+    if (migrate_props()->send_switchover_start) {
+        qemu_savevm_send_switchover_start(f);
+    }
+    ret = ram_postcopy_send_discard_bitmap(f, errp);
+    if (ret < 0) {
+        bql_unlock();
+        return ret;
+    }
+    qemu_savevm_send_ping(f, 2);
+
+    pkg_ioc = mig_channel_new_writer("package");
+    pf = qemu_file_new_output(pkg_ioc);
+    qemu_savevm_send_postcopy_listen(pf);
+    ret = qemu_savevm_state_complete_precopy(pf, true, errp);
+    if (ret == 0) {
+        qemu_savevm_send_ping(pf, 3);
+        qemu_savevm_send_postcopy_run(pf);
+        qemu_fflush(pf);
+        pkg = mig_channel_buffer_data(pkg_ioc, &pkg_len);
+        trace_postcopy_start_package(pkg_len);
+        qemu_savevm_send_packaged(f, pkg, pkg_len);
+        /* From here the destination may run the VM. */
+        s->postcopy_after_run = true;
+        qemu_savevm_send_ping(f, 4);
+        /* Keep the queue in front of requested pages short. */
+        mig_channel_set_send_queue(qemu_file_get_ioc(f),
+                                   POSTCOPY_SEND_QUEUE);
+    }
+    qemu_fclose(pf);
+    mig_channel_unref(pkg_ioc);
+    s->downtime = now_ms() - s->downtime_start;
+    bql_unlock();
+    if (ret < 0) {
+        return ret;
+    }
+    set_file_rate_limit(s);
+    qemu_file_reset_rate_limit(f);
+    return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
+}
+
+static int postcopy_completion(MigrationState *s, Error **errp)
+{
+    int ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    /* The destination sends SHUT once its listen thread saw EOF. */
+    if (rp_await_close(s, false) < 0) {
+        error_setg(errp, "the destination did not confirm the migration");
+        return -EIO;
+    }
+    return 0;
 }
 
 static bool migration_setup(MigrationState *s, Error **errp)
@@ -234,11 +347,36 @@ static bool migration_iteration_run(MigrationState *s, int *cur, bool *ok,
                                     Error **errp)
 {
     uint64_t must_precopy, can_postcopy, pending;
+    bool in_postcopy = *cur == MIGRATION_STATUS_POSTCOPY_ACTIVE;
 
     qemu_savevm_state_pending(s->threshold_size, &must_precopy,
                               &can_postcopy);
     pending = must_precopy + can_postcopy;
     trace_migration_iteration(pending, s->threshold_size);
+    if (in_postcopy) {
+        /* Send everything (requested pages first), then finish. */
+        if (pending) {
+            if (qemu_savevm_state_iterate(s->to_dst_file, true, errp) < 0) {
+                *ok = false;
+                return true;
+            }
+            return false;
+        }
+        *ok = postcopy_completion(s, errp) == 0;
+        return true;
+    }
+    /*
+     * migrate-start-postcopy: switch at the next turn, however much is
+     * left (unlike 7.2, which may still finish in precopy when little is).
+     */
+    if (pending && qatomic_read(&s->start_postcopy) &&
+        must_precopy <= s->threshold_size) {
+        if (postcopy_start(s, cur, errp) < 0) {
+            *ok = false;
+            return true;
+        }
+        return false;
+    }
     if (pending && pending >= s->threshold_size) {
         if (qemu_savevm_state_iterate(s->to_dst_file, false, errp) < 0) {
             *ok = false;
@@ -323,6 +461,7 @@ static void migrate_reap_thread(void *opaque)
 static void reset_stats(MigrationState *s)
 {
     memset(&s->stats, 0, sizeof(s->stats));
+    qatomic_set(&s->start_postcopy, 0);
     s->setup_time = s->total_time = s->downtime = 0;
     s->expected_downtime = 0;
     s->threshold_size = 0;
@@ -351,6 +490,7 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
         return false;
     }
     s->start_time = now_ms();
+    s->postcopy_after_run = false;
     if (!migration_uri_known(uri)) {
         /* QEMU records no error-desc for this one. */
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,

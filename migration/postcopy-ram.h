@@ -1,6 +1,7 @@
 /*
- * postcopy-ram.h: the destination's postcopy state machine and the
- * commands that drive it (spec §5, §7.3, §8).
+ * postcopy-ram.h: postcopy RAM on the destination — the state machine
+ * driven by the postcopy commands, userfaultfd registration, atomic page
+ * placement, the fault thread and its statistics (spec §5, §7.3, §8).
  */
 #ifndef MIGRATION_POSTCOPY_RAM_H
 #define MIGRATION_POSTCOPY_RAM_H
@@ -8,8 +9,10 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu-file.h"
+#include "exec/ramblock.h"
 
 typedef struct MigrationIncomingState MigrationIncomingState;
+typedef struct JSONWriter JSONWriter;
 
 /* Destination postcopy state; the numbers appear in error messages. */
 typedef enum PostcopyState {
@@ -29,5 +32,29 @@ int postcopy_incoming_command(QEMUFile *f, MigrationIncomingState *mis,
                               unsigned cmd, unsigned len, uint64_t start,
                               Error **errp);
 bool postcopy_incoming_advised(MigrationIncomingState *mis);
+/* RAM records arrive in postcopy mode (after LISTEN). */
+bool postcopy_incoming_listening(MigrationIncomingState *mis);
+
+/*
+ * Host-page assembly for one channel: target pages go into a temporary
+ * host page, placed atomically when complete.
+ */
+typedef struct PostcopyTmpPage PostcopyTmpPage;
+PostcopyTmpPage *postcopy_main_tmp_page(MigrationIncomingState *mis);
+/* Adds one target page (or a fill byte) at @addr of @rb. */
+int postcopy_load_target_page(MigrationIncomingState *mis,
+                              PostcopyTmpPage *tmp, RAMBlock *rb,
+                              uint64_t addr, QEMUFile *f, bool zero,
+                              uint8_t fill, Error **errp);
+
+/* Can this host do postcopy (userfaultfd, page sizes)? */
+bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,
+                                    Error **errp);
+
+/* Listen thread's end: tear down userfaultfd and the fault thread. */
+void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis);
+
+/* query-migrate: blocktime and latency members (destination). */
+void postcopy_write_stats(MigrationIncomingState *mis, JSONWriter *w);
 
 #endif

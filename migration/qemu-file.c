@@ -22,6 +22,7 @@ struct QEMUFile {
     size_t buf_index;       /* write: bytes buffered; read: read cursor */
     size_t buf_len;         /* read: bytes valid in buf */
     uint64_t pos;           /* read: stream offset of buf[0] */
+    size_t read_chunk;      /* read: largest single read */
 
     struct iovec iov[MAX_IOV_SIZE];
     unsigned iovcnt;
@@ -41,6 +42,7 @@ static QEMUFile *qemu_file_new(MigChannel *ioc, bool writable)
     f->ioc = mig_channel_ref(ioc);
     f->is_writable = writable;
     f->buf = g_malloc(IO_BUF_SIZE);
+    f->read_chunk = IO_BUF_SIZE;
     return f;
 }
 
@@ -95,6 +97,11 @@ void qemu_file_set_error_obj(QEMUFile *f, int ret, Error *err)
 void qemu_file_set_error(QEMUFile *f, int ret)
 {
     qemu_file_set_error_obj(f, ret, NULL);
+}
+
+void qemu_file_set_read_chunk(QEMUFile *f, size_t bytes)
+{
+    f->read_chunk = MAX(bytes, 1);
 }
 
 uint64_t qemu_file_tell(QEMUFile *f)
@@ -292,7 +299,7 @@ static size_t qemu_fill_buffer(QEMUFile *f)
         return 0;
     }
     iov.iov_base = f->buf + f->buf_len;
-    iov.iov_len = IO_BUF_SIZE - f->buf_len;
+    iov.iov_len = MIN(IO_BUF_SIZE - f->buf_len, f->read_chunk);
     n = mig_channel_readv(f->ioc, &iov, 1, &err);
     if (n < 0) {
         qemu_file_set_error_obj(f, -EIO, err);

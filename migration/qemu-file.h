@@ -54,6 +54,13 @@ size_t qemu_peek_buffer(QEMUFile *f, uint8_t **buf, size_t size,
                         size_t offset);
 int qemu_peek_byte(QEMUFile *f, int offset);
 
+/*
+ * Reads at most @bytes from the channel at a time (default: the whole
+ * buffer).  Postcopy keeps reads small so that a requested page is not
+ * stuck behind a large chunk of background pages still to be placed.
+ */
+void qemu_file_set_read_chunk(QEMUFile *f, size_t bytes);
+
 int qemu_file_get_error_obj(QEMUFile *f, Error **errp);
 /* Shuts the channel down: wakes threads blocked on it. */
 void qemu_file_shutdown(QEMUFile *f);

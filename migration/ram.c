@@ -37,8 +37,18 @@
 /* An iteration yields after this long (checked every 64 pages). */
 #define RAM_ITERATION_MAX_NS (50 * 1000 * 1000)
 
+/* A page range the destination asked for (postcopy). */
+typedef struct RAMSrcPageRequest {
+    RAMBlock *rb;
+    uint64_t offset;
+    uint64_t len;
+} RAMSrcPageRequest;
+
 typedef struct RAMState {
     QemuMutex bitmap_mutex;         /* bmaps, migration_dirty_pages */
+    QemuMutex req_mutex;            /* src_page_requests */
+    GQueue src_page_requests;       /* RAMSrcPageRequest *, oldest first */
+    int requests_pending;           /* atomic: queue length */
     RAMBlock *last_seen_block;      /* scan position */
     uint64_t last_page;             /* target page index in that block */
     RAMBlock *last_sent_block;      /* for CONTINUE on the main channel */
@@ -154,8 +164,76 @@ static int ram_save_host_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
     return sent;
 }
 
+void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len)
+{
+    RAMState *rs = &ram_state;
+    RAMSrcPageRequest *req = g_new0(RAMSrcPageRequest, 1);
+
+    req->rb = rb;
+    req->offset = start;
+    req->len = len;
+    qemu_mutex_lock(&rs->req_mutex);
+    g_queue_push_tail(&rs->src_page_requests, req);
+    qatomic_inc(&rs->requests_pending);
+    qemu_mutex_unlock(&rs->req_mutex);
+}
+
+static bool ram_has_requests(RAMState *rs)
+{
+    return qatomic_read(&rs->requests_pending) > 0;
+}
+
 /*
- * Finds the next dirty page from the scan position and sends its host
+ * The oldest requested page that still needs sending; requests for pages
+ * already sent are dropped (the page is on its way).  bitmap_mutex held.
+ */
+static bool get_queued_page(RAMState *rs, RAMBlock **rbp, uint64_t *page)
+{
+    QEMU_LOCK_GUARD(&rs->req_mutex);
+    while (!g_queue_is_empty(&rs->src_page_requests)) {
+        RAMSrcPageRequest *req = g_queue_peek_head(&rs->src_page_requests);
+        uint64_t first = req->offset >> TARGET_PAGE_BITS;
+        uint64_t end = (req->offset + req->len) >> TARGET_PAGE_BITS;
+        uint64_t p = find_next_bit(req->rb->bmap, end, first);
+
+        if (p < end) {
+            /* Consume up to the end of this page's host page. */
+            uint64_t next = QEMU_ALIGN_UP((p + 1) << TARGET_PAGE_BITS,
+                                          req->rb->page_size);
+
+            *rbp = req->rb;
+            *page = p;
+            if (next >= req->offset + req->len) {
+                g_queue_pop_head(&rs->src_page_requests);
+                qatomic_dec(&rs->requests_pending);
+                g_free(req);
+            } else {
+                req->len -= next - req->offset;
+                req->offset = next;
+            }
+            return true;
+        }
+        trace_ram_request_already_sent(req->rb->idstr, req->offset);
+        g_queue_pop_head(&rs->src_page_requests);
+        qatomic_dec(&rs->requests_pending);
+        g_free(req);
+    }
+    return false;
+}
+
+static void ram_drop_requests(RAMState *rs)
+{
+    RAMSrcPageRequest *req;
+
+    QEMU_LOCK_GUARD(&rs->req_mutex);
+    while ((req = g_queue_pop_head(&rs->src_page_requests))) {
+        g_free(req);
+    }
+    qatomic_set(&rs->requests_pending, 0);
+}
+
+/*
+ * Finds the next dirty page — a requested one first — and sends its host
  * page.  Returns pages sent, 0 if nothing is dirty anywhere.
  */
 static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
@@ -172,6 +250,23 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
         rs->last_page = 0;
     }
     qemu_mutex_lock(&rs->bitmap_mutex);
+    if (ram_has_requests(rs)) {
+        RAMBlock *qrb;
+        uint64_t page;
+
+        if (get_queued_page(rs, &qrb, &page)) {
+            /*
+             * Send it now, push it out at once, and carry on scanning from
+             * there: the guest will likely want the neighbours next.
+             */
+            ret = ram_save_host_page(rs, f, qrb, page);
+            rs->last_seen_block = qrb;
+            qemu_mutex_unlock(&rs->bitmap_mutex);
+            qemu_fflush(f);
+            trace_ram_urgent_page(qrb->idstr, page << TARGET_PAGE_BITS);
+            return ret;
+        }
+    }
     /* At most one full round over the blocks, plus the wrap of the first. */
     for (unsigned tries = 0; tries <= nblocks && rs->migration_dirty_pages;
          tries++) {
@@ -248,11 +343,13 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
 static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
 {
     RAMState *rs = &ram_state;
+    bool postcopy = migration_in_postcopy();
     int64_t t0 = get_clock();
     int done = 0;
     uint64_t i = 0, pages = 0;
 
-    while (!qemu_file_rate_limit(f)) {
+    /* Requested pages go out regardless of the rate limit. */
+    while (!qemu_file_rate_limit(f) || ram_has_requests(rs)) {
         int n = ram_find_and_save_block(rs, f);
 
         if (n == 0) {
@@ -260,8 +357,16 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
             break;
         }
         pages += n;
+        /*
+         * In postcopy keep little queued in front of the next urgent
+         * page: push the background out in small batches.
+         */
+        if (postcopy && (pages & 3) == 0) {
+            qemu_fflush(f);
+        }
         /* Yield now and then so the thread can check its limits. */
-        if ((++i & 63) == 0 && get_clock() - t0 > RAM_ITERATION_MAX_NS) {
+        if ((++i & 63) == 0 && get_clock() - t0 > RAM_ITERATION_MAX_NS &&
+            !ram_has_requests(rs)) {
             break;
         }
     }
@@ -327,6 +432,7 @@ static void ram_save_cleanup(void *opaque)
         return;
     }
     memory_global_dirty_log_stop();
+    ram_drop_requests(rs);
     qemu_mutex_lock(&rs->bitmap_mutex);
     RAMBLOCK_FOREACH(rb) {
         g_clear_pointer(&rb->bmap, g_free);
@@ -334,6 +440,88 @@ static void ram_save_cleanup(void *opaque)
     rs->migration_dirty_pages = 0;
     rs->active = false;
     qemu_mutex_unlock(&rs->bitmap_mutex);
+}
+
+/* ---- the postcopy switch (source) ---- */
+
+/* Sends one POSTCOPY_RAM_DISCARD with @n ranges (bytes) for @rb. */
+static void send_discard(QEMUFile *f, RAMBlock *rb, const uint64_t *ranges,
+                         unsigned n)
+{
+    size_t nlen = strlen(rb->idstr);
+    uint8_t buf[3 + 255 + 12 * 16];
+    size_t len = 0;
+
+    buf[len++] = 0;                 /* version */
+    buf[len++] = nlen;
+    memcpy(buf + len, rb->idstr, nlen);
+    len += nlen;
+    buf[len++] = 0;                 /* terminator */
+    for (unsigned i = 0; i < 2 * n; i++) {
+        for (int k = 0; k < 8; k++) {
+            buf[len++] = ranges[i] >> (56 - 8 * k);
+        }
+    }
+    qemu_savevm_command_send(f, MIG_CMD_POSTCOPY_RAM_DISCARD, len, buf);
+}
+
+/*
+ * Huge pages: the destination places whole host pages, so a host page is
+ * sent whole or not at all — any dirty target page makes it all dirty.
+ */
+static void canonicalize_host_pages(RAMState *rs, RAMBlock *rb)
+{
+    uint64_t per_host = rb->page_size >> TARGET_PAGE_BITS;
+    uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+
+    if (per_host <= 1) {
+        return;
+    }
+    for (uint64_t hp = 0; hp < npages; hp += per_host) {
+        uint64_t n = bitmap_count_one_with_offset(rb->bmap, hp, per_host);
+
+        if (n && n < per_host) {
+            bitmap_set(rb->bmap, hp, per_host);
+            rs->migration_dirty_pages += per_host - n;
+        }
+    }
+}
+
+int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp)
+{
+    RAMState *rs = &ram_state;
+    RAMBlock *rb;
+
+    migration_bitmap_sync(rs);
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    RAMBLOCK_FOREACH(rb) {
+        uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+        uint64_t ranges[24];
+        unsigned n = 0;
+        uint64_t p = 0;
+
+        canonicalize_host_pages(rs, rb);
+        /* Every run of set bits: never sent, or written since. */
+        while ((p = find_next_bit(rb->bmap, npages, p)) < npages) {
+            uint64_t end = find_next_zero_bit(rb->bmap, npages, p);
+
+            ranges[2 * n] = p << TARGET_PAGE_BITS;
+            ranges[2 * n + 1] = (end - p) << TARGET_PAGE_BITS;
+            if (++n == 12) {
+                send_discard(f, rb, ranges, n);
+                n = 0;
+            }
+            p = end;
+        }
+        if (n) {
+            send_discard(f, rb, ranges, n);
+        }
+    }
+    /* The next page record names its block again. */
+    rs->last_sent_block = NULL;
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+    trace_ram_postcopy_discard(rs->migration_dirty_pages);
+    return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
 }
 
 uint64_t ram_bytes_remaining(void)
@@ -487,12 +675,63 @@ static int ram_load_page(QEMUFile *f, uint64_t addr, int flags, Error **errp)
     return 0;
 }
 
+/* After LISTEN: pages only, assembled into host pages and placed. */
+static int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis,
+                             Error **errp)
+{
+    PostcopyTmpPage *tmp = postcopy_main_tmp_page(mis);
+
+    for (;;) {
+        uint64_t addr = qemu_get_be64(f);
+        int flags, ret;
+        RAMBlock *rb;
+        uint8_t fill = 0;
+        bool zero;
+
+        if (qemu_file_get_error(f)) {
+            return -EIO;
+        }
+        flags = addr & ~TARGET_PAGE_MASK;
+        addr &= TARGET_PAGE_MASK;
+        switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
+        case RAM_SAVE_FLAG_ZERO:
+        case RAM_SAVE_FLAG_PAGE:
+            break;
+        case RAM_SAVE_FLAG_EOS:
+            return 0;
+        default:
+            error_setg(errp, "Unknown combination of migration flags: 0x%x "
+                       "(postcopy mode)", flags);
+            return -EINVAL;
+        }
+        rb = ram_block_from_stream(f, flags, errp);
+        if (!rb) {
+            return -EINVAL;
+        }
+        zero = (flags & ~RAM_SAVE_FLAG_CONTINUE) == RAM_SAVE_FLAG_ZERO;
+        if (zero) {
+            fill = qemu_get_byte(f);
+        }
+        ret = postcopy_load_target_page(mis, tmp, rb, addr, f, zero, fill,
+                                        errp);
+        if (ret < 0) {
+            return ret;
+        }
+        mis->pages_received++;
+    }
+}
+
 static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
 {
+    MigrationIncomingState *mis = migration_incoming_get_current();
+
     if (version_id != RAM_SECTION_VERSION) {
         error_setg(errp, "ram: unsupported version %d (need %d)", version_id,
                    RAM_SECTION_VERSION);
         return -EINVAL;
+    }
+    if (postcopy_incoming_listening(mis)) {
+        return ram_load_postcopy(f, mis, errp);
     }
     for (;;) {
         uint64_t addr = qemu_get_be64(f);
@@ -546,6 +785,7 @@ static const SaveVMHandlers savevm_ram_handlers = {
 void ram_mig_init(void)
 {
     qemu_mutex_init(&ram_state.bitmap_mutex);
+    qemu_mutex_init(&ram_state.req_mutex);
     register_savevm_live("ram", 0, RAM_SECTION_VERSION, &savevm_ram_handlers,
                          &ram_state);
 }

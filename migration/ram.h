@@ -6,6 +6,7 @@
 
 #include "qemu/osdep.h"
 #include "exec/ramblock.h"
+#include "qemu-file.h"
 
 /* RAM_SAVE_FLAG_*: the low bits of every record header (spec §4.2). */
 #define RAM_SAVE_FLAG_FULL          0x01    /* obsolete, never sent */
@@ -24,6 +25,14 @@
 
 /* Registers the "ram" live handler (start-up, main thread). */
 void ram_mig_init(void);
+
+/* Source, RP thread: queue a page range the destination asked for. */
+void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len);
+/*
+ * Source, at the postcopy switch (VM stopped): final sync, then the
+ * DISCARD commands for every page still to send.
+ */
+int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp);
 
 /* Source statistics for query-migrate. */
 uint64_t ram_bytes_remaining(void);

@@ -14,6 +14,7 @@
 #include "outgoing.h"
 #include "migration.h"
 #include "qemu/atomic.h"
+#include "ram.h"
 #include "trace.h"
 
 enum MigRpMessageType {
@@ -44,6 +45,7 @@ static const struct {
 
 struct ReturnPathState {
     QEMUFile *from_dst;
+    RAMBlock *last_req_block;       /* RP thread only */
     QemuThread thread;
     bool thread_created;
     int error;                  /* atomic; non-zero: bad */
@@ -78,6 +80,71 @@ static void rp_mark_bad(MigrationState *s, const char *fmt, ...)
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/*
+ * A page request (spec §6.4): aligned to the host page, inside the
+ * block, and only once the block was named by a REQ_PAGES_ID.
+ */
+static bool rp_handle_req_pages(MigrationState *s, const uint8_t *buf,
+                                unsigned len, bool with_id)
+{
+    ReturnPathState *rp = s->rp;
+    uint64_t start = be64(buf);
+    uint32_t plen = be32(buf + 8);
+    RAMBlock *rb;
+
+    if (with_id) {
+        char name[256];
+        uint8_t n = buf[12];
+
+        if (len != 13u + n) {
+            rp_mark_bad(s, "RP: REQ_PAGES_ID with bad length %u (name %u)",
+                        len, n);
+            return false;
+        }
+        memcpy(name, buf + 13, n);
+        name[n] = '\0';
+        rb = qemu_ram_block_by_name(name);
+        if (!rb) {
+            rp_mark_bad(s, "RP: page request for unknown block '%s'", name);
+            return false;
+        }
+        rp->last_req_block = rb;
+    } else {
+        rb = rp->last_req_block;
+        if (!rb) {
+            rp_mark_bad(s, "RP: REQ_PAGES without a previous REQ_PAGES_ID");
+            return false;
+        }
+    }
+    if (!QEMU_IS_ALIGNED(start, qemu_real_host_page_size) ||
+        !QEMU_IS_ALIGNED(plen, qemu_real_host_page_size) || plen == 0) {
+        rp_mark_bad(s, "RP: misaligned page request 0x%" PRIx64 "+0x%x",
+                    start, plen);
+        return false;
+    }
+    if (start >= rb->used_length || plen > rb->used_length - start) {
+        rp_mark_bad(s, "RP: page request 0x%" PRIx64 "+0x%x overruns %s "
+                    "(0x%" PRIx64 ")", start, plen, rb->idstr,
+                    (uint64_t)rb->used_length);
+        return false;
+    }
+    if (!migration_in_postcopy()) {
+        rp_mark_bad(s, "RP: page request outside postcopy");
+        return false;
+    }
+    qatomic_inc(&s->stats.postcopy_requests);
+    trace_rp_req_pages(rb->idstr, start, plen);
+    ram_save_queue_pages(rb, start, plen);
+    /* Wake the migration thread if it waits out a rate-limit window. */
+    qemu_sem_post(&s->rate_limit_sem);
+    return true;
 }
 
 static void *rp_thread(void *opaque)
@@ -125,9 +192,20 @@ static void *rp_thread(void *opaque)
             trace_rp_pong(be32(buf));
             continue;
         }
-        /* Page requests, bitmaps and acks belong to postcopy. */
-        rp_mark_bad(s, "RP: unexpected %s message outside postcopy",
-                    rp_msg[type].name);
+        if (type == MIG_RP_MSG_REQ_PAGES_ID || type == MIG_RP_MSG_REQ_PAGES) {
+            if (len < 12 || (type == MIG_RP_MSG_REQ_PAGES_ID && len < 14)) {
+                rp_mark_bad(s, "RP: %s too short (%u)", rp_msg[type].name,
+                            len);
+                break;
+            }
+            if (!rp_handle_req_pages(s, buf, len,
+                                     type == MIG_RP_MSG_REQ_PAGES_ID)) {
+                break;
+            }
+            continue;
+        }
+        /* Bitmaps and acks belong to postcopy recovery. */
+        rp_mark_bad(s, "RP: unexpected %s message", rp_msg[type].name);
         break;
     }
     trace_rp_thread_end(rp->got_shut, rp->shut_value);
@@ -207,6 +285,40 @@ void migrate_send_rp_shut(MigrationIncomingState *mis, uint32_t value)
 void migrate_send_rp_pong(MigrationIncomingState *mis, uint32_t value)
 {
     rp_send_u32(mis, MIG_RP_MSG_PONG, value);
+}
+
+void migrate_send_rp_req_pages_id(MigrationIncomingState *mis,
+                                  const char *idstr, uint64_t start,
+                                  uint32_t len)
+{
+    uint8_t b[13 + 255];
+    size_t n = strlen(idstr);
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = start >> (56 - 8 * i);
+    }
+    b[8] = len >> 24;
+    b[9] = len >> 16;
+    b[10] = len >> 8;
+    b[11] = len;
+    b[12] = n;
+    memcpy(b + 13, idstr, n);
+    rp_send(mis, MIG_RP_MSG_REQ_PAGES_ID, b, 13 + n);
+}
+
+void migrate_send_rp_req_pages(MigrationIncomingState *mis, uint64_t start,
+                               uint32_t len)
+{
+    uint8_t b[12];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = start >> (56 - 8 * i);
+    }
+    b[8] = len >> 24;
+    b[9] = len >> 16;
+    b[10] = len >> 8;
+    b[11] = len;
+    rp_send(mis, MIG_RP_MSG_REQ_PAGES, b, 12);
 }
 
 bool migration_incoming_open_return_path(MigrationIncomingState *mis,

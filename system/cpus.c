@@ -46,6 +46,14 @@ int cpus_vcpu_count(void)
     return 0;
 }
 
+int cpus_vcpu_index_from_tid(uint32_t tid)
+{
+    if (tid && cpus_accel && cpus_accel->vcpu_index_from_tid) {
+        return cpus_accel->vcpu_index_from_tid(tid);
+    }
+    return -1;
+}
+
 static int do_vm_stop(RunState state, bool send_stop)
 {
     assert(bql_locked());

@@ -53,3 +53,27 @@ bool qemu_set_cloexec(int fd)
 
     return f >= 0 && fcntl(fd, F_SETFD, f | FD_CLOEXEC) == 0;
 }
+
+/* Sizes are remembered in a header page so that free needs no size. */
+void *qemu_memalign_pages(size_t size)
+{
+    size_t ps = qemu_real_host_page_size;
+    size_t total = ROUND_UP(size, ps) + ps;
+    uint8_t *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        g_error("failed to map %zu bytes", total);
+    }
+    *(size_t *)p = total;
+    return p + ps;
+}
+
+void qemu_free_pages(void *ptr)
+{
+    if (ptr) {
+        uint8_t *p = (uint8_t *)ptr - qemu_real_host_page_size;
+
+        munmap(p, *(size_t *)p);
+    }
+}

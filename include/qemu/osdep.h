@@ -70,6 +70,11 @@ int qemu_get_thread_id(void);
 int64_t get_clock(void);
 int64_t get_clock_realtime(void);
 
+/* Page-aligned allocations (mmap'ed; abort only if the host is out of
+ * address space, as g_malloc does). */
+void *qemu_memalign_pages(size_t size);
+void qemu_free_pages(void *p);
+
 /* Sets O_NONBLOCK / FD_CLOEXEC; return false with errno set on failure. */
 bool qemu_set_nonblock(int fd, bool nonblock);
 bool qemu_set_cloexec(int fd);

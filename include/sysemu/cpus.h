@@ -15,6 +15,8 @@ typedef struct AccelOpsClass {
     void (*resume_all_vcpus)(void);
     /* Number of vCPUs (for per-vCPU statistics); 0 if none. */
     int (*vcpu_count)(void);
+    /* The vCPU index run by host thread @tid, or -1 (postcopy blocktime). */
+    int (*vcpu_index_from_tid)(uint32_t tid);
 } AccelOpsClass;
 
 void cpus_register_accel(const AccelOpsClass *ops);
@@ -23,5 +25,6 @@ const AccelOpsClass *cpus_get_accel(void);
 void pause_all_vcpus(void);
 void resume_all_vcpus(void);
 int cpus_vcpu_count(void);
+int cpus_vcpu_index_from_tid(uint32_t tid);
 
 #endif
