@@ -1,0 +1,471 @@
+/*
+ * migration-postcopy-test: postcopy between ferry processes with real
+ * userfaultfd: switching at once, switching after precopy passes while
+ * the guest keeps writing (re-dirtied pages are discarded and re-sent),
+ * on-demand reads of pages never sent, memfd and hugetlbfs RAM,
+ * blocktime reporting, the QEMU 7.2 postcopy captures loading into
+ * ferry, and malformed postcopy commands failing cleanly.
+ */
+#include "migration-helpers.h"
+
+#include <poll.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DATA_START  0x100000
+
+static char *tmp_path(const char *name)
+{
+    return g_strdup_printf("%s/%s-%d", qtest_tmpdir(), name, getpid());
+}
+
+static bool have_userfaultfd(void)
+{
+    /* The destination probes userfaultfd when postcopy-ram is enabled. */
+    QTestState *qts = qtest_init("-M none -m 16M -incoming defer");
+    g_autoptr(JsonNode) rsp = qtest_qmp(qts, "{'execute': "
+                                        "'migrate-set-capabilities', "
+                                        "'arguments': {'capabilities': "
+                                        "[{'capability': 'postcopy-ram', "
+                                        "'state': true}]}}");
+    const char *err = qmp_rsp_error_desc(rsp);
+
+    qtest_quit(qts);
+    if (err) {
+        g_autofree char *msg = g_strdup_printf("no postcopy here: %s", err);
+
+        g_test_skip(msg);
+        return false;
+    }
+    return true;
+}
+
+typedef struct PostcopyPair {
+    QTestState *src, *dst;
+    char *uri;
+    size_t ram;
+    uint8_t *pattern;
+    size_t pat_len;
+} PostcopyPair;
+
+/* Source with @ram bytes, a pattern over most of it, and a destination. */
+static void pair_start(PostcopyPair *p, size_t ram, const char *mem_src,
+                       const char *mem_dst, const char *dst_extra)
+{
+    g_autofree char *sock = tmp_path("pc.sock");
+
+    p->ram = ram;
+    p->uri = g_strdup_printf("unix:%s", sock);
+    p->src = qtest_init_opts(NULL, "-name source %s", mem_src);
+    p->dst = qtest_init_opts(NULL, "-name target %s -incoming %s %s",
+                             mem_dst, p->uri, dst_extra ? dst_extra : "");
+    p->pat_len = ram - DATA_START - (1 << 20);
+    p->pattern = g_malloc(p->pat_len);
+    fill_pattern(p->pattern, p->pat_len, 42);
+    for (size_t off = 0; off < p->pat_len; off += 1 << 20) {
+        qtest_bufwrite(p->src, DATA_START + off, p->pattern + off,
+                       MIN(1 << 20, p->pat_len - off));
+    }
+    for (int i = 0; i < 2; i++) {
+        QTestState *q = i ? p->dst : p->src;
+
+        migrate_set_capability(q, "events", true);
+        migrate_set_capability(q, "postcopy-ram", true);
+    }
+}
+
+static void pair_finish(PostcopyPair *p)
+{
+    qtest_quit(p->src);
+    qtest_quit(p->dst);
+    g_free(p->uri);
+    g_free(p->pattern);
+}
+
+static void check_dst_memory(PostcopyPair *p, QTestState *ref)
+{
+    g_autofree uint8_t *got = pmemsave_read(p->dst, 0, p->ram);
+
+    if (ref) {
+        g_autofree uint8_t *want = pmemsave_read(ref, 0, p->ram);
+
+        for (size_t i = 0; i < p->ram; i += 4096) {
+            if (memcmp(got + i, want + i, 4096)) {
+                g_test_message("page 0x%zx differs", i);
+                g_assert_not_reached();
+            }
+        }
+        return;
+    }
+    g_assert_cmpmem(got + DATA_START, p->pat_len, p->pattern, p->pat_len);
+}
+
+static void wait_both_complete(PostcopyPair *p)
+{
+    wait_for_migration_complete(p->src);
+    wait_for_migration_complete(p->dst);
+}
+
+/* Events and states around the switch, as 7.2 sends them. */
+static void check_switch(PostcopyPair *p)
+{
+    g_autofree char *st = NULL;
+
+    qtest_qmp_eventwait(p->src, "STOP");
+    qtest_qmp_eventwait(p->dst, "RESUME");
+    st = qtest_runstate(p->dst);
+    g_assert_cmpstr(st, ==, "running");
+}
+
+static void test_postcopy_immediate(void)
+{
+    PostcopyPair p = { 0 };
+    g_autoptr(JsonNode) rsp = NULL;
+    JsonObject *ram;
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 128 << 20, "-M none -m 128M", "-M none -m 128M", NULL);
+    migrate_set_parameter_int(p.src, "max-bandwidth", 8 << 20);
+    migrate_qmp(p.src, p.uri);
+    /* Accepted in setup already, as QEMU accepts it. */
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    check_switch(&p);
+    wait_both_complete(&p);
+    check_dst_memory(&p, NULL);
+    rsp = migrate_query(p.src);
+    ram = json_object_get_object_member(qmp_rsp_return(rsp), "ram");
+    g_assert_cmpint(json_object_get_int_member(ram, "postcopy-bytes"), >, 0);
+    pair_finish(&p);
+}
+
+/*
+ * Precopy passes while the guest writes, then the switch: re-dirtied
+ * pages are discarded on the destination and sent again.
+ */
+static void test_postcopy_after_passes(void)
+{
+    PostcopyPair p = { 0 };
+    uint64_t round = 0;
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 128 << 20, "-M none -m 128M", "-M none -m 128M", NULL);
+    migrate_set_parameter_int(p.src, "max-bandwidth", 16 << 20);
+    migrate_set_parameter_int(p.src, "downtime-limit", 1);
+    migrate_qmp(p.src, p.uri);
+    for (;;) {
+        g_autoptr(JsonNode) pass = NULL;
+
+        for (uint64_t a = 0; a < p.ram; a += p.ram / 256) {
+            qtest_writeq(p.src, a + 8 * (round % 512), round * 0x0101 + a);
+        }
+        round++;
+        g_free(migrate_query_status(p.src));
+        pass = qtest_qmp_event_ref(p.src, "MIGRATION_PASS");
+        if (pass && json_object_get_int_member(
+                json_object_get_object_member(json_node_get_object(pass),
+                                              "data"), "pass") >= 2) {
+            break;
+        }
+    }
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    check_switch(&p);
+    wait_both_complete(&p);
+    /* The source is stopped: its memory is the reference. */
+    check_dst_memory(&p, p.src);
+    pair_finish(&p);
+}
+
+/* Reads of pages never sent fault on the destination and are fetched. */
+static void test_postcopy_on_demand(void)
+{
+    PostcopyPair p = { 0 };
+    g_autoptr(JsonNode) s = NULL, d = NULL;
+    JsonObject *dr;
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 256 << 20, "-M none -m 256M", "-M none -m 256M", NULL);
+    /* A slow background push: most pages arrive only when asked for. */
+    migrate_set_parameter_int(p.src, "max-bandwidth", 4 << 20);
+    migrate_set_parameter_int(p.src, "max-postcopy-bandwidth", 4 << 20);
+    migrate_qmp(p.src, p.uri);
+    wait_for_migration_status(p.src, "active");
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    check_switch(&p);
+    for (int i = 0; i < 64; i++) {
+        uint64_t off = ((uint64_t)i * 3001 * 4096) % p.pat_len;
+        uint8_t got[64];
+
+        off &= ~4095ULL;
+        qtest_memread(p.dst, DATA_START + off + 100, got, sizeof(got));
+        g_assert_cmpmem(got, sizeof(got), p.pattern + off + 100,
+                        sizeof(got));
+    }
+    d = migrate_query(p.dst);
+    dr = qmp_rsp_return(d);
+    g_assert_cmpstr(json_object_get_string_member(dr, "status"), ==,
+                    "postcopy-active");
+    g_assert_cmpint(json_object_get_int_member(dr, "postcopy-requests"), >,
+                    0);
+    /* Then let it finish quickly. */
+    migrate_set_parameter_int(p.src, "max-postcopy-bandwidth", 0);
+    wait_both_complete(&p);
+    s = migrate_query(p.src);
+    g_assert_cmpint(json_object_get_int_member(
+                        json_object_get_object_member(qmp_rsp_return(s),
+                                                      "ram"),
+                        "postcopy-requests"), >, 0);
+    check_dst_memory(&p, NULL);
+    pair_finish(&p);
+}
+
+static void test_postcopy_memfd(void)
+{
+    PostcopyPair p = { 0 };
+    const char *mem = "-machine none,memory-backend=m0 -object "
+                      "memory-backend-memfd,id=m0,size=64M";
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 64 << 20, mem, mem, NULL);
+    migrate_set_parameter_int(p.src, "max-bandwidth", 8 << 20);
+    migrate_qmp(p.src, p.uri);
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    check_switch(&p);
+    wait_both_complete(&p);
+    check_dst_memory(&p, NULL);
+    pair_finish(&p);
+}
+
+static bool free_huge_pages(unsigned need)
+{
+    g_autofree char *s = NULL;
+
+    if (!g_file_get_contents("/sys/kernel/mm/hugepages/hugepages-2048kB/"
+                             "free_hugepages", &s, NULL, NULL)) {
+        return false;
+    }
+    return strtoul(s, NULL, 10) >= need;
+}
+
+static void test_postcopy_hugetlbfs(void)
+{
+    PostcopyPair p = { 0 };
+    const char *mem = "-machine none,memory-backend=m0 -object "
+                      "memory-backend-memfd,id=m0,size=32M,hugetlb=on,"
+                      "hugetlbsize=2M";
+    g_autoptr(JsonNode) d = NULL;
+
+    if (!free_huge_pages(32)) {
+        g_test_skip("fewer than 32 free 2 MiB huge pages "
+                    "(scripts/setup-hugepages.sh reserves them)");
+        return;
+    }
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 32 << 20, mem, mem, NULL);
+    migrate_set_parameter_int(p.src, "max-bandwidth", 4 << 20);
+    migrate_set_parameter_int(p.src, "max-postcopy-bandwidth", 4 << 20);
+    migrate_qmp(p.src, p.uri);
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    check_switch(&p);
+    /* A read faults in a whole 2 MiB page. */
+    for (int i = 0; i < 8; i++) {
+        uint64_t off = (uint64_t)i * (3 << 20) % p.pat_len;
+
+        g_assert_cmphex(qtest_readb(p.dst, DATA_START + off), ==,
+                        p.pattern[off]);
+    }
+    d = migrate_query(p.dst);
+    g_assert_cmpint(json_object_get_int_member(qmp_rsp_return(d),
+                                               "postcopy-requests"), >, 0);
+    migrate_set_parameter_int(p.src, "max-postcopy-bandwidth", 0);
+    wait_both_complete(&p);
+    check_dst_memory(&p, NULL);
+    pair_finish(&p);
+}
+
+static void test_postcopy_blocktime(void)
+{
+    PostcopyPair p = { 0 };
+    g_autoptr(JsonNode) d = NULL;
+    JsonObject *dr;
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p, 64 << 20, "-M none -m 64M", "-M none -m 64M", NULL);
+    migrate_set_capability(p.dst, "postcopy-blocktime", true);
+    migrate_qmp(p.src, p.uri);
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
+    wait_both_complete(&p);
+    d = migrate_query(p.dst);
+    dr = qmp_rsp_return(d);
+    /* No vCPU threads under qtest: one slot of 0 ms, as 7.2 on -M none. */
+    g_assert_true(json_object_has_member(dr, "postcopy-blocktime"));
+    g_assert_cmpint(json_array_get_length(json_object_get_array_member(
+                        dr, "postcopy-vcpu-blocktime")), ==, 1);
+    pair_finish(&p);
+}
+
+static void test_postcopy_qmp(void)
+{
+    QTestState *src = qtest_init("-M none -m 16M");
+    g_autoptr(JsonNode) r1 = NULL, r2 = NULL;
+
+    r1 = qtest_qmp(src, "{'execute': 'migrate-start-postcopy'}");
+    g_assert_cmpstr(qmp_rsp_error_desc(r1), ==,
+                    "Enable postcopy with migrate_set_capability before the "
+                    "start of migration");
+    migrate_set_capability(src, "postcopy-ram", true);
+    r2 = qtest_qmp(src, "{'execute': 'migrate-start-postcopy'}");
+    g_assert_cmpstr(qmp_rsp_error_desc(r2), ==,
+                    "Postcopy must be started after migration has been "
+                    "started");
+    qtest_quit(src);
+}
+
+/* ---- streams ---- */
+
+/*
+ * Loads @file (a postcopy stream) into a -M none -m 64M destination with
+ * postcopy-ram on; returns the exit status (0: completed) and stderr.
+ */
+static int load_postcopy_stream(const char *file, const char *mem,
+                                char **err_out)
+{
+    QTestOptions o = { .capture_stderr = true, .no_qtest = true };
+    QTestState *dst = qtest_init_opts(&o, "%s -incoming defer", mem);
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout() * G_USEC_PER_SEC;
+    int status;
+
+    migrate_set_capability(dst, "postcopy-ram", true);
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'file:%s'}}", file);
+    for (;;) {
+        g_autoptr(JsonNode) rsp = qtest_qmp_try(dst, "{'execute': "
+                                                "'query-migrate'}");
+
+        if (!rsp) {
+            break;
+        }
+        if (g_str_equal(json_object_get_string_member(qmp_rsp_return(rsp),
+                                                      "status"),
+                        "completed")) {
+            if (err_out) {
+                *err_out = g_strdup(qtest_stderr(dst));
+            }
+            qtest_quit(dst);
+            return 0;
+        }
+        g_assert_true(g_get_monotonic_time() < deadline);
+        poll(NULL, 0, 2);
+    }
+    status = qtest_wait_exit(dst);
+    g_assert_true(WIFEXITED(status));
+    if (err_out) {
+        *err_out = g_strdup(qtest_stderr(dst));
+    }
+    qtest_kill(dst);
+    return WEXITSTATUS(status);
+}
+
+static void test_capture_postcopy(void)
+{
+    g_autofree char *cap = capture_path("postcopy/main.src-to-dst.bin");
+    g_autofree char *err = NULL;
+
+    if (!cap || !have_userfaultfd()) {
+        return;
+    }
+    g_assert_cmpint(load_postcopy_stream(cap, "-M none -m 64M", &err), ==, 0);
+}
+
+/* Each case edits the postcopy capture at the first match of @find. */
+typedef struct Malformed {
+    const char *name;
+    const char *find;       /* bytes to find */
+    size_t find_len;
+    const char *repl;       /* replacement, same length */
+    const char *expect;
+} Malformed;
+
+static const Malformed malformed[] = {
+    /* LISTEN (08 0004 0000) turned into RUN before LISTEN. */
+    { "run-before-listen", "\x08\x00\x04\x00\x00", 5,
+      "\x08\x00\x05\x00\x00", "CMD_POSTCOPY_RUN in wrong postcopy state" },
+    /* DISCARD with a bad version byte. */
+    { "discard-version", "\x08\x00\x06\x00\x16\x00", 6,
+      "\x08\x00\x06\x00\x16\x07", "invalid version" },
+    /* DISCARD of a block that does not exist. */
+    { "discard-block", "\x08\x00\x06\x00\x16\x00\x03ram", 10,
+      "\x08\x00\x06\x00\x16\x00\x03rom", "Failed to find block 'rom'" },
+    /* ADVISE with a different target page size. */
+    { "advise-tps", "\x08\x00\x03\x00\x10\x00\x00\x00\x00\x00\x00\x10"
+      "\x00\x00\x00\x00\x00\x00\x00\x10\x00", 21,
+      "\x08\x00\x03\x00\x10\x00\x00\x00\x00\x00\x00\x10"
+      "\x00\x00\x00\x00\x00\x00\x00\x20\x00",
+      "Postcopy needs matching target page sizes" },
+};
+
+static void test_malformed(const void *opaque)
+{
+    const Malformed *m = opaque;
+    g_autofree char *cap = capture_path("postcopy/main.src-to-dst.bin");
+    g_autofree char *file = tmp_path(m->name);
+    g_autofree char *data = NULL;
+    g_autofree char *err = NULL;
+    gsize len;
+    char *at;
+
+    if (!cap || !have_userfaultfd()) {
+        return;
+    }
+    g_assert_true(g_file_get_contents(cap, &data, &len, NULL));
+    at = memmem(data, len, m->find, m->find_len);
+    g_assert_nonnull(at);
+    memcpy(at, m->repl, m->find_len);
+    g_assert_true(g_file_set_contents(file, data, len, NULL));
+    g_assert_cmpint(load_postcopy_stream(file, "-M none -m 64M", &err), ==,
+                    1);
+    g_test_message("%s", err);
+    g_assert_nonnull(strstr(err, "load of migration failed"));
+    g_assert_nonnull(strstr(err, m->expect));
+    unlink(file);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/migration/postcopy/qmp", test_postcopy_qmp);
+    g_test_add_func("/migration/postcopy/unix/immediate",
+                    test_postcopy_immediate);
+    g_test_add_func("/migration/postcopy/unix/after-passes",
+                    test_postcopy_after_passes);
+    g_test_add_func("/migration/postcopy/unix/on-demand",
+                    test_postcopy_on_demand);
+    g_test_add_func("/migration/postcopy/memfd", test_postcopy_memfd);
+    g_test_add_func("/migration/postcopy/hugetlbfs",
+                    test_postcopy_hugetlbfs);
+    g_test_add_func("/migration/postcopy/blocktime",
+                    test_postcopy_blocktime);
+    g_test_add_func("/migration/postcopy/stream/capture",
+                    test_capture_postcopy);
+    for (size_t i = 0; i < G_N_ELEMENTS(malformed); i++) {
+        g_autofree char *path = g_strdup_printf("/migration/postcopy/stream/"
+                                                "malformed/%s",
+                                                malformed[i].name);
+        g_test_add_data_func(path, &malformed[i], test_malformed);
+    }
+    return g_test_run();
+}
