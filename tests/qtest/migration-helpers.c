@@ -168,3 +168,24 @@ char *capture_path(const char *name)
     }
     return path;
 }
+
+bool have_userfaultfd(void)
+{
+    /* The destination probes userfaultfd when postcopy-ram is enabled. */
+    QTestState *qts = qtest_init("-M none -m 16M -incoming defer");
+    g_autoptr(JsonNode) rsp = qtest_qmp(qts, "{'execute': "
+                                        "'migrate-set-capabilities', "
+                                        "'arguments': {'capabilities': "
+                                        "[{'capability': 'postcopy-ram', "
+                                        "'state': true}]}}");
+    const char *err = qmp_rsp_error_desc(rsp);
+
+    qtest_quit(qts);
+    if (err) {
+        g_autofree char *msg = g_strdup_printf("no postcopy here: %s", err);
+
+        g_test_skip(msg);
+        return false;
+    }
+    return true;
+}

@@ -36,4 +36,10 @@ uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len);
 /* Path of a capture under $FERRY_CAPTURES, or NULL (test skipped). */
 char *capture_path(const char *name);
 
+/*
+ * Whether this host can be a postcopy destination (ferry probes
+ * userfaultfd when postcopy-ram is enabled); skips the test if not.
+ */
+bool have_userfaultfd(void);
+
 #endif

@@ -1,7 +1,7 @@
 /*
- * migration-interop-test: precopy between ferry and the real QEMU 7.2, in
- * both directions, with 256 MiB of pseudo-random guest memory compared
- * byte for byte.
+ * migration-interop-test: precopy and postcopy between ferry and the real
+ * QEMU 7.2, in both directions, with 256 MiB of pseudo-random guest memory
+ * compared byte for byte.
  *
  * QEMU is driven the way a user would drive it (its Debian build has no
  * qtest accelerator, and a CPU would add sections to its stream): RAM is
@@ -43,7 +43,8 @@ static QTestState *start_vm(bool qemu, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 static QTestState *start_vm(bool qemu, const char *fmt, ...)
 {
-    QTestOptions o = { .no_qtest = true };
+    /* ferry keeps qtest for on-demand reads; it adds nothing to the stream. */
+    QTestOptions o = { .no_qtest = qemu };
     g_autofree char *args = NULL;
     va_list ap;
 
@@ -117,6 +118,94 @@ static void run_precopy(bool src_qemu, bool return_path)
     unlink(pattern);
 }
 
+/*
+ * Postcopy with an early switch (accepted before the migration is active,
+ * as 7.2 accepts it) and a slow background push, so that the reads on the
+ * destination hit pages not yet received: they fault, are requested over
+ * the return path and must return the right bytes.
+ */
+static void run_postcopy(bool src_qemu)
+{
+    g_autofree char *pattern = make_pattern_file(PAT_LEN, 7);
+    g_autofree char *sock = g_strdup_printf("%s/interop-pc-%d.sock",
+                                            qtest_tmpdir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree char *want = NULL;
+    g_autoptr(JsonNode) s = NULL, d = NULL;
+    QTestState *src, *dst;
+    g_autofree char *st = NULL;
+    gsize len;
+
+    if (!have_qemu() || !have_userfaultfd()) {
+        return;
+    }
+    g_assert_true(g_file_get_contents(pattern, &want, &len, NULL));
+    src = start_vm(src_qemu, "-device loader,file=%s,addr=0x%x", pattern,
+                   PAT_ADDR);
+    dst = start_vm(!src_qemu, "-incoming unix:%s", sock);
+    for (int i = 0; i < 2; i++) {
+        migrate_set_capability(i ? dst : src, "events", true);
+        migrate_set_capability(i ? dst : src, "postcopy-ram", true);
+    }
+    migrate_set_parameter_int(src, "max-bandwidth", 4 << 20);
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 4 << 20);
+    migrate_qmp(src, uri);
+    qtest_qmp_assert_success(src, "{'execute': 'migrate-start-postcopy'}");
+    qtest_qmp_eventwait(src, "STOP");
+    qtest_qmp_eventwait(dst, "RESUME");
+    st = migrate_query_status(dst);
+    g_assert_cmpstr(st, ==, "postcopy-active");
+
+    /* Pages spread over RAM, far ahead of a 4 MB/s background push. */
+    for (int i = 0; i < 32; i++) {
+        size_t off = ((size_t)i * 1999 * 4096 + (200 << 20)) % PAT_LEN;
+        g_autofree uint8_t *got = NULL;
+
+        off &= ~(size_t)4095;
+        if (src_qemu) {
+            got = g_malloc(4096);
+            qtest_memread(dst, PAT_ADDR + off, got, 4096);
+        } else {
+            got = pmemsave_read(dst, PAT_ADDR + off, 4096);
+        }
+        g_assert_cmpmem(got, 4096, want + off, 4096);
+    }
+    /* Then let the push finish at full speed. */
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 0);
+    wait_for_migration_complete(src);
+    wait_for_migration_complete(dst);
+    s = migrate_query(src);
+    g_assert_cmpint(json_object_get_int_member(
+                        json_object_get_object_member(qmp_rsp_return(s),
+                                                      "ram"),
+                        "postcopy-requests"), >, 0);
+    if (src_qemu) {
+        d = migrate_query(dst);
+        g_assert_cmpint(json_object_get_int_member(qmp_rsp_return(d),
+                                                   "postcopy-requests"), >, 0);
+    }
+    g_free(st);
+    st = qtest_runstate(dst);
+    g_assert_cmpstr(st, ==, "running");
+    g_free(st);
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, "postmigrate");
+    check_memory(dst, pattern);
+    qtest_quit(src);
+    qtest_quit(dst);
+    unlink(pattern);
+}
+
+static void test_postcopy_ferry_to_qemu(void)
+{
+    run_postcopy(false);
+}
+
+static void test_postcopy_qemu_to_ferry(void)
+{
+    run_postcopy(true);
+}
+
 static void test_ferry_to_qemu(void)
 {
     run_precopy(false, false);
@@ -146,5 +235,9 @@ int main(int argc, char **argv)
                     test_ferry_to_qemu_rp);
     g_test_add_func("/interop/precopy/qemu-to-ferry/return-path",
                     test_qemu_to_ferry_rp);
+    g_test_add_func("/interop/postcopy/ferry-to-qemu",
+                    test_postcopy_ferry_to_qemu);
+    g_test_add_func("/interop/postcopy/qemu-to-ferry",
+                    test_postcopy_qemu_to_ferry);
     return g_test_run();
 }

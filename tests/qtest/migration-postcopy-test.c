@@ -21,27 +21,6 @@ static char *tmp_path(const char *name)
     return g_strdup_printf("%s/%s-%d", qtest_tmpdir(), name, getpid());
 }
 
-static bool have_userfaultfd(void)
-{
-    /* The destination probes userfaultfd when postcopy-ram is enabled. */
-    QTestState *qts = qtest_init("-M none -m 16M -incoming defer");
-    g_autoptr(JsonNode) rsp = qtest_qmp(qts, "{'execute': "
-                                        "'migrate-set-capabilities', "
-                                        "'arguments': {'capabilities': "
-                                        "[{'capability': 'postcopy-ram', "
-                                        "'state': true}]}}");
-    const char *err = qmp_rsp_error_desc(rsp);
-
-    qtest_quit(qts);
-    if (err) {
-        g_autofree char *msg = g_strdup_printf("no postcopy here: %s", err);
-
-        g_test_skip(msg);
-        return false;
-    }
-    return true;
-}
-
 typedef struct PostcopyPair {
     QTestState *src, *dst;
     char *uri;
