@@ -88,6 +88,27 @@ class QMP:
                     return self.events.pop(i)
             self.events.append(self._read(deadline))
 
+    def pump(self, timeout):
+        """Waits up to @timeout seconds for messages; returns the events
+        that arrived (they also stay queued for wait_event)."""
+        deadline = time.monotonic() + timeout
+        new = []
+        while True:
+            if b'\n' not in self.buf:
+                left = deadline - time.monotonic()
+                r, _, _ = select.select([self.sock], [], [], max(left, 0))
+                if not r:
+                    return new
+                data = self.sock.recv(65536)
+                if not data:
+                    raise EOFError('QMP connection closed')
+                self.buf += data
+                continue
+            msg = self._read()
+            if 'event' in msg:
+                self.events.append(msg)
+                new.append(msg)
+
     def close(self):
         self.sock.close()
 
