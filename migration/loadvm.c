@@ -260,6 +260,8 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     ioc = mig_channel_new_buffer(blob, length, "packaged");
     pf = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
+    /* Errors inside name their offset in the whole stream. */
+    qemu_file_set_base_offset(pf, qemu_file_tell(f) - length);
     mis->in_package = true;
     ret = qemu_loadvm_state_main(pf, mis, errp);
     mis->in_package = false;

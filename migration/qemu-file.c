@@ -109,6 +109,12 @@ uint64_t qemu_file_tell(QEMUFile *f)
     return f->is_writable ? f->total_transferred : f->pos + f->buf_index;
 }
 
+void qemu_file_set_base_offset(QEMUFile *f, uint64_t base)
+{
+    assert(!f->is_writable && f->pos == 0 && f->buf_len == 0);
+    f->pos = base;
+}
+
 void qemu_file_shutdown(QEMUFile *f)
 {
     mig_channel_shutdown(f->ioc);

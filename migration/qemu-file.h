@@ -68,6 +68,11 @@ void qemu_file_shutdown(QEMUFile *f);
 /* ---- accounting and rate limiting ---- */
 
 /* Bytes put (written or queued) / read so far. */
+/*
+ * An input file cut from a bigger stream (a PACKAGED blob): its offsets,
+ * in messages and qemu_file_tell(), count from @base.  Before any read.
+ */
+void qemu_file_set_base_offset(QEMUFile *f, uint64_t base);
 uint64_t qemu_file_total_transferred(QEMUFile *f);
 /* Bytes allowed per rate-limit window; 0 means unlimited. */
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t limit);

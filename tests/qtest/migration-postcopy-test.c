@@ -423,6 +423,124 @@ static void test_malformed(const void *opaque)
     unlink(file);
 }
 
+/*
+ * After RUN.  The first RAM record after POSTCOPY_RUN and PING 4 in the
+ * capture: SECTION_PART (0x02, section id), then be64 address | flags.
+ */
+static size_t first_record_after_run(const char *data, size_t len)
+{
+    const char *run = memmem(data, len, "\x08\x00\x05\x00\x00", 5);
+    size_t off;
+
+    g_assert_nonnull(run);
+    off = run - data + 5;
+    g_assert_cmphex((uint8_t)data[off], ==, 0x08);      /* PING 4 */
+    off += 9;
+    g_assert_cmphex((uint8_t)data[off], ==, 0x02);      /* SECTION_PART */
+    return off + 5;
+}
+
+static uint64_t get_be64(const char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | (uint8_t)p[i];
+    }
+    return v;
+}
+
+static void put_be64(char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = v;
+        v >>= 8;
+    }
+}
+
+typedef struct AfterRun {
+    const char *name;
+    uint64_t addr;          /* new address of the record */
+    uint64_t add_flags;
+    const char *expect;
+} AfterRun;
+
+static const AfterRun after_run[] = {
+    /* Page 0 arrived in precopy and was not discarded: sent twice. */
+    { "page-twice", 0, 0, "was sent twice" },
+    /* A compressed page in postcopy. */
+    { "bad-flags", UINT64_MAX, 0x100,
+      "Unknown combination of migration flags: 0x108 (postcopy mode)" },
+    /* A page beyond the block. */
+    { "beyond-block", 64 << 20, 0, "Illegal RAM offset" },
+};
+
+/* A non-I/O error after RUN fails the destination with a message, exit 1. */
+static void test_after_run(const void *opaque)
+{
+    const AfterRun *m = opaque;
+    g_autofree char *cap = capture_path("postcopy/main.src-to-dst.bin");
+    g_autofree char *file = tmp_path(m->name);
+    g_autofree char *data = NULL;
+    g_autofree char *err = NULL;
+    gsize len;
+    size_t off;
+    uint64_t rec;
+
+    if (!cap || !have_userfaultfd()) {
+        return;
+    }
+    g_assert_true(g_file_get_contents(cap, &data, &len, NULL));
+    off = first_record_after_run(data, len);
+    rec = get_be64(data + off);
+    if (m->addr != UINT64_MAX) {
+        rec = m->addr | (rec & 0xfff);
+    }
+    put_be64(data + off, rec | m->add_flags);
+    g_assert_true(g_file_set_contents(file, data, len, NULL));
+    g_assert_cmpint(load_postcopy_stream(file, "-M none -m 64M", &err), ==,
+                    1);
+    g_test_message("%s", err);
+    g_assert_nonnull(strstr(err, "load of migration failed"));
+    g_assert_nonnull(strstr(err, m->expect));
+    unlink(file);
+}
+
+/*
+ * The stream ends in the middle of a page after RUN (an I/O error): the
+ * destination keeps running in postcopy-paused, waiting for its pages.
+ */
+static void test_truncated_after_run(void)
+{
+    g_autofree char *cap = capture_path("postcopy/main.src-to-dst.bin");
+    g_autofree char *file = tmp_path("truncated-after-run");
+    g_autofree char *data = NULL;
+    g_autofree char *st = NULL;
+    QTestOptions o = { .capture_stderr = true };
+    QTestState *dst;
+    gsize len;
+
+    if (!cap || !have_userfaultfd()) {
+        return;
+    }
+    g_assert_true(g_file_get_contents(cap, &data, &len, NULL));
+    len = first_record_after_run(data, len) + 8 + 5 + 2000;
+    g_assert_true(g_file_set_contents(file, data, len, NULL));
+    dst = qtest_init_opts(&o, "-M none -m 64M -incoming defer");
+    migrate_set_capability(dst, "events", true);
+    migrate_set_capability(dst, "postcopy-ram", true);
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'file:%s'}}", file);
+    wait_for_migration_status(dst, "postcopy-paused");
+    st = qtest_runstate(dst);
+    g_assert_cmpstr(st, ==, "running");
+    /* Pages that did arrive are there: the first one of the capture. */
+    g_assert_cmphex(qtest_readb(dst, 0), ==, 0);
+    g_assert_nonnull(strstr(qtest_stderr(dst), "stream broke"));
+    qtest_quit(dst);
+    unlink(file);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -446,5 +564,13 @@ int main(int argc, char **argv)
                                                 malformed[i].name);
         g_test_add_data_func(path, &malformed[i], test_malformed);
     }
+    for (size_t i = 0; i < G_N_ELEMENTS(after_run); i++) {
+        g_autofree char *path = g_strdup_printf("/migration/postcopy/stream/"
+                                                "after-run/%s",
+                                                after_run[i].name);
+        g_test_add_data_func(path, &after_run[i], test_after_run);
+    }
+    g_test_add_func("/migration/postcopy/stream/after-run/truncated",
+                    test_truncated_after_run);
     return g_test_run();
 }
