@@ -18,13 +18,36 @@ static int uffd_syscall(int flags)
 #endif
 }
 
+/*
+ * Linux 6.1+ also hands out userfaultfds through /dev/userfaultfd, to
+ * whoever may open it, whatever vm.unprivileged_userfaultfd says.
+ */
+static int uffd_from_device(int flags)
+{
+#ifdef USERFAULTFD_IOC_NEW
+    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    int fd;
+
+    if (dev < 0) {
+        return -1;
+    }
+    fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+    close(dev);
+    return fd;
+#else
+    errno = ENOENT;
+    return -1;
+#endif
+}
+
 static void uffd_explain(Error **errp, int err)
 {
     if (err == EPERM) {
-        error_setg_errno(errp, err, "userfaultfd not available");
-        error_append_hint(errp, "As a non-root user, set "
-                          "vm.unprivileged_userfaultfd=1 or grant "
-                          "CAP_SYS_PTRACE.\n");
+        /* QMP shows only the message: say there what to do. */
+        error_setg_errno(errp, err, "userfaultfd not available (as a "
+                         "non-root user: set vm.unprivileged_userfaultfd=1, "
+                         "grant CAP_SYS_PTRACE, or allow access to "
+                         "/dev/userfaultfd)");
     } else {
         error_setg_errno(errp, err, "userfaultfd not available");
     }
@@ -36,8 +59,13 @@ int uffd_open(uint64_t features, uint64_t *got_features, Error **errp)
     int fd = uffd_syscall(O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0) {
-        uffd_explain(errp, errno);
-        return -1;
+        int err = errno;
+
+        fd = uffd_from_device(O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            uffd_explain(errp, err);
+            return -1;
+        }
     }
     if (ioctl(fd, UFFDIO_API, &api) < 0) {
         error_setg_errno(errp, errno, "UFFDIO_API failed (features 0x%"

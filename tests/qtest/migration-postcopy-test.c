@@ -8,8 +8,11 @@
  */
 #include "migration-helpers.h"
 
+#include <gio/gio.h>
+
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -313,6 +316,76 @@ static void test_postcopy_qmp(void)
     qtest_quit(src);
 }
 
+/*
+ * The host probe: a non-root user without vm.unprivileged_userfaultfd
+ * (and without access to /dev/userfaultfd) is told why and what to do.
+ */
+static void test_probe_unprivileged(void)
+{
+    g_autofree char *sysctl = NULL;
+    g_autofree char *out = NULL, *err = NULL;
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_autofree char *dir = NULL, *bin = NULL, *image = NULL;
+    gsize len;
+    struct stat st;
+    const char *input = "{'execute': 'qmp_capabilities'}\n"
+        "{'execute': 'migrate-set-capabilities', 'arguments': "
+        "{'capabilities': [{'capability': 'postcopy-ram', 'state': true}]}}\n"
+        "{'execute': 'quit'}\n";
+
+    if (geteuid() != 0) {
+        g_test_skip("needs root, to run ferry as an unprivileged user");
+        return;
+    }
+    if (!g_file_get_contents("/proc/sys/vm/unprivileged_userfaultfd",
+                             &sysctl, NULL, NULL) || sysctl[0] != '0') {
+        g_test_skip("vm.unprivileged_userfaultfd is not 0 here");
+        return;
+    }
+    if (stat("/dev/userfaultfd", &st) == 0 && (st.st_mode & 06)) {
+        g_test_skip("/dev/userfaultfd is open to everyone here");
+        return;
+    }
+    if (!g_file_test("/usr/bin/setpriv", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("no setpriv (util-linux)");
+        return;
+    }
+    /* A copy the unprivileged user can reach (the build dir may not be). */
+    dir = g_dir_make_tmp("ferry-probe-XXXXXX", &gerr);
+    g_assert_no_error(gerr);
+    bin = g_build_filename(dir, "ferry", NULL);
+    g_assert_true(g_file_get_contents(qtest_ferry_binary(), &image, &len,
+                                      NULL));
+    g_assert_true(g_file_set_contents(bin, image, len, NULL));
+    g_assert_cmpint(chmod(dir, 0755), ==, 0);
+    g_assert_cmpint(chmod(bin, 0755), ==, 0);
+    p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &gerr,
+                         "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                         "--clear-groups", bin, "-M", "none",
+                         "-m", "16M", "-nodefaults", "-incoming", "defer",
+                         "-qmp", "stdio", NULL);
+    g_assert_no_error(gerr);
+    g_assert_true(g_subprocess_communicate_utf8(p, input, NULL, &out, &err,
+                                                &gerr));
+    g_assert_no_error(gerr);
+    unlink(bin);
+    rmdir(dir);
+    if (!strstr(out, "\"QMP\"")) {
+        g_autofree char *msg = g_strdup_printf("ferry did not start as "
+                                               "uid 65534: %s", err);
+
+        g_test_skip(msg);   /* e.g. the build dir is not world-readable */
+        return;
+    }
+    g_test_message("%s", out);
+    g_assert_nonnull(strstr(out, "\"desc\": \"Postcopy is not supported: "
+                            "userfaultfd not available (as a non-root user: "
+                            "set vm.unprivileged_userfaultfd=1"));
+}
+
 /* ---- streams ---- */
 
 /*
@@ -556,6 +629,8 @@ int main(int argc, char **argv)
                     test_postcopy_hugetlbfs);
     g_test_add_func("/migration/postcopy/blocktime",
                     test_postcopy_blocktime);
+    g_test_add_func("/migration/postcopy/probe/unprivileged",
+                    test_probe_unprivileged);
     g_test_add_func("/migration/postcopy/stream/capture",
                     test_capture_postcopy);
     for (size_t i = 0; i < G_N_ELEMENTS(malformed); i++) {
