@@ -768,6 +768,11 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
     }
 }
 
+static bool ram_has_urgent_work(void *opaque)
+{
+    return ram_has_requests(opaque);
+}
+
 static const SaveVMHandlers savevm_ram_handlers = {
     .save_setup = ram_save_setup,
     .save_live_iterate = ram_save_iterate,
@@ -776,6 +781,7 @@ static const SaveVMHandlers savevm_ram_handlers = {
     .state_pending = ram_state_pending,
     .is_active = ram_is_active,
     .has_postcopy = ram_has_postcopy,
+    .has_urgent_work = ram_has_urgent_work,
     .save_cleanup = ram_save_cleanup,
     .load_setup = ram_load_setup,
     .load_state = ram_load,

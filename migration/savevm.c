@@ -432,7 +432,9 @@ int qemu_savevm_state_iterate(QEMUFile *f, bool postcopy, Error **errp)
                           se->ops->has_postcopy(se->opaque))) {
             continue;
         }
-        if (qemu_file_rate_limit(f)) {
+        if (qemu_file_rate_limit(f) &&
+            !(se->ops->has_urgent_work &&
+              se->ops->has_urgent_work(se->opaque))) {
             return 0;
         }
         save_section_header(f, se, QEMU_VM_SECTION_PART);

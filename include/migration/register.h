@@ -38,6 +38,11 @@ typedef struct SaveVMHandlers {
                           uint64_t *must_precopy, uint64_t *can_postcopy);
     bool (*is_active)(void *opaque);
     bool (*has_postcopy)(void *opaque);
+    /*
+     * Work that must not wait for the rate limit (postcopy page requests):
+     * the handler is iterated even when the limit is reached.
+     */
+    bool (*has_urgent_work)(void *opaque);
     void (*save_cleanup)(void *opaque);
 
     /* Destination, incoming thread. */
