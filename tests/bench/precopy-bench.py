@@ -80,6 +80,17 @@ def parse_size(text):
     return size
 
 
+def parse_pin(text):
+    try:
+        cpus = [int(x) for x in text.split(',')]
+    except ValueError:
+        cpus = []
+    if len(cpus) != 2 or min(cpus) < 0:
+        raise argparse.ArgumentTypeError('--pin wants two CPU numbers, '
+                                         'e.g. 0,1')
+    return cpus
+
+
 def fmt_size(n):
     if n % GIB == 0:
         return '%d GiB' % (n // GIB)
@@ -201,9 +212,9 @@ class VM:
         while not os.path.exists(self.qmp_path):
             if self.proc.poll() is not None:
                 raise BenchError('%s exited with status %d before its QMP '
-                                 'socket appeared:\n%s' %
+                                 'socket appeared:\n    %s\n%s' %
                                  (self.name, self.proc.returncode,
-                                  self.log_tail()))
+                                  self.cmdline, self.log_tail()))
             if time.monotonic() > deadline:
                 raise BenchError('%s: no QMP socket %s within %.0f s' %
                                  (self.name, self.qmp_path, timeout))
@@ -226,6 +237,8 @@ class VM:
     def cmd(self, name, args=None, **kw):
         try:
             return self.qmp.cmd(name, args, **kw)
+        except QMPError as e:
+            raise BenchError('%s: %s: %s' % (self.name, name, e))
         except (EOFError, OSError, TimeoutError) as e:
             raise BenchError('%s: %s: %s (process %s)\n%s' %
                              (self.name, name, e,
@@ -236,10 +249,22 @@ class VM:
     def usage(self):
         return proc_usage(self.pid)
 
+    def pin(self, cpu):
+        """Every thread on @cpu; threads created later inherit it."""
+        for tid in os.listdir('/proc/%d/task' % self.pid):
+            try:
+                os.sched_setaffinity(int(tid), {cpu})
+            except ProcessLookupError:
+                pass            # the thread is gone
+            except OSError as e:
+                raise BenchError('%s: cannot pin to CPU %d: %s' %
+                                 (self.name, cpu, e))
+
     def wait_migration(self, deadline, timeline):
         """Waits for MIGRATION completed/failed/cancelled; returns status
         and the monotonic time the event was read.  Every event seen is
-        appended to @timeline as (name, status, time)."""
+        appended to @timeline as (name, status, emitted), emitted being
+        the event's own timestamp (CLOCK_REALTIME of the emulator)."""
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -256,7 +281,9 @@ class VM:
                                  (self.name, e, self.log_tail()))
             now = time.monotonic()
             st = ev.get('data', {}).get('status')
-            timeline.append((self.name, st, now))
+            ts = ev.get('timestamp', {})
+            timeline.append((self.name, st, ts.get('seconds', 0) +
+                             ts.get('microseconds', 0) / 1e6))
             if st in ('completed', 'failed', 'cancelled'):
                 return st, now
 
@@ -362,9 +389,13 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
                                  (tag, sock))
             select.select([], [], [], 0.01)
 
+        if args.pin:
+            src.pin(args.pin[0])
+            dst.pin(args.pin[1])
         host0 = host_cpu()
         self0 = time.process_time()
         src0, dst0 = src.usage(), dst.usage()
+        t0_real = time.time()
         t0 = time.monotonic()
         src.cmd('migrate', uri=uri)
         deadline = t0 + args.timeout
@@ -375,7 +406,7 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
                              (tag, st, info.get('error-desc', '?'),
                               src.log_tail(), dst.log_tail()))
         src1 = src.usage()
-        dst_st, t_dst = dst.wait_migration(deadline, timeline)
+        dst_st, _ = dst.wait_migration(deadline, timeline)
         dst1 = dst.usage()
         host1 = host_cpu()
         self1 = time.process_time()
@@ -402,7 +433,10 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
                                  version['qemu']['minor'],
                                  version['qemu']['micro']),
         'wall_s': wall,
-        'dst_wall_s': t_dst - t0,
+        # When the destination says it completed (its event's timestamp).
+        'dst_wall_s': [t for who, st, t in timeline
+                       if who.endswith('-dst') and st == 'completed'][0] -
+        t0_real,
         'total_time_ms': info.get('total-time'),
         'downtime_ms': info.get('downtime'),
         'setup_time_ms': info.get('setup-time'),
@@ -430,6 +464,9 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
         'dst_runstate': dst_status,
         'pages_checked': checked,
         'pages_bad': ['0x%x' % a for a in bad],
+        # MIGRATION events as read, in seconds after "migrate" was sent.
+        'events': [[who.rsplit('-', 1)[1], st, round(t - t0_real, 4)]
+                   for who, st, t in timeline],
     }
     r['throttled'] = looks_throttled(r, args.max_bandwidth)
     return r
@@ -440,7 +477,7 @@ def looks_throttled(r, wanted):
     report the max-bandwidth asked for, or the run went at >= 80 % of an
     explicit limit.  (0 is "unlimited" in QEMU 7.2 and in ferry.)"""
     bw = r['max_bandwidth']
-    if bw != wanted:
+    if bw != wanted % (1 << 64):
         return True
     return bool(bw) and r['transferred'] / r['wall_s'] > 0.8 * bw
 
@@ -457,8 +494,8 @@ def run_line(r):
           r['pages_checked']))
     if r['other_cpu_s'] > 0.1 * r['dst_wall_s'] or \
             r['steal_s'] > 0.1 * r['dst_wall_s']:
-        s += ' [host busy: others used %.2f s CPU, steal %.2f s]' % \
-            (r['other_cpu_s'], r['steal_s'])
+        s += ' [disturbed: other processes %.2f s CPU, hypervisor steal ' \
+            '%.2f s]' % (r['other_cpu_s'], r['steal_s'])
     if r['dst_runstate'] != 'running':
         s += ' [destination %s]' % r['dst_runstate']
     if r['throttled']:
@@ -576,6 +613,9 @@ def parse_args(argv):
                    help='start the destinations with -mem-prealloc, so '
                    'that faulting in their RAM is not part of the '
                    'measurement (see README)')
+    p.add_argument('--pin', metavar='SRC,DST', type=parse_pin,
+                   help='pin the source to CPU SRC and the destination to '
+                   'CPU DST (all threads), e.g. 0,1')
     p.add_argument('--check-pages', type=int, default=16,
                    help='random 4 KiB pages compared on the destination '
                    'after each run, besides the first and last (default 16)')
@@ -589,6 +629,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error('--runs must be at least 1')
+    if not 0 <= args.max_bandwidth < 1 << 64:
+        p.error('--max-bandwidth must be 0..2^64-1 bytes/s')
     if not 0 <= args.downtime_limit <= 2000000:
         p.error('--downtime-limit must be 0..2000000 ms')
     return args
@@ -631,7 +673,9 @@ def main(argv):
             'unix socket, max-bandwidth %d, downtime-limit %d ms%s' %
             (fmt_size(args.size), tmpdir, time.monotonic() - t,
              args.max_bandwidth, args.downtime_limit,
-             ', destination -mem-prealloc' if args.dst_prealloc else ''))
+             (', destination -mem-prealloc' if args.dst_prealloc else '') +
+            (', pinned to CPUs %d,%d' % tuple(args.pin) if args.pin else
+             '')))
         log(args, 'host: %d CPUs, kernel %s, THP %s, free page reporting '
             '%s, load average %s' %
             (host['cpus'], host['kernel'], host['thp'],
@@ -676,6 +720,7 @@ def main(argv):
         'max_bandwidth': args.max_bandwidth,
         'downtime_limit_ms': args.downtime_limit,
         'dst_prealloc': args.dst_prealloc,
+        'pin': args.pin,
         'host': host,
         'binaries': {i: binaries[i] for i in impls},
         'results': results, 'failures': failures,
