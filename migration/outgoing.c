@@ -281,6 +281,8 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         /* Keep the queue in front of requested pages short. */
         mig_channel_set_send_queue(qemu_file_get_ioc(f),
                                    POSTCOPY_SEND_QUEUE);
+        /* Requested pages now go out from the return-path thread. */
+        ram_postcopy_set_direct(true);
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
@@ -296,7 +298,13 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
 
 static int postcopy_completion(MigrationState *s, Error **errp)
 {
-    int ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
+    int ret;
+
+    /* From here the return-path thread queues requests (all is sent). */
+    ram_postcopy_set_direct(false);
+    ram_postcopy_writer_lock();
+    ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
+    ram_postcopy_writer_unlock();
 
     if (ret < 0) {
         return ret;
@@ -356,7 +364,12 @@ static bool migration_iteration_run(MigrationState *s, int *cur, bool *ok,
     if (in_postcopy) {
         /* Send everything (requested pages first), then finish. */
         if (pending) {
-            if (qemu_savevm_state_iterate(s->to_dst_file, true, errp) < 0) {
+            int ret;
+
+            ram_postcopy_writer_lock();
+            ret = qemu_savevm_state_iterate(s->to_dst_file, true, errp);
+            ram_postcopy_writer_unlock();
+            if (ret < 0) {
                 *ok = false;
                 return true;
             }

@@ -57,6 +57,11 @@ typedef struct RAMState {
     uint64_t num_dirty_pages_period;
     uint64_t dirty_pages_rate;      /* pages/s at the last sync */
     bool active;
+
+    /* Postcopy after RUN: two writers on the main channel (see below). */
+    QemuMutex writer_lock;          /* the main channel, in postcopy */
+    bool direct;                    /* atomic: RP thread may send pages */
+    SaveStateEntry *se;             /* the "ram" section */
 } RAMState;
 
 static RAMState ram_state;
@@ -176,6 +181,79 @@ void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len)
     g_queue_push_tail(&rs->src_page_requests, req);
     qatomic_inc(&rs->requests_pending);
     qemu_mutex_unlock(&rs->req_mutex);
+}
+
+/*
+ * Postcopy, after RUN: when the migration thread is not writing (it waits
+ * out a rate-limit window, or checks what is pending), the return-path
+ * thread sends a requested page itself instead of queuing it, which saves
+ * waking the migration thread on the way of the fault.  When the
+ * migration thread is writing, it is the quicker sender: the request is
+ * queued and taken before its next page.  writer_lock makes the two
+ * writers of the main channel take turns; the migration thread holds it
+ * for each iteration (a whole SECTION_PART) and for the completion, so
+ * the return-path thread, which only try-locks, always writes a
+ * SECTION_PART of its own.  Lock order: writer_lock, then bitmap_mutex.
+ */
+void ram_postcopy_writer_lock(void)
+{
+    qemu_mutex_lock(&ram_state.writer_lock);
+}
+
+void ram_postcopy_writer_unlock(void)
+{
+    qemu_mutex_unlock(&ram_state.writer_lock);
+}
+
+void ram_postcopy_set_direct(bool on)
+{
+    RAMState *rs = &ram_state;
+
+    qemu_mutex_lock(&rs->writer_lock);
+    rs->se = savevm_find_se("ram", 0);
+    qatomic_set(&rs->direct, on && rs->se);
+    qemu_mutex_unlock(&rs->writer_lock);
+}
+
+bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
+{
+    RAMState *rs = &ram_state;
+    uint64_t first = start >> TARGET_PAGE_BITS;
+    uint64_t end = (start + len) >> TARGET_PAGE_BITS;
+    uint64_t p;
+    int sent = 0;
+
+    if (!qatomic_read(&rs->direct) ||
+        !qemu_mutex_trylock(&rs->writer_lock)) {
+        return false;
+    }
+    if (!qatomic_read(&rs->direct)) {
+        /* The completion is about to send everything. */
+        qemu_mutex_unlock(&rs->writer_lock);
+        return false;
+    }
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    p = find_next_bit(rb->bmap, end, first);
+    if (p < end) {
+        qemu_savevm_section_part_begin(f, rs->se);
+        while (p < end) {
+            sent += ram_save_host_page(rs, f, rb, p);
+            p = find_next_bit(rb->bmap, end, rs->last_page);
+        }
+        /* The background push carries on from here. */
+        rs->last_seen_block = rb;
+        qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+        qemu_savevm_section_part_end(f, rs->se);
+    }
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+    if (sent) {
+        qemu_fflush(f);
+        trace_ram_urgent_direct(rb->idstr, start, sent);
+    } else {
+        trace_ram_request_already_sent(rb->idstr, start);
+    }
+    qemu_mutex_unlock(&rs->writer_lock);
+    return true;
 }
 
 static bool ram_has_requests(RAMState *rs)
@@ -392,6 +470,9 @@ static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
         pages += n;
         if (qemu_file_get_error(f)) {
             break;
+        }
+        if (migration_in_postcopy() && (pages & 3) == 0) {
+            qemu_fflush(f);
         }
     }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
@@ -792,6 +873,7 @@ void ram_mig_init(void)
 {
     qemu_mutex_init(&ram_state.bitmap_mutex);
     qemu_mutex_init(&ram_state.req_mutex);
+    qemu_mutex_init(&ram_state.writer_lock);
     register_savevm_live("ram", 0, RAM_SECTION_VERSION, &savevm_ram_handlers,
                          &ram_state);
 }

@@ -29,6 +29,19 @@ void ram_mig_init(void);
 /* Source, RP thread: queue a page range the destination asked for. */
 void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len);
 /*
+ * Source, postcopy after RUN: the return-path thread may send requested
+ * pages itself (ram.c explains when).  The migration thread holds the
+ * writer lock while it writes to the main channel; set_direct(true) once
+ * the package is out, (false) before the completion.  ram_save_urgent()
+ * sends the dirty pages of [start, start+len) now, or returns false if it
+ * cannot (queue the request instead).
+ */
+void ram_postcopy_writer_lock(void);
+void ram_postcopy_writer_unlock(void);
+void ram_postcopy_set_direct(bool on);
+bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start,
+                     uint64_t len);
+/*
  * Source, at the postcopy switch (VM stopped): final sync, then the
  * DISCARD commands for every page still to send.
  */

@@ -141,9 +141,12 @@ static bool rp_handle_req_pages(MigrationState *s, const uint8_t *buf,
     }
     qatomic_inc(&s->stats.postcopy_requests);
     trace_rp_req_pages(rb->idstr, start, plen);
-    ram_save_queue_pages(rb, start, plen);
-    /* Wake the migration thread if it waits out a rate-limit window. */
-    qemu_sem_post(&s->rate_limit_sem);
+    /* After RUN the page goes out from here; before, the thread sends it. */
+    if (!ram_save_urgent(s->to_dst_file, rb, start, plen)) {
+        ram_save_queue_pages(rb, start, plen);
+        /* Wake the migration thread if it waits out a rate-limit window. */
+        qemu_sem_post(&s->rate_limit_sem);
+    }
     return true;
 }
 

@@ -256,6 +256,16 @@ static void save_section_footer(QEMUFile *f, SaveStateEntry *se)
     trace_savevm_section_end(se->idstr, se->section_id);
 }
 
+void qemu_savevm_section_part_begin(QEMUFile *f, SaveStateEntry *se)
+{
+    save_section_header(f, se, QEMU_VM_SECTION_PART);
+}
+
+void qemu_savevm_section_part_end(QEMUFile *f, SaveStateEntry *se)
+{
+    save_section_footer(f, se);
+}
+
 static bool se_is_live(SaveStateEntry *se)
 {
     return se->ops && se->ops->save_setup &&

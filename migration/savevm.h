@@ -54,7 +54,16 @@ const char *mig_cmd_name(unsigned cmd);
 void qemu_savevm_state_header(QEMUFile *f);
 int qemu_savevm_state_setup(QEMUFile *f, Error **errp);
 /* Returns 1 when every iterative handler has sent everything. */
+typedef struct SaveStateEntry SaveStateEntry;
+
 int qemu_savevm_state_iterate(QEMUFile *f, bool postcopy, Error **errp);
+/*
+ * The header / footer of a SECTION_PART of @se written outside
+ * qemu_savevm_state_iterate() (postcopy pages sent by the return-path
+ * thread).  The caller serialises the writers of @f.
+ */
+void qemu_savevm_section_part_begin(QEMUFile *f, SaveStateEntry *se);
+void qemu_savevm_section_part_end(QEMUFile *f, SaveStateEntry *se);
 void qemu_savevm_state_pending(uint64_t threshold, uint64_t *must_precopy,
                                uint64_t *can_postcopy);
 /*
@@ -101,7 +110,6 @@ bool config_load_subsection(QEMUFile *f, const char *name, Error **errp);
 #define LOADVM_QUIT 1
 
 /* Registry internals shared by savevm.c and loadvm.c. */
-typedef struct SaveStateEntry SaveStateEntry;
 SaveStateEntry *savevm_find_se(const char *idstr, uint32_t instance_id);
 const char *savevm_se_idstr(SaveStateEntry *se);
 int savevm_load_se(QEMUFile *f, SaveStateEntry *se, int version_id,
