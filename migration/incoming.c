@@ -37,6 +37,7 @@
 #include "transport.h"
 #include "postcopy-ram.h"
 #include "postcopy-fault.h"
+#include "postcopy-preempt.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
@@ -61,6 +62,7 @@ typedef struct IncomingResult {
 /* (The postcopy statistics stay for query-migrate.) */
 static void incoming_cleanup(MigrationIncomingState *mis)
 {
+    postcopy_preempt_stop(mis);
     postcopy_ram_incoming_cleanup(mis);
     qemu_mutex_lock(&mis->rp_mutex);
     if (mis->to_src_file) {
@@ -185,16 +187,27 @@ static void *listen_thread(void *opaque)
     }
     /* The devices in the blob must be loaded before we finish. */
     qemu_event_wait(&mis->load_done);
+    if (r->ret == 0) {
+        /* EOF: the preempt channel's EOS follows (with postcopy-preempt). */
+        r->ret = postcopy_preempt_finish(mis, &r->err);
+    }
     if (mis->package_error) {
         error_free(r->err);
         r->err = g_steal_pointer(&mis->package_error);
         r->ret = -EINVAL;
+    } else if (postcopy_preempt_failed(mis)) {
+        /* A bad record there stopped us: that is the error to report. */
+        error_free(r->err);
+        r->err = NULL;
+        r->ret = postcopy_preempt_finish(mis, &r->err);
     } else if (r->ret < 0 && is_io_error(r->ret) &&
                postcopy_state_get() == POSTCOPY_INCOMING_RUNNING) {
         trace_migration_listen_thread(2);
         main_loop_call(postcopy_pause_bh, r);
         return NULL;
     }
+    /* (Placement needs the userfaultfd: the preempt thread stops first.) */
+    postcopy_preempt_stop(mis);
     postcopy_ram_incoming_cleanup(mis);
     postcopy_state_set(POSTCOPY_INCOMING_END);
     savevm_foreach_load_cleanup();
@@ -239,25 +252,42 @@ static void *incoming_thread(void *opaque)
     return NULL;
 }
 
-/* Main loop: the stream is here. */
-static void incoming_process(MigChannel *ioc)
+/*
+ * Main loop: a channel is here.  The first is the main channel; with
+ * postcopy-preempt the loading waits for the second (QEMU 7.2 tells them
+ * apart by arrival order and starts only when both exist).
+ */
+static bool incoming_process(MigChannel *ioc)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
+    Error *err = NULL;
 
-    mis->from_src_file = qemu_file_new_input(ioc);
-    mig_channel_unref(ioc);
+    if (mis->from_src_file) {
+        trace_postcopy_preempt_channel("accepted");
+        mis->postcopy_qemufile_dst = qemu_file_new_input(ioc);
+        mig_channel_unref(ioc);
+    } else {
+        mis->from_src_file = qemu_file_new_input(ioc);
+        mig_channel_unref(ioc);
+        if (migrate_postcopy_preempt()) {
+            if (!postcopy_preempt_check_uri(mis->uri ? mis->uri : "", &err)) {
+                incoming_fail(mis, err);
+                return false;
+            }
+            return true;        /* wait for the preempt channel */
+        }
+    }
     global_state_reset_received();
     if (!migrate_set_state(&mis->state, MIGRATION_STATUS_NONE,
                            MIGRATION_STATUS_ACTIVE)) {
-        Error *err = NULL;
-
         error_setg(&err, "a second incoming migration was offered");
         incoming_fail(mis, err);
-        return;
+        return false;
     }
     qemu_thread_create(&mis->thread, "mig/dst/load", incoming_thread, mis,
                        QEMU_THREAD_JOINABLE);
     mis->thread_created = true;
+    return false;
 }
 
 bool migration_incoming_start(MigrationIncomingState *mis, const char *uri,

@@ -61,6 +61,8 @@ typedef struct MigrationState {
     unsigned thread_gen;            /* which thread a reap is for */
     char *uri;
     QEMUFile *to_dst_file;          /* migration thread */
+    /* postcopy-preempt: the second channel (migration thread opens it). */
+    QEMUFile *postcopy_qemufile_src;
     QemuMutex qemu_file_lock;       /* protects to_dst_file for cancel */
     ReturnPathState *rp;
     Error *error;                   /* first error; protected by error_mutex */
@@ -111,7 +113,16 @@ typedef struct MigrationIncomingState {
     QemuEvent load_done;
     bool received_globalstate;
     RunState received_runstate;
-    uint64_t pages_received;
+    uint64_t pages_received;        /* atomic */
+    /*
+     * postcopy-preempt (postcopy-preempt.c): the second channel and the
+     * thread that loads pages from it after LISTEN.
+     */
+    QEMUFile *postcopy_qemufile_dst;
+    QemuThread preempt_thread;
+    bool preempt_thread_running;    /* listen thread / main loop */
+    int preempt_ret;                /* the thread's result, when done */
+    Error *preempt_error;
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);

@@ -38,6 +38,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_VALIDATE_UUID] = true,
     [MIGRATION_CAPABILITY_POSTCOPY_RAM] = true,
     [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true,
+    [MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] = true,
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];
@@ -153,6 +154,11 @@ bool migrate_pause_before_switchover(void)
 bool migrate_postcopy_blocktime(void)
 {
     return capabilities[MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME];
+}
+
+bool migrate_postcopy_preempt(void)
+{
+    return capabilities[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT];
 }
 
 uint64_t migrate_max_bandwidth(void)

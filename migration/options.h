@@ -87,6 +87,7 @@ bool migrate_return_path(void);     /* return-path or postcopy-ram */
 bool migrate_validate_uuid(void);
 bool migrate_pause_before_switchover(void);
 bool migrate_postcopy_blocktime(void);
+bool migrate_postcopy_preempt(void);
 uint64_t migrate_max_bandwidth(void);
 uint64_t migrate_max_postcopy_bandwidth(void);
 uint64_t migrate_downtime_limit(void);

@@ -28,6 +28,7 @@
 #include "options.h"
 #include "savevm.h"
 #include "ram.h"
+#include "postcopy-preempt.h"
 #include "transport.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
@@ -278,11 +279,16 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         /* From here the destination may run the VM. */
         s->postcopy_after_run = true;
         qemu_savevm_send_ping(f, 4);
-        /* Keep the queue in front of requested pages short. */
-        mig_channel_set_send_queue(qemu_file_get_ioc(f),
-                                   POSTCOPY_SEND_QUEUE);
+        /*
+         * Without a preempt channel, requested pages queue behind what
+         * the socket holds: keep that short.
+         */
+        if (!s->postcopy_qemufile_src) {
+            mig_channel_set_send_queue(qemu_file_get_ioc(f),
+                                       POSTCOPY_SEND_QUEUE);
+        }
         /* Requested pages now go out from the return-path thread. */
-        ram_postcopy_set_direct(true);
+        ram_postcopy_set_direct(true, s->postcopy_qemufile_src);
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
@@ -301,10 +307,12 @@ static int postcopy_completion(MigrationState *s, Error **errp)
     int ret;
 
     /* From here the return-path thread queues requests (all is sent). */
-    ram_postcopy_set_direct(false);
+    ram_postcopy_set_direct(false, NULL);
     ram_postcopy_writer_lock();
     ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
     ram_postcopy_writer_unlock();
+    /* After the main channel's EOF, 7.2 ends the preempt channel. */
+    ram_postcopy_preempt_end();
 
     if (ret < 0) {
         return ret;
@@ -315,6 +323,35 @@ static int postcopy_completion(MigrationState *s, Error **errp)
         return -EIO;
     }
     return 0;
+}
+
+/*
+ * postcopy-preempt (7.2 protocol): the second connection, right after the
+ * main one, so that the destination sees them in this order.
+ */
+static bool preempt_connect(MigrationState *s, Error **errp)
+{
+    MigChannel *ioc;
+    QEMUFile *f;
+
+    if (!postcopy_preempt_check_uri(s->uri, errp)) {
+        return false;
+    }
+    ioc = migration_connect(s->uri, errp);
+    if (!ioc) {
+        error_prepend(errp, "postcopy preempt channel: ");
+        return false;
+    }
+    f = qemu_file_new_output(ioc);
+    mig_channel_unref(ioc);
+    qemu_mutex_lock(&s->qemu_file_lock);
+    s->postcopy_qemufile_src = f;
+    if (qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
+        qemu_file_shutdown(f);
+    }
+    qemu_mutex_unlock(&s->qemu_file_lock);
+    trace_postcopy_preempt_channel("connected");
+    return true;
 }
 
 static bool migration_setup(MigrationState *s, Error **errp)
@@ -335,6 +372,9 @@ static bool migration_setup(MigrationState *s, Error **errp)
     qemu_mutex_unlock(&s->qemu_file_lock);
     set_file_rate_limit(s);
 
+    if (migrate_postcopy_preempt() && !preempt_connect(s, errp)) {
+        return false;
+    }
     if (migrate_return_path() &&
         !rp_start(s, qemu_file_get_return_path(f), errp)) {
         return false;
@@ -368,6 +408,8 @@ static bool migration_iteration_run(MigrationState *s, int *cur, bool *ok,
 
             ram_postcopy_writer_lock();
             ret = qemu_savevm_state_iterate(s->to_dst_file, true, errp);
+            /* Nothing may wait in the buffer during a rate-limit pause. */
+            qemu_fflush(s->to_dst_file);
             ram_postcopy_writer_unlock();
             if (ret < 0) {
                 *ok = false;
@@ -452,6 +494,10 @@ finish:
     if (s->to_dst_file) {
         qemu_fclose(s->to_dst_file);
         s->to_dst_file = NULL;
+    }
+    if (s->postcopy_qemufile_src) {
+        qemu_fclose(s->postcopy_qemufile_src);
+        s->postcopy_qemufile_src = NULL;
     }
     qemu_mutex_unlock(&s->qemu_file_lock);
     bql_lock();
@@ -545,6 +591,9 @@ void migrate_cancel(MigrationState *s)
     qemu_mutex_lock(&s->qemu_file_lock);
     if (s->to_dst_file) {
         qemu_file_shutdown(s->to_dst_file);
+    }
+    if (s->postcopy_qemufile_src) {
+        qemu_file_shutdown(s->postcopy_qemufile_src);
     }
     qemu_mutex_unlock(&s->qemu_file_lock);
     qemu_sem_post(&s->rate_limit_sem);

@@ -23,6 +23,7 @@
  */
 #include "qemu/osdep.h"
 #include "postcopy-fault.h"
+#include "ram.h"
 #include "migration.h"
 #include "options.h"
 #include "qemu/atomic.h"
@@ -44,7 +45,7 @@ struct PostcopyIncoming {
     bool fault_thread_running;
     bool quit;                      /* atomic */
     GHashTable *zeropage_ok;        /* RAMBlock * set */
-    PostcopyTmpPage *main_tmp;
+    PostcopyTmpPage *tmp[RAM_CHANNEL__MAX];    /* one per channel */
     RAMBlock *last_req_block;       /* fault thread only */
 
     QemuMutex req_lock;             /* everything below */
@@ -90,9 +91,10 @@ bool postcopy_block_zeropage_ok(MigrationIncomingState *mis, RAMBlock *rb)
     return g_hash_table_contains(mis->postcopy->zeropage_ok, rb);
 }
 
-PostcopyTmpPage *postcopy_incoming_tmp_page(MigrationIncomingState *mis)
+PostcopyTmpPage *postcopy_incoming_tmp_page(MigrationIncomingState *mis,
+                                            int channel)
 {
-    return mis->postcopy->main_tmp;
+    return mis->postcopy->tmp[channel];
 }
 
 /* ---- requests ---- */
@@ -289,7 +291,9 @@ bool postcopy_fault_start(MigrationIncomingState *mis, Error **errp)
         largest = MAX(largest, rb->page_size);
         trace_postcopy_register(rb->idstr, rb->postcopy_length, ioctls);
     }
-    pc->main_tmp = postcopy_tmp_page_new(largest);
+    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+        pc->tmp[i] = postcopy_tmp_page_new(largest);
+    }
     pc->quit_fd = eventfd(0, EFD_CLOEXEC);
     if (pc->quit_fd < 0) {
         error_setg_errno(errp, errno, "eventfd failed");
@@ -340,7 +344,9 @@ void postcopy_incoming_free(MigrationIncomingState *mis)
     if (!pc) {
         return;
     }
-    postcopy_tmp_page_free(pc->main_tmp);
+    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+        postcopy_tmp_page_free(pc->tmp[i]);
+    }
     g_hash_table_destroy(pc->requested);
     g_hash_table_destroy(pc->zeropage_ok);
     g_free(pc->vcpu_fault_start);

@@ -16,7 +16,8 @@ bool postcopy_fault_start(MigrationIncomingState *mis, Error **errp);
 
 int postcopy_uffd(MigrationIncomingState *mis);
 bool postcopy_block_zeropage_ok(MigrationIncomingState *mis, RAMBlock *rb);
-PostcopyTmpPage *postcopy_incoming_tmp_page(MigrationIncomingState *mis);
+PostcopyTmpPage *postcopy_incoming_tmp_page(MigrationIncomingState *mis,
+                                            int channel);
 PostcopyTmpPage *postcopy_tmp_page_new(size_t size);
 void postcopy_tmp_page_free(PostcopyTmpPage *t);
 

@@ -26,6 +26,7 @@
 #include "qemu/osdep.h"
 #include "postcopy-ram.h"
 #include "postcopy-fault.h"
+#include "postcopy-preempt.h"
 #include "migration.h"
 #include "options.h"
 #include "savevm.h"
@@ -301,7 +302,8 @@ static int handle_listen(QEMUFile *f, MigrationIncomingState *mis,
     if (ps == POSTCOPY_INCOMING_ADVISE) {
         disable_thp();
     }
-    if (!postcopy_fault_start(mis, &err)) {
+    if (!postcopy_fault_start(mis, &err) ||
+        (migrate_postcopy_preempt() && !postcopy_preempt_start(mis, &err))) {
         error_propagate(errp, err);
         qemu_file_set_error(f, -EIO);
         return -EIO;
@@ -364,9 +366,9 @@ int postcopy_incoming_command(QEMUFile *f, MigrationIncomingState *mis,
 
 /* ---- placing pages ---- */
 
-PostcopyTmpPage *postcopy_main_tmp_page(MigrationIncomingState *mis)
+PostcopyTmpPage *postcopy_tmp_page(MigrationIncomingState *mis, int channel)
 {
-    return postcopy_incoming_tmp_page(mis);
+    return postcopy_incoming_tmp_page(mis, channel);
 }
 
 PostcopyTmpPage *postcopy_tmp_page_new(size_t size)
@@ -418,9 +420,9 @@ static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
 }
 
 int postcopy_load_target_page(MigrationIncomingState *mis,
-                              PostcopyTmpPage *t, RAMBlock *rb,
-                              uint64_t addr, QEMUFile *f, bool zero,
-                              uint8_t fill, Error **errp)
+                              PostcopyTmpPage *t, int channel,
+                              RAMBlock *rb, uint64_t addr, QEMUFile *f,
+                              bool zero, uint8_t fill, Error **errp)
 {
     uint64_t host_off = QEMU_ALIGN_DOWN(addr, rb->page_size);
     uint8_t *dst;
@@ -435,9 +437,10 @@ int postcopy_load_target_page(MigrationIncomingState *mis,
         t->host_offset = host_off;
         t->all_zero = true;
     } else if (t->rb != rb || t->host_offset != host_off) {
-        error_setg(errp, "Non-same host page detected on channel 0: target "
-                   "host page %s+0x%" PRIx64 ", received %s+0x%" PRIx64,
-                   t->rb->idstr, t->host_offset, rb->idstr, addr);
+        error_setg(errp, "Non-same host page detected on channel %d: "
+                   "target host page %s+0x%" PRIx64 ", received %s+0x%"
+                   PRIx64, channel, t->rb->idstr, t->host_offset,
+                   rb->idstr, addr);
         return -EINVAL;
     }
     dst = t->buf + (addr - host_off);

@@ -40,12 +40,12 @@ bool postcopy_incoming_listening(MigrationIncomingState *mis);
  * host page, placed atomically when complete.
  */
 typedef struct PostcopyTmpPage PostcopyTmpPage;
-PostcopyTmpPage *postcopy_main_tmp_page(MigrationIncomingState *mis);
+PostcopyTmpPage *postcopy_tmp_page(MigrationIncomingState *mis, int channel);
 /* Adds one target page (or a fill byte) at @addr of @rb. */
 int postcopy_load_target_page(MigrationIncomingState *mis,
-                              PostcopyTmpPage *tmp, RAMBlock *rb,
-                              uint64_t addr, QEMUFile *f, bool zero,
-                              uint8_t fill, Error **errp);
+                              PostcopyTmpPage *tmp, int channel,
+                              RAMBlock *rb, uint64_t addr, QEMUFile *f,
+                              bool zero, uint8_t fill, Error **errp);
 
 /* Can this host do postcopy (userfaultfd, page sizes)? */
 bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,

@@ -61,6 +61,9 @@ typedef struct RAMState {
     /* Postcopy after RUN: two writers on the main channel (see below). */
     QemuMutex writer_lock;          /* the main channel, in postcopy */
     bool direct;                    /* atomic: RP thread may send pages */
+    QemuMutex preempt_lock;         /* the two fields below */
+    QEMUFile *preempt_file;         /* postcopy-preempt channel, or NULL */
+    RAMBlock *preempt_last_sent_block;
     SaveStateEntry *se;             /* the "ram" section */
 } RAMState;
 
@@ -112,21 +115,22 @@ static void migration_bitmap_sync(RAMState *rs)
     }
 }
 
-static void save_page_header(RAMState *rs, QEMUFile *f, RAMBlock *rb,
+/* @last: the channel's last named block (CONTINUE is per channel). */
+static void save_page_header(RAMBlock **last, QEMUFile *f, RAMBlock *rb,
                              uint64_t offset)
 {
-    if (rb == rs->last_sent_block) {
+    if (rb == *last) {
         offset |= RAM_SAVE_FLAG_CONTINUE;
     }
     qemu_put_be64(f, offset);
     if (!(offset & RAM_SAVE_FLAG_CONTINUE)) {
         qemu_put_counted_string(f, rb->idstr);
-        rs->last_sent_block = rb;
+        *last = rb;
     }
 }
 
 /* Puts one target page on the wire. */
-static void ram_save_target_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
+static void ram_save_target_page(RAMBlock **last, QEMUFile *f, RAMBlock *rb,
                                  uint64_t page)
 {
     MigrationState *s = migrate_get_current();
@@ -135,11 +139,11 @@ static void ram_save_target_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
     uint64_t before = qemu_file_total_transferred(f);
 
     if (buffer_is_zero(p, TARGET_PAGE_SIZE)) {
-        save_page_header(rs, f, rb, offset | RAM_SAVE_FLAG_ZERO);
+        save_page_header(last, f, rb, offset | RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
         qatomic_inc(&s->stats.duplicate);
     } else {
-        save_page_header(rs, f, rb, offset | RAM_SAVE_FLAG_PAGE);
+        save_page_header(last, f, rb, offset | RAM_SAVE_FLAG_PAGE);
         qemu_put_buffer_async(f, p, TARGET_PAGE_SIZE);
         qatomic_inc(&s->stats.normal);
     }
@@ -147,26 +151,65 @@ static void ram_save_target_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
 }
 
 /*
- * Sends every dirty target page of the host page holding @page; returns
- * how many were sent.  bitmap_mutex held.
+ * The dirty target pages of one host page, taken out of the dirty bitmap
+ * under bitmap_mutex and then sent without it: a send may block on a full
+ * socket, and the other sender (the return-path thread) must still be
+ * able to take its page meanwhile.
  */
-static int ram_save_host_page(RAMState *rs, QEMUFile *f, RAMBlock *rb,
-                              uint64_t page)
+#define CLAIM_INLINE_BITS 512           /* a 2 MiB page of 4 KiB pages */
+
+typedef struct RAMClaim {
+    RAMBlock *rb;
+    uint64_t first;                     /* target page where the host page starts */
+    uint64_t end;
+    int n;
+    unsigned long *bits;                /* bit i: target page first + i */
+    unsigned long inline_bits[BITS_TO_LONGS(CLAIM_INLINE_BITS)];
+} RAMClaim;
+
+/*
+ * Claims the dirty target pages of the host page holding @page, from
+ * @page on; returns how many.  bitmap_mutex held.
+ */
+static int ram_claim_host_page(RAMState *rs, RAMBlock *rb, uint64_t page,
+                               RAMClaim *c)
 {
     uint64_t per_host = rb->page_size >> TARGET_PAGE_BITS;
-    uint64_t first = QEMU_ALIGN_DOWN(page, per_host);
-    uint64_t end = MIN(first + per_host, rb->used_length >> TARGET_PAGE_BITS);
-    int sent = 0;
 
-    for (uint64_t p = page; p < end; p++) {
+    c->rb = rb;
+    c->first = QEMU_ALIGN_DOWN(page, per_host);
+    c->end = MIN(c->first + per_host, rb->used_length >> TARGET_PAGE_BITS);
+    c->n = 0;
+    if (per_host <= CLAIM_INLINE_BITS) {
+        c->bits = c->inline_bits;
+        memset(c->inline_bits, 0, sizeof(c->inline_bits));
+    } else {
+        c->bits = bitmap_new(per_host);
+    }
+    for (uint64_t p = page; p < c->end; p++) {
         if (test_and_clear_bit(p, rb->bmap)) {
+            set_bit(p - c->first, c->bits);
             rs->migration_dirty_pages--;
-            ram_save_target_page(rs, f, rb, p);
-            sent++;
+            c->n++;
         }
     }
-    rs->last_page = end;
-    return sent;
+    rs->last_page = c->end;
+    return c->n;
+}
+
+/* Puts the claimed pages on @f (whose last named block is *@last). */
+static int ram_send_claim(QEMUFile *f, RAMBlock **last, RAMClaim *c)
+{
+    uint64_t count = c->end - c->first;
+
+    for (uint64_t i = find_next_bit(c->bits, count, 0); i < count;
+         i = find_next_bit(c->bits, count, i + 1)) {
+        ram_save_target_page(last, f, c->rb, c->first + i);
+    }
+    if (c->bits != c->inline_bits) {
+        g_free(c->bits);
+    }
+    return c->n;
 }
 
 void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len)
@@ -184,16 +227,22 @@ void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len)
 }
 
 /*
- * Postcopy, after RUN: when the migration thread is not writing (it waits
- * out a rate-limit window, or checks what is pending), the return-path
- * thread sends a requested page itself instead of queuing it, which saves
- * waking the migration thread on the way of the fault.  When the
- * migration thread is writing, it is the quicker sender: the request is
- * queued and taken before its next page.  writer_lock makes the two
- * writers of the main channel take turns; the migration thread holds it
- * for each iteration (a whole SECTION_PART) and for the completion, so
- * the return-path thread, which only try-locks, always writes a
- * SECTION_PART of its own.  Lock order: writer_lock, then bitmap_mutex.
+ * Postcopy, after RUN, requested pages can leave from the return-path
+ * thread, which saves waking the migration thread on the way of a fault:
+ *
+ * - With postcopy-preempt they always do, on the preempt channel, where
+ *   nothing is queued ahead of them (preempt_lock: the RP thread's sends
+ *   and the EOS at completion).
+ * - Without it, only when the migration thread is not writing (it waits
+ *   out a rate-limit window, or checks what is pending).  When it is
+ *   writing it is the quicker sender: the request is queued and taken
+ *   before its next page.  writer_lock makes the two writers of the main
+ *   channel take turns; the migration thread holds it for each iteration
+ *   (a whole SECTION_PART) and for the completion, so the RP thread, which
+ *   only try-locks, always writes a SECTION_PART of its own.
+ *
+ * A page goes once: whoever clears its dirty bit (bitmap_mutex) sends it.
+ * Lock order: writer_lock or preempt_lock, then bitmap_mutex.
  */
 void ram_postcopy_writer_lock(void)
 {
@@ -205,14 +254,65 @@ void ram_postcopy_writer_unlock(void)
     qemu_mutex_unlock(&ram_state.writer_lock);
 }
 
-void ram_postcopy_set_direct(bool on)
+void ram_postcopy_set_direct(bool on, QEMUFile *preempt)
 {
     RAMState *rs = &ram_state;
 
     qemu_mutex_lock(&rs->writer_lock);
+    qemu_mutex_lock(&rs->preempt_lock);
     rs->se = savevm_find_se("ram", 0);
+    if (on) {
+        rs->preempt_file = preempt;
+        rs->preempt_last_sent_block = NULL;
+    }
     qatomic_set(&rs->direct, on && rs->se);
+    qemu_mutex_unlock(&rs->preempt_lock);
     qemu_mutex_unlock(&rs->writer_lock);
+}
+
+void ram_postcopy_preempt_end(void)
+{
+    RAMState *rs = &ram_state;
+
+    qemu_mutex_lock(&rs->preempt_lock);
+    if (rs->preempt_file) {
+        /* 7.2's end of the preempt channel: its loader thread exits. */
+        qemu_put_be64(rs->preempt_file, RAM_SAVE_FLAG_EOS);
+        qemu_fflush(rs->preempt_file);
+        trace_ram_preempt_eos();
+        rs->preempt_file = NULL;
+    }
+    qemu_mutex_unlock(&rs->preempt_lock);
+}
+
+/* Sends the dirty host pages of [first, end) of @rb. */
+static int ram_save_range(RAMState *rs, QEMUFile *f, RAMBlock **last,
+                          RAMBlock *rb, uint64_t first, uint64_t end)
+{
+    int sent = 0;
+
+    for (;;) {
+        RAMClaim c;
+        uint64_t p;
+
+        qemu_mutex_lock(&rs->bitmap_mutex);
+        p = find_next_bit(rb->bmap, end, first);
+        if (p >= end) {
+            qemu_mutex_unlock(&rs->bitmap_mutex);
+            return sent;
+        }
+        ram_claim_host_page(rs, rb, p, &c);
+        /* The background push carries on from here. */
+        rs->last_seen_block = rb;
+        qemu_mutex_unlock(&rs->bitmap_mutex);
+        sent += ram_send_claim(f, last, &c);
+        first = c.end;
+    }
+}
+
+static bool range_dirty(RAMBlock *rb, uint64_t first, uint64_t end)
+{
+    return find_next_bit(rb->bmap, end, first) < end;
 }
 
 bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
@@ -220,11 +320,28 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
     RAMState *rs = &ram_state;
     uint64_t first = start >> TARGET_PAGE_BITS;
     uint64_t end = (start + len) >> TARGET_PAGE_BITS;
-    uint64_t p;
+    bool dirty;
     int sent = 0;
 
-    if (!qatomic_read(&rs->direct) ||
-        !qemu_mutex_trylock(&rs->writer_lock)) {
+    if (!qatomic_read(&rs->direct)) {
+        return false;
+    }
+    qemu_mutex_lock(&rs->preempt_lock);
+    if (rs->preempt_file) {
+        sent = ram_save_range(rs, rs->preempt_file,
+                              &rs->preempt_last_sent_block, rb, first, end);
+        if (sent) {
+            qemu_fflush(rs->preempt_file);
+            trace_ram_urgent_preempt(rb->idstr, start, sent);
+        } else {
+            trace_ram_request_already_sent(rb->idstr, start);
+        }
+        qemu_mutex_unlock(&rs->preempt_lock);
+        return true;
+    }
+    qemu_mutex_unlock(&rs->preempt_lock);
+
+    if (!qemu_mutex_trylock(&rs->writer_lock)) {
         return false;
     }
     if (!qatomic_read(&rs->direct)) {
@@ -233,19 +350,15 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
         return false;
     }
     qemu_mutex_lock(&rs->bitmap_mutex);
-    p = find_next_bit(rb->bmap, end, first);
-    if (p < end) {
+    dirty = range_dirty(rb, first, end);
+    qemu_mutex_unlock(&rs->bitmap_mutex);
+    /* (Only this thread takes pages now: the migration thread waits.) */
+    if (dirty) {
         qemu_savevm_section_part_begin(f, rs->se);
-        while (p < end) {
-            sent += ram_save_host_page(rs, f, rb, p);
-            p = find_next_bit(rb->bmap, end, rs->last_page);
-        }
-        /* The background push carries on from here. */
-        rs->last_seen_block = rb;
+        sent = ram_save_range(rs, f, &rs->last_sent_block, rb, first, end);
         qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
         qemu_savevm_section_part_end(f, rs->se);
     }
-    qemu_mutex_unlock(&rs->bitmap_mutex);
     if (sent) {
         qemu_fflush(f);
         trace_ram_urgent_direct(rb->idstr, start, sent);
@@ -317,17 +430,20 @@ static void ram_drop_requests(RAMState *rs)
 static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
 {
     unsigned nblocks = qemu_ram_block_count();
-    RAMBlock *rb = rs->last_seen_block;
+    RAMClaim c;
+    RAMBlock *rb;
     int ret = 0;
 
     if (!nblocks) {
         return 0;
     }
+    /* (The RP thread moves the scan position too, under the lock.) */
+    qemu_mutex_lock(&rs->bitmap_mutex);
+    rb = rs->last_seen_block;
     if (!rb) {
         rb = qemu_ram_block_nth(0);
         rs->last_page = 0;
     }
-    qemu_mutex_lock(&rs->bitmap_mutex);
     if (ram_has_requests(rs)) {
         RAMBlock *qrb;
         uint64_t page;
@@ -337,9 +453,10 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
              * Send it now, push it out at once, and carry on scanning from
              * there: the guest will likely want the neighbours next.
              */
-            ret = ram_save_host_page(rs, f, qrb, page);
+            ram_claim_host_page(rs, qrb, page, &c);
             rs->last_seen_block = qrb;
             qemu_mutex_unlock(&rs->bitmap_mutex);
+            ret = ram_send_claim(f, &rs->last_sent_block, &c);
             qemu_fflush(f);
             trace_ram_urgent_page(qrb->idstr, page << TARGET_PAGE_BITS);
             return ret;
@@ -352,7 +469,7 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
         uint64_t page = find_next_bit(rb->bmap, npages, rs->last_page);
 
         if (page < npages) {
-            ret = ram_save_host_page(rs, f, rb, page);
+            ret = ram_claim_host_page(rs, rb, page, &c);
             break;
         }
         /* Next block (circularly). */
@@ -366,7 +483,7 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
     }
     rs->last_seen_block = rb;
     qemu_mutex_unlock(&rs->bitmap_mutex);
-    return ret;
+    return ret ? ram_send_claim(f, &rs->last_sent_block, &c) : 0;
 }
 
 static bool ram_is_active(void *opaque)
@@ -439,7 +556,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
          * In postcopy keep little queued in front of the next urgent
          * page: push the background out in small batches.
          */
-        if (postcopy && (pages & 3) == 0) {
+        if (postcopy && !migrate_postcopy_preempt() && (pages & 3) == 0) {
             qemu_fflush(f);
         }
         /* Yield now and then so the thread can check its limits. */
@@ -471,7 +588,8 @@ static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
         if (qemu_file_get_error(f)) {
             break;
         }
-        if (migration_in_postcopy() && (pages & 3) == 0) {
+        if (migration_in_postcopy() && !migrate_postcopy_preempt() &&
+            (pages & 3) == 0) {
             qemu_fflush(f);
         }
     }
@@ -619,7 +737,8 @@ uint64_t ram_dirty_pages_rate(void)
 /* ---------------- destination ---------------- */
 
 typedef struct RAMLoadState {
-    RAMBlock *last_block;           /* CONTINUE on the main channel */
+    /* CONTINUE refers to the channel's own last block (spec §4.3). */
+    RAMBlock *last_block[RAM_CHANNEL__MAX];
 } RAMLoadState;
 
 static RAMLoadState ram_load_state;
@@ -628,7 +747,7 @@ static int ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
 {
     RAMBlock *rb;
 
-    ram_load_state.last_block = NULL;
+    memset(&ram_load_state, 0, sizeof(ram_load_state));
     RAMBLOCK_FOREACH(rb) {
         g_free(rb->receivedmap);
         rb->receivedmap = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
@@ -698,18 +817,19 @@ static int ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
     return 0;
 }
 
-static RAMBlock *ram_block_from_stream(QEMUFile *f, int flags, Error **errp)
+static RAMBlock *ram_block_from_stream(QEMUFile *f, int flags, int channel,
+                                       Error **errp)
 {
-    RAMLoadState *ls = &ram_load_state;
+    RAMBlock **last = &ram_load_state.last_block[channel];
     char id[256];
     RAMBlock *rb;
 
     if (flags & RAM_SAVE_FLAG_CONTINUE) {
-        if (!ls->last_block) {
+        if (!*last) {
             error_setg(errp, "Ack, bad migration stream! (CONTINUE before "
                        "any block was named)");
         }
-        return ls->last_block;
+        return *last;
     }
     if (!qemu_get_counted_string(f, id)) {
         error_setg(errp, "truncated RAM block name");
@@ -720,14 +840,14 @@ static RAMBlock *ram_block_from_stream(QEMUFile *f, int flags, Error **errp)
         error_setg(errp, "Can't find block %s", id);
         return NULL;
     }
-    ls->last_block = rb;
+    *last = rb;
     return rb;
 }
 
 static int ram_load_page(QEMUFile *f, uint64_t addr, int flags, Error **errp)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
-    RAMBlock *rb = ram_block_from_stream(f, flags, errp);
+    RAMBlock *rb = ram_block_from_stream(f, flags, RAM_CHANNEL_MAIN, errp);
     uint8_t *host;
 
     if (!rb) {
@@ -752,15 +872,19 @@ static int ram_load_page(QEMUFile *f, uint64_t addr, int flags, Error **errp)
     if (rb->receivedmap) {
         set_bit_atomic(addr >> TARGET_PAGE_BITS, rb->receivedmap);
     }
-    mis->pages_received++;
+    qatomic_inc(&mis->pages_received);
     return 0;
 }
 
-/* After LISTEN: pages only, assembled into host pages and placed. */
-static int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis,
-                             Error **errp)
+/*
+ * After LISTEN: pages only, assembled into host pages and placed, up to
+ * EOS; on the main channel (listen thread) or the preempt channel (its
+ * own thread), each with its own temporary page and last block.
+ */
+int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
+                      Error **errp)
 {
-    PostcopyTmpPage *tmp = postcopy_main_tmp_page(mis);
+    PostcopyTmpPage *tmp = postcopy_tmp_page(mis, channel);
 
     for (;;) {
         uint64_t addr = qemu_get_be64(f);
@@ -785,7 +909,7 @@ static int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis,
                        "(postcopy mode)", flags);
             return -EINVAL;
         }
-        rb = ram_block_from_stream(f, flags, errp);
+        rb = ram_block_from_stream(f, flags, channel, errp);
         if (!rb) {
             return -EINVAL;
         }
@@ -793,12 +917,12 @@ static int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis,
         if (zero) {
             fill = qemu_get_byte(f);
         }
-        ret = postcopy_load_target_page(mis, tmp, rb, addr, f, zero, fill,
-                                        errp);
+        ret = postcopy_load_target_page(mis, tmp, channel, rb, addr, f, zero,
+                                        fill, errp);
         if (ret < 0) {
             return ret;
         }
-        mis->pages_received++;
+        qatomic_inc(&mis->pages_received);
     }
 }
 
@@ -812,7 +936,7 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
         return -EINVAL;
     }
     if (postcopy_incoming_listening(mis)) {
-        return ram_load_postcopy(f, mis, errp);
+        return ram_load_postcopy(f, mis, RAM_CHANNEL_MAIN, errp);
     }
     for (;;) {
         uint64_t addr = qemu_get_be64(f);
@@ -874,6 +998,7 @@ void ram_mig_init(void)
     qemu_mutex_init(&ram_state.bitmap_mutex);
     qemu_mutex_init(&ram_state.req_mutex);
     qemu_mutex_init(&ram_state.writer_lock);
+    qemu_mutex_init(&ram_state.preempt_lock);
     register_savevm_live("ram", 0, RAM_SECTION_VERSION, &savevm_ram_handlers,
                          &ram_state);
 }

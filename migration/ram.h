@@ -23,6 +23,13 @@
 /* The "ram" section's version; the loader requires exactly this. */
 #define RAM_SECTION_VERSION 4
 
+/* The channels RAM pages travel on (postcopy-preempt adds the second). */
+enum {
+    RAM_CHANNEL_MAIN,
+    RAM_CHANNEL_PREEMPT,
+    RAM_CHANNEL__MAX,
+};
+
 /* Registers the "ram" live handler (start-up, main thread). */
 void ram_mig_init(void);
 
@@ -31,14 +38,17 @@ void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len);
 /*
  * Source, postcopy after RUN: the return-path thread may send requested
  * pages itself (ram.c explains when).  The migration thread holds the
- * writer lock while it writes to the main channel; set_direct(true) once
- * the package is out, (false) before the completion.  ram_save_urgent()
- * sends the dirty pages of [start, start+len) now, or returns false if it
- * cannot (queue the request instead).
+ * writer lock while it writes to the main channel; set_direct(true,
+ * preempt channel or NULL) once the package is out, (false, NULL) before
+ * the completion, and preempt_end() after the main channel's EOF (writes
+ * the preempt channel's EOS).  ram_save_urgent() sends the dirty pages of
+ * [start, start+len) now, or returns false if it cannot (queue the
+ * request instead).
  */
 void ram_postcopy_writer_lock(void);
 void ram_postcopy_writer_unlock(void);
-void ram_postcopy_set_direct(bool on);
+void ram_postcopy_set_direct(bool on, QEMUFile *preempt);
+void ram_postcopy_preempt_end(void);
 bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start,
                      uint64_t len);
 /*
@@ -46,6 +56,16 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start,
  * DISCARD commands for every page still to send.
  */
 int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp);
+
+struct MigrationIncomingState;
+/*
+ * Destination, after LISTEN: loads page records from @f up to EOS, placing
+ * whole host pages; @channel selects the temporary page and the block
+ * CONTINUE refers to.  0 at EOS, else -errno with @errp set (or -EIO for
+ * a stream error, see qemu_file_get_error_obj()).
+ */
+int ram_load_postcopy(QEMUFile *f, struct MigrationIncomingState *mis,
+                      int channel, Error **errp);
 
 /* Source statistics for query-migrate. */
 uint64_t ram_bytes_remaining(void);

@@ -2,9 +2,11 @@
  * transport.c: sockets, passed file descriptors, exec: and file: for
  * migration streams, both ways.
  *
- * The listener runs in the main loop and accepts exactly one connection
- * (the main channel); the return path uses the same socket in the other
- * direction, or the command's other pipe for exec:.
+ * The listener runs in the main loop and accepts the main channel, and
+ * with postcopy-preempt a second connection (channels are told apart by
+ * their order of arrival, as QEMU 7.2 does); the return path uses the
+ * main socket in the other direction, or the command's other pipe for
+ * exec:.
  */
 #include "qemu/osdep.h"
 #include "transport.h"
@@ -203,10 +205,12 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     }
     trace_migration_incoming_accept(cfd);
     socket_set_nodelay(cfd);
-    /* One main channel: stop listening now. */
+    if (fn(mig_channel_new_fd(cfd, "migration-socket"))) {
+        return G_SOURCE_CONTINUE;       /* another channel to come */
+    }
+    /* All channels are here: stop listening now. */
     listener.watch = 0;
     migration_incoming_unlisten();
-    fn(mig_channel_new_fd(cfd, "migration-socket"));
     return G_SOURCE_REMOVE;
 }
 
@@ -219,6 +223,7 @@ static void deliver_stream(void *opaque)
 {
     DeferredStream *d = opaque;
 
+    /* One stream only here (incoming.c refuses preempt without sockets). */
     d->fn(d->ioc);
     g_free(d);
 }
@@ -232,6 +237,11 @@ static bool deliver_later(MigrationIncomingFn *fn, MigChannel *ioc)
     d->ioc = ioc;
     main_loop_call(deliver_stream, d);
     return true;
+}
+
+bool migration_uri_multi_channel(const char *uri)
+{
+    return g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:");
 }
 
 bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,

@@ -26,7 +26,14 @@ bool migration_uri_known(const char *uri);
 char *migration_uri_prepare(const char *uri, Error **errp);
 MigChannel *migration_connect(const char *uri, Error **errp);
 
-typedef void MigrationIncomingFn(MigChannel *ioc);
+/*
+ * Runs in the main thread for each incoming channel; returns true to
+ * accept another connection on the same socket (postcopy-preempt's second
+ * channel), false when it has all it needs.
+ */
+typedef bool MigrationIncomingFn(MigChannel *ioc);
+/* Does @uri's transport carry more than one channel (tcp:, unix:)? */
+bool migration_uri_multi_channel(const char *uri);
 /* Arms @uri; @fn runs in the main thread with the stream. */
 bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
                                Error **errp);

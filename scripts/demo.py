@@ -11,7 +11,7 @@ from the source over the return path and placed atomically.  Progress is
 printed as it goes; at the end both memories are compared byte for byte
 and a summary is printed.
 
-    scripts/demo.py [--ram SIZE] [--switch-after SECONDS]
+    scripts/demo.py [--ram SIZE] [--switch-after SECONDS] [--no-preempt]
                     [--max-bandwidth SIZE] [--max-postcopy-bandwidth SIZE]
 """
 import argparse
@@ -129,6 +129,9 @@ def main():
     ap.add_argument('--max-bandwidth', type=parse_size, default=256 << 20)
     ap.add_argument('--max-postcopy-bandwidth', type=parse_size,
                     default=128 << 20)
+    ap.add_argument('--no-preempt', action='store_true',
+                    help='without postcopy-preempt (requested pages then '
+                    'share the connection with the background push)')
     a = ap.parse_args()
     ram = a.ram
     tmp = tempfile.mkdtemp(prefix='ferry-demo-')
@@ -149,9 +152,11 @@ def main():
         print('ferry demo: %s guest, source pid %d, destination pid %d '
               '(-incoming unix:%s)' % (human(ram), src.pid, dst.pid, sock))
         print('precopy at %s/s for %.1f s while the guest writes, then '
-              'postcopy with the background push at %s/s\n' % (
+              'postcopy with the background push at %s/s%s\n' % (
                   human(a.max_bandwidth), a.switch_after,
-                  human(a.max_postcopy_bandwidth)))
+                  human(a.max_postcopy_bandwidth),
+                  '' if a.no_preempt else
+                  ', requested pages on a second connection (preempt)'))
 
         writer = Writer(sqt, ram)
         reader = Reader(dqt, ram)
@@ -161,6 +166,8 @@ def main():
                             'max-postcopy-bandwidth':
                                 a.max_postcopy_bandwidth})
         mig.caps['postcopy-blocktime'] = True
+        if not a.no_preempt:
+            mig.caps['postcopy-preempt'] = True
         orig_switch = mig.switch
 
         def switch():

@@ -259,6 +259,9 @@ def main():
     ap.add_argument('--return-path', action='store_true',
                     help='enable the return-path capability (implied by '
                     'postcopy)')
+    ap.add_argument('--preempt', action='store_true',
+                    help='with --postcopy: postcopy-preempt (requested pages '
+                    'on a second connection; tcp: and unix: only)')
     ap.add_argument('--blocktime', action='store_true',
                     help='enable postcopy-blocktime on the destination')
     ap.add_argument('--interval', type=float, default=0.5,
@@ -275,6 +278,11 @@ def main():
     caps = {}
     if a.return_path:
         caps['return-path'] = True
+    if a.preempt:
+        if not a.postcopy:
+            ap.error('--preempt needs --postcopy')
+        caps['postcopy-ram'] = True
+        caps['postcopy-preempt'] = True
     try:
         src = QMP(parse_address(a.src))
         dst = QMP(parse_address(a.dst))

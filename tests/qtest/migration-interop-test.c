@@ -1,7 +1,8 @@
 /*
- * migration-interop-test: precopy and postcopy between ferry and the real
- * QEMU 7.2, in both directions, with 256 MiB of pseudo-random guest memory
- * compared byte for byte.
+ * migration-interop-test: precopy and postcopy (with and without
+ * postcopy-preempt) between ferry and the real QEMU 7.2, in both
+ * directions, with 256 MiB of pseudo-random guest memory compared byte for
+ * byte.
  *
  * QEMU is driven the way a user would drive it (its Debian build has no
  * qtest accelerator, and a CPU would add sections to its stream): RAM is
@@ -124,7 +125,7 @@ static void run_precopy(bool src_qemu, bool return_path)
  * destination hit pages not yet received: they fault, are requested over
  * the return path and must return the right bytes.
  */
-static void run_postcopy(bool src_qemu)
+static void run_postcopy(bool src_qemu, bool preempt)
 {
     g_autofree char *pattern = make_pattern_file(PAT_LEN, 7);
     g_autofree char *sock = g_strdup_printf("%s/interop-pc-%d.sock",
@@ -146,6 +147,10 @@ static void run_postcopy(bool src_qemu)
     for (int i = 0; i < 2; i++) {
         migrate_set_capability(i ? dst : src, "events", true);
         migrate_set_capability(i ? dst : src, "postcopy-ram", true);
+        if (preempt) {
+            /* 7.2's protocol: a second connection for requested pages. */
+            migrate_set_capability(i ? dst : src, "postcopy-preempt", true);
+        }
     }
     migrate_set_parameter_int(src, "max-bandwidth", 4 << 20);
     migrate_set_parameter_int(src, "max-postcopy-bandwidth", 4 << 20);
@@ -198,12 +203,22 @@ static void run_postcopy(bool src_qemu)
 
 static void test_postcopy_ferry_to_qemu(void)
 {
-    run_postcopy(false);
+    run_postcopy(false, false);
 }
 
 static void test_postcopy_qemu_to_ferry(void)
 {
-    run_postcopy(true);
+    run_postcopy(true, false);
+}
+
+static void test_preempt_ferry_to_qemu(void)
+{
+    run_postcopy(false, true);
+}
+
+static void test_preempt_qemu_to_ferry(void)
+{
+    run_postcopy(true, true);
 }
 
 static void test_ferry_to_qemu(void)
@@ -239,5 +254,9 @@ int main(int argc, char **argv)
                     test_postcopy_ferry_to_qemu);
     g_test_add_func("/interop/postcopy/qemu-to-ferry",
                     test_postcopy_qemu_to_ferry);
+    g_test_add_func("/interop/postcopy/preempt/ferry-to-qemu",
+                    test_preempt_ferry_to_qemu);
+    g_test_add_func("/interop/postcopy/preempt/qemu-to-ferry",
+                    test_preempt_qemu_to_ferry);
     return g_test_run();
 }
