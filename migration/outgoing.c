@@ -45,7 +45,7 @@
 #define POSTCOPY_BUFFER_DELAY_MS    10
 
 /* Bytes the kernel may queue on the socket during postcopy. */
-#define POSTCOPY_SEND_QUEUE         (16 * 1024)
+#define POSTCOPY_SEND_QUEUE         (64 * 1024)
 
 static int64_t window_ms(void)
 {
