@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""postcopy-latency: on-demand fault latency, ferry next to QEMU 7.2.
+
+A guest of SIZE bytes (default 1 GiB) of random content is migrated with
+postcopy between two processes of the same implementation (ferry to ferry,
+QEMU to QEMU) over a unix socket, switching to postcopy at once (precopy limited to 8 MiB/s, so that
+almost all of RAM is left for postcopy).  While the
+background push runs, the harness reads pages on the destination with QMP
+"pmemsave" of one 4 KiB page, in a random order, each twice in a row:
+
+    extra latency = time(first read) - time(second read, page now present)
+
+A sample counts as a fault when the source's ram.postcopy-requests grew
+during the first read (the source has received the request before the
+destination can return the page, so the counter is exact).  Reads of pages
+that had already arrived are counted separately.  Every page read is
+compared with the image.  Both implementations are measured by the same
+method, in alternating runs, with the push uncapped and with
+max-postcopy-bandwidth 64 MiB/s, each without and with the
+postcopy-preempt capability (on both sides; QEMU 7.2 has it too).
+Reported: faults sampled, p50 / p99 /
+mean extra latency in microseconds, the present-page read time, the total
+postcopy time (source MIGRATION "postcopy-active" to "completed", from the
+events' own timestamps), and the ferry/QEMU ratios; then one JSON line.
+
+A benchmark, not a test: it exits 0 unless a run failed or a page read was
+wrong (1); bad arguments exit 2.  Standard library only.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'scripts'))
+from qmp import QMP  # noqa: E402
+
+DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
+PAGE = 4096
+
+
+class BenchError(Exception):
+    pass
+
+
+def parse_size(text):
+    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
+    t = text.strip().upper()
+    num = t.rstrip('KMG')
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError('bad size %r' % text)
+
+
+def pct(vals, p):
+    """Nearest-rank percentile."""
+    if not vals:
+        return float('nan')
+    s = sorted(vals)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def event_time(ev):
+    ts = ev['timestamp']
+    return ts['seconds'] + ts['microseconds'] / 1e6
+
+
+class Run:
+    """One postcopy migration of @impl with reads on the destination."""
+
+    def __init__(self, args, impl, binary, cap, preempt, image, tmp):
+        self.args, self.impl, self.binary = args, impl, binary
+        self.cap, self.preempt, self.image, self.tmp = cap, preempt, image, tmp
+        self.procs = []
+
+    def start(self, name, extra):
+        qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
+        cmd = [self.binary, '-M', 'none', '-m', '%dM' % (self.args.size >> 20),
+               '-nodefaults', '-display', 'none',
+               '-qmp', 'unix:%s,server=on,wait=off' % qmp] + extra
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        self.procs.append(p)
+        try:
+            return QMP(qmp, timeout=60)
+        except Exception as e:
+            raise BenchError('%s %s did not start: %s' % (self.impl, name, e))
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+    def read_page(self, q, addr, path):
+        t0 = time.perf_counter()
+        q.cmd('pmemsave', val=addr, size=PAGE, filename=path)
+        return time.perf_counter() - t0
+
+    def requests(self, src):
+        return src.cmd('query-migrate').get('ram', {}).get(
+            'postcopy-requests', 0)
+
+    def completed(self, q):
+        for ev in q.pump(0):
+            pass
+        for ev in q.events:
+            if ev['event'] == 'MIGRATION' and \
+                    ev['data']['status'] in ('completed', 'failed'):
+                return ev
+        return None
+
+    def run(self):
+        sock = os.path.join(self.tmp, '%s.sock' % self.impl)
+        out = os.path.join(self.tmp, 'page.bin')
+        try:
+            dst = self.start('dst', ['-incoming', 'unix:' + sock])
+            src = self.start('src', ['-device', 'loader,file=%s,addr=0' %
+                                     self.image])
+            caps = ['events', 'postcopy-ram']
+            if self.preempt:
+                caps.append('postcopy-preempt')
+            for q in (src, dst):
+                q.cmd('migrate-set-capabilities', capabilities=[
+                    {'capability': c, 'state': True} for c in caps])
+            # A slow precopy, so that the switch finds (almost) all of RAM
+            # still to send, on both implementations.
+            src.cmd('migrate-set-parameters', **{
+                'max-bandwidth': self.args.precopy_bandwidth,
+                'max-postcopy-bandwidth': self.cap})
+            src.cmd('migrate', uri='unix:' + sock)
+            src.cmd('migrate-start-postcopy')
+            dst.wait_event('RESUME', timeout=60)
+            rng = random.Random(self.args.seed)
+            order = list(range(self.args.size // PAGE))
+            rng.shuffle(order)
+            faults, present, wrong = [], [], 0
+            reqs = self.requests(src)
+            end = None
+            with open(self.image, 'rb') as img:
+                for page in order:
+                    end = self.completed(src)
+                    if end or len(faults) >= self.args.max_faults:
+                        break
+                    addr = page * PAGE
+                    t1 = self.read_page(dst, addr, out)
+                    now = self.requests(src)
+                    t2 = self.read_page(dst, addr, out)
+                    img.seek(addr)
+                    with open(out, 'rb') as f:
+                        if f.read() != img.read(PAGE):
+                            wrong += 1
+                    if now > reqs:
+                        faults.append((t1 - t2) * 1e6)
+                    else:
+                        present.append(t2 * 1e6)
+                    reqs = now
+            while not end:
+                src.pump(1.0)
+                end = self.completed(src)
+            if end['data']['status'] != 'completed':
+                raise BenchError('%s: migration %s: %s' % (
+                    self.impl, end['data']['status'],
+                    src.cmd('query-migrate').get('error-desc')))
+            start = [e for e in src.events if e['event'] == 'MIGRATION' and
+                     e['data']['status'] == 'postcopy-active']
+            info = dst.cmd('query-migrate')
+            if wrong:
+                raise BenchError('%s: %d pages read wrong' % (self.impl,
+                                                              wrong))
+            return {
+                'faults': faults, 'present': present,
+                'postcopy_s': event_time(end) - event_time(start[0]),
+                'dst_latency_us': info.get('postcopy-latency'),
+                'src_requests': self.requests(src),
+            }
+        finally:
+            self.stop()
+
+
+def summarize(runs):
+    faults = [x for r in runs for x in r['faults']]
+    present = [x for r in runs for x in r['present']]
+    return {
+        'faults': len(faults),
+        'p50_us': pct(faults, 50), 'p99_us': pct(faults, 99),
+        'mean_us': statistics.mean(faults) if faults else float('nan'),
+        'present_p50_us': pct(present, 50),
+        'postcopy_s': statistics.median(r['postcopy_s'] for r in runs),
+        'requests': statistics.median(r['src_requests'] for r in runs),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        epilog='See tests/bench/README.md.')
+    ap.add_argument('--size', type=parse_size, default=1 << 30,
+                    help='guest RAM (default 1G)')
+    ap.add_argument('--runs', type=int, default=3,
+                    help='runs per implementation and case (default 3)')
+    ap.add_argument('--cap', type=parse_size, default=64 << 20,
+                    help='max-postcopy-bandwidth of the capped case, bytes/s '
+                    '(default 64M)')
+    ap.add_argument('--precopy-bandwidth', type=parse_size, default=8 << 20,
+                    help='max-bandwidth before the switch (default 8M)')
+    ap.add_argument('--max-faults', type=int, default=400,
+                    help='stop sampling a run after this many faults')
+    ap.add_argument('--ferry', default=str(ROOT / 'build' / 'ferry'))
+    ap.add_argument('--qemu', default=DEFAULT_QEMU)
+    ap.add_argument('--only', choices=('ferry', 'qemu'))
+    ap.add_argument('--modes', default='plain,preempt',
+                    help='comma-separated: plain (one connection), preempt '
+                    '(capability postcopy-preempt on both sides); default '
+                    'both')
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--json-only', action='store_true')
+    args = ap.parse_args()
+    if args.size % (1 << 20) or args.size <= 0:
+        ap.error('--size must be a whole number of MiB')
+
+    impls = []
+    if args.only != 'qemu':
+        if not os.access(args.ferry, os.X_OK):
+            ap.error('%s not found (ninja -C build)' % args.ferry)
+        impls.append(('ferry', args.ferry))
+    if args.only != 'ferry':
+        if os.access(args.qemu, os.X_OK):
+            impls.append(('qemu', args.qemu))
+        elif not args.json_only:
+            print('QEMU not found at %s: ferry alone, no ratios' % args.qemu)
+
+    def log(msg=''):
+        if not args.json_only:
+            print(msg, flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    shm = '/dev/shm' if shutil.disk_usage('/dev/shm').free > \
+        args.size * 2 else None
+    tmp = tempfile.mkdtemp(prefix='postcopy-latency-', dir=shm)
+    results = {}
+    try:
+        image = os.path.join(tmp, 'ram.img')
+        with open(image, 'wb') as f:
+            for _ in range(args.size >> 20):
+                f.write(os.urandom(1 << 20))
+        modes = [m for m in args.modes.split(',') if m]
+        if not modes or any(m not in ('plain', 'preempt') for m in modes):
+            ap.error('--modes takes plain and/or preempt')
+        cases = [('%s/%s' % (m, c), cap, m == 'preempt') for m in modes
+                 for c, cap in (('uncapped', 0), ('capped', args.cap))]
+        log('postcopy-latency: %d MiB guest, %d runs each, cap %d MiB/s' % (
+            args.size >> 20, args.runs, args.cap >> 20))
+        for case, cap, preempt in cases:
+            per = {name: [] for name, _ in impls}
+            for i in range(args.runs):
+                for name, binary in impls:
+                    r = Run(args, name, binary, cap, preempt, image,
+                            tmp).run()
+                    per[name].append(r)
+                    log('  %-16s %-5s run %d: %3d faults  p50 %8.0f us  '
+                        'p99 %8.0f us  postcopy %.2f s  (dst reports mean '
+                        '%s us)' % (case, name, i + 1, len(r['faults']),
+                                    pct(r['faults'], 50),
+                                    pct(r['faults'], 99), r['postcopy_s'],
+                                    r['dst_latency_us']))
+            results[case] = {name: summarize(runs)
+                             for name, runs in per.items()}
+        log()
+        log('%-17s %-6s %7s %10s %10s %10s %12s %11s' % (
+            'case', 'impl', 'faults', 'p50 us', 'p99 us', 'mean us',
+            'present us', 'postcopy s'))
+        for case, by in results.items():
+            for name, s in by.items():
+                log('%-17s %-6s %7d %10.0f %10.0f %10.0f %12.0f %11.2f' % (
+                    case, name, s['faults'], s['p50_us'], s['p99_us'],
+                    s['mean_us'], s['present_p50_us'], s['postcopy_s']))
+            if 'ferry' in by and 'qemu' in by:
+                f, q = by['ferry'], by['qemu']
+                by['ratio'] = {
+                    'p50': q['p50_us'] / f['p50_us'],
+                    'p99': q['p99_us'] / f['p99_us'],
+                    'postcopy_time': f['postcopy_s'] / q['postcopy_s'],
+                }
+                log('%-17s ferry p50 %.1fx lower, p99 %.1fx lower than '
+                    'QEMU; postcopy time ferry/QEMU %.2f' % (
+                        case, by['ratio']['p50'], by['ratio']['p99'],
+                        by['ratio']['postcopy_time']))
+        print(json.dumps({'bench': 'postcopy-latency',
+                          'size': args.size, 'runs': args.runs,
+                          'cap': args.cap, 'results': results}))
+        return 0
+    except BenchError as e:
+        print('postcopy-latency: %s' % e, file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
