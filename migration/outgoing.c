@@ -44,7 +44,8 @@
 #define BUFFER_DELAY_MS             100
 #define POSTCOPY_BUFFER_DELAY_MS    10
 
-/* Bytes the kernel may queue on the socket during postcopy. */
+/* Bytes the kernel may queue on the socket before / during postcopy. */
+#define PRECOPY_SEND_QUEUE          (4 * 1024 * 1024)
 #define POSTCOPY_SEND_QUEUE         (64 * 1024)
 
 static int64_t window_ms(void)
@@ -362,6 +363,12 @@ static bool migration_setup(MigrationState *s, Error **errp)
     if (!ioc) {
         return false;
     }
+    /*
+     * A deep socket queue: fewer times the writer blocks and the reader
+     * wakes it (the kernel caps it at net.core.wmem_max).  Postcopy
+     * shortens it again at the switch.
+     */
+    mig_channel_set_send_queue(ioc, PRECOPY_SEND_QUEUE);
     f = qemu_file_new_output(ioc);
     mig_channel_unref(ioc);
     qemu_mutex_lock(&s->qemu_file_lock);
