@@ -89,6 +89,16 @@ static void incoming_fail(MigrationIncomingState *mis, Error *err)
     qemu_system_exit_request(1);
 }
 
+/* Main loop, BQL: success; tell the source (SHUT 0) and tidy up. */
+static void incoming_complete(MigrationIncomingState *mis,
+                              MigrationStatus from)
+{
+    migrate_set_state(&mis->state, from, MIGRATION_STATUS_COMPLETED);
+    migrate_send_rp_shut(mis, 0);
+    trace_migration_incoming_done(qatomic_read(&mis->pages_received));
+    incoming_cleanup(mis);
+}
+
 /* Main loop, BQL: after the load. */
 static void incoming_finish_bh(void *opaque)
 {
@@ -123,11 +133,7 @@ static void incoming_finish_bh(void *opaque)
         incoming_fail(mis, err);
         return;
     }
-    migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
-                      MIGRATION_STATUS_COMPLETED);
-    migrate_send_rp_shut(mis, 0);
-    trace_migration_incoming_done(mis->pages_received);
-    incoming_cleanup(mis);
+    incoming_complete(mis, MIGRATION_STATUS_ACTIVE);
 }
 
 /* Main loop, BQL: the listen thread finished a postcopy migration. */
@@ -146,11 +152,7 @@ static void postcopy_finish_bh(void *opaque)
         incoming_fail(mis, err);
         return;
     }
-    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_ACTIVE,
-                      MIGRATION_STATUS_COMPLETED);
-    migrate_send_rp_shut(mis, 0);
-    trace_migration_incoming_done(mis->pages_received);
-    incoming_cleanup(mis);
+    incoming_complete(mis, MIGRATION_STATUS_POSTCOPY_ACTIVE);
 }
 
 /* The link broke while the VM runs here: wait (postcopy-paused). */

@@ -84,6 +84,26 @@ static int64_t now_ms(void)
     return g_get_monotonic_time() / 1000;
 }
 
+const char *qtest_qemu_binary(void)
+{
+    const char *b = getenv("QTEST_QEMU_BINARY");
+
+    return b ? b : "/usr/bin/qemu-system-x86_64";
+}
+
+bool qtest_have_qemu(void)
+{
+    if (access(qtest_qemu_binary(), X_OK) != 0) {
+        g_autofree char *msg = g_strdup_printf("%s not found (apt install "
+                                               "qemu-system-x86)",
+                                               qtest_qemu_binary());
+
+        g_test_skip(msg);
+        return false;
+    }
+    return true;
+}
+
 const char *qtest_ferry_binary(void)
 {
     const char *b = getenv("QTEST_FERRY_BINARY");

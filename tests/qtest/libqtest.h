@@ -47,6 +47,10 @@ const char *qtest_stderr(QTestState *s);
 int qtest_timeout(void);
 /* Path of the ferry binary under test. */
 const char *qtest_ferry_binary(void);
+/* The real QEMU to compare with ($QTEST_QEMU_BINARY or Debian's). */
+const char *qtest_qemu_binary(void);
+/* Whether it is there; if not, skips the test, saying how to get it. */
+bool qtest_have_qemu(void);
 /* A fresh private directory for this test's sockets and files. */
 const char *qtest_tmpdir(void);
 

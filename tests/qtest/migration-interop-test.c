@@ -21,25 +21,6 @@
 #define PAT_ADDR    0x100000
 #define PAT_LEN     (RAM_SIZE - (2 << 20))
 
-static const char *qemu_binary(void)
-{
-    const char *b = getenv("QTEST_QEMU_BINARY");
-
-    return b ? b : "/usr/bin/qemu-system-x86_64";
-}
-
-static bool have_qemu(void)
-{
-    if (access(qemu_binary(), X_OK) != 0) {
-        g_autofree char *msg = g_strdup_printf("%s not found (apt install "
-                                               "qemu-system-x86)",
-                                               qemu_binary());
-        g_test_skip(msg);
-        return false;
-    }
-    return true;
-}
-
 static QTestState *start_vm(bool qemu, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 static QTestState *start_vm(bool qemu, const char *fmt, ...)
@@ -52,7 +33,7 @@ static QTestState *start_vm(bool qemu, const char *fmt, ...)
     va_start(ap, fmt);
     args = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    o.binary = qemu ? qemu_binary() : NULL;
+    o.binary = qemu ? qtest_qemu_binary() : NULL;
     return qtest_init_opts(&o, "-M none -m %dM -nodefaults -display none %s",
                            RAM_MB, args);
 }
@@ -79,6 +60,21 @@ static void check_memory(QTestState *dst, const char *pattern_file)
     }
 }
 
+/* After completion: run states as 7.2 leaves them, memory, clean-up. */
+static void check_result_and_quit(QTestState *src, QTestState *dst,
+                                  const char *pattern)
+{
+    g_autofree char *d = qtest_runstate(dst);
+    g_autofree char *s = qtest_runstate(src);
+
+    g_assert_cmpstr(d, ==, "running");
+    g_assert_cmpstr(s, ==, "postmigrate");
+    check_memory(dst, pattern);
+    qtest_quit(src);
+    qtest_quit(dst);
+    unlink(pattern);
+}
+
 /* @src_qemu: QEMU sends to ferry, else ferry sends to QEMU. */
 static void run_precopy(bool src_qemu, bool return_path)
 {
@@ -87,9 +83,8 @@ static void run_precopy(bool src_qemu, bool return_path)
                                             qtest_tmpdir(), getpid());
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     QTestState *src, *dst;
-    g_autofree char *st = NULL;
 
-    if (!have_qemu()) {
+    if (!qtest_have_qemu()) {
         return;
     }
     src = start_vm(src_qemu, "-device loader,file=%s,addr=0x%x", pattern,
@@ -108,15 +103,7 @@ static void run_precopy(bool src_qemu, bool return_path)
     wait_for_migration_complete(dst);
     qtest_qmp_eventwait(src, "STOP");
     qtest_qmp_eventwait(dst, "RESUME");
-    st = qtest_runstate(dst);
-    g_assert_cmpstr(st, ==, "running");
-    g_free(st);
-    st = qtest_runstate(src);
-    g_assert_cmpstr(st, ==, "postmigrate");
-    check_memory(dst, pattern);
-    qtest_quit(src);
-    qtest_quit(dst);
-    unlink(pattern);
+    check_result_and_quit(src, dst, pattern);
 }
 
 /*
@@ -137,7 +124,7 @@ static void run_postcopy(bool src_qemu, bool preempt)
     g_autofree char *st = NULL;
     gsize len;
 
-    if (!have_qemu() || !have_userfaultfd()) {
+    if (!qtest_have_qemu() || !have_userfaultfd()) {
         return;
     }
     g_assert_true(g_file_get_contents(pattern, &want, &len, NULL));
@@ -189,16 +176,7 @@ static void run_postcopy(bool src_qemu, bool preempt)
         g_assert_cmpint(json_object_get_int_member(qmp_rsp_return(d),
                                                    "postcopy-requests"), >, 0);
     }
-    g_free(st);
-    st = qtest_runstate(dst);
-    g_assert_cmpstr(st, ==, "running");
-    g_free(st);
-    st = qtest_runstate(src);
-    g_assert_cmpstr(st, ==, "postmigrate");
-    check_memory(dst, pattern);
-    qtest_quit(src);
-    qtest_quit(dst);
-    unlink(pattern);
+    check_result_and_quit(src, dst, pattern);
 }
 
 static void test_postcopy_ferry_to_qemu(void)

@@ -22,25 +22,6 @@
     "-M none -cpu qemu64,apic-id=0,-apic -accel tcg -nodefaults " \
     "-display none"
 
-static const char *qemu_binary(void)
-{
-    const char *b = getenv("QTEST_QEMU_BINARY");
-
-    return b ? b : "/usr/bin/qemu-system-x86_64";
-}
-
-static bool have_qemu(void)
-{
-    if (access(qemu_binary(), X_OK) != 0) {
-        g_autofree char *msg = g_strdup_printf("%s not found (apt install "
-                                               "qemu-system-x86)",
-                                               qemu_binary());
-        g_test_skip(msg);
-        return false;
-    }
-    return true;
-}
-
 static void test_qemu_qtest(void)
 {
     QTestOptions o = { 0 };
@@ -51,10 +32,10 @@ static void test_qemu_qtest(void)
     g_autofree uint8_t *back = g_malloc(256 * 1024);
     JsonObject *q;
 
-    if (!have_qemu()) {
+    if (!qtest_have_qemu()) {
         return;
     }
-    o.binary = qemu_binary();
+    o.binary = qtest_qemu_binary();
     qts = qtest_init_opts(&o, QEMU_QTEST_ARGS " -S -m 64M");
     v = qtest_qmp(qts, "{'execute': 'query-version'}");
     q = json_object_get_object_member(qmp_rsp_return(v), "qemu");
@@ -93,14 +74,14 @@ static void test_qemu_loader_pmemsave(void)
     gsize len;
     QTestState *qts;
 
-    if (!have_qemu()) {
+    if (!qtest_have_qemu()) {
         return;
     }
     for (size_t i = 0; i < (1 << 20); i++) {
         data[i] = (i * 2654435761u) >> 13;
     }
     g_assert_true(g_file_set_contents(in, (char *)data, 1 << 20, NULL));
-    o.binary = qemu_binary();
+    o.binary = qtest_qemu_binary();
     qts = qtest_init_opts(&o, "-M none -m 64M -nodefaults -display none -S "
                           "-device loader,file=%s,addr=0x100000", in);
     qtest_qmp_assert_success(qts, "{'execute': 'pmemsave', 'arguments': "
@@ -300,10 +281,10 @@ static void test_qmp_migration_same_bytes(void)
     QTestState *f, *q;
     g_autoptr(GPtrArray) fl = NULL, ql = NULL;
 
-    if (!have_qemu()) {
+    if (!qtest_have_qemu()) {
         return;
     }
-    oq.binary = qemu_binary();
+    oq.binary = qtest_qemu_binary();
     f = qtest_init_opts(&of, "-M none -S -nodefaults -display none");
     q = qtest_init_opts(&oq, "-M none -S -nodefaults -display none");
     fl = converse_list(f, migration_conversation,
@@ -322,10 +303,10 @@ static void test_qmp_same_bytes(void)
     QTestState *f, *q;
     g_autoptr(GPtrArray) fl = NULL, ql = NULL;
 
-    if (!have_qemu()) {
+    if (!qtest_have_qemu()) {
         return;
     }
-    oq.binary = qemu_binary();
+    oq.binary = qtest_qemu_binary();
     f = qtest_init_opts(&of, "-M none -S -nodefaults -display none");
     q = qtest_init_opts(&oq, "-M none -S -nodefaults -display none");
     fl = converse(f);
