@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmp import QMP  # noqa: E402
+from qmp import QMP, QMPError  # noqa: E402
 from migrate import Migration, human, parse_size  # noqa: E402
 
 FERRY = os.environ.get('FERRY', os.path.join(
@@ -182,7 +182,14 @@ def main():
                     not reader.is_alive() and not reader.stop.is_set():
                 reader.start()
         writer.start()
-        ok = mig.run(on_sample)
+        try:
+            ok = mig.run(on_sample)
+        except QMPError as e:
+            # Typically: no userfaultfd for this user (the message says
+            # what to set); nothing else to show then.
+            writer.stop.set()
+            print('demo: %s' % e, file=sys.stderr)
+            return 1
         reader.stop.set()
         if reader.is_alive():
             reader.join()
