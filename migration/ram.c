@@ -90,6 +90,8 @@ static void migration_bitmap_sync(RAMState *rs)
     uint64_t newly = 0;
     RAMBlock *rb;
 
+    /* Accelerator logs (KVM) first, outside the lock: they can be slow. */
+    memory_global_dirty_log_sync();
     qemu_mutex_lock(&rs->bitmap_mutex);
     RAMBLOCK_FOREACH(rb) {
         newly += ramblock_sync_dirty_log(rb, rb->bmap);

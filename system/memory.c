@@ -30,6 +30,28 @@ AddressSpace address_space_io = {
     .limit = 0x10000,
 };
 
+/* Registered at start-up in the main thread; read-only afterwards. */
+static GPtrArray *memory_listeners;
+
+void memory_listener_register(MemoryListener *l)
+{
+    AddressSpace *spaces[] = { &address_space_memory, &address_space_io };
+
+    if (!memory_listeners) {
+        memory_listeners = g_ptr_array_new();
+    }
+    g_ptr_array_add(memory_listeners, l);
+    for (size_t k = 0; k < G_N_ELEMENTS(spaces); k++) {
+        for (guint i = 0; spaces[k]->map && i < spaces[k]->map->len; i++) {
+            MemoryMapping *m = &g_array_index(spaces[k]->map, MemoryMapping,
+                                              i);
+            if (l->region_add) {
+                l->region_add(l, spaces[k], m->base, m->mr);
+            }
+        }
+    }
+}
+
 void memory_region_init_ram_from_block(MemoryRegion *mr, const char *name,
                                        RAMBlock *rb)
 {
@@ -80,6 +102,13 @@ bool address_space_map_region(AddressSpace *as, hwaddr base,
     }
     g_array_insert_val(as->map, i, m);
     trace_memory_region_map(mr->name, base, mr->size);
+    for (i = 0; memory_listeners && i < memory_listeners->len; i++) {
+        MemoryListener *l = memory_listeners->pdata[i];
+
+        if (l->region_add) {
+            l->region_add(l, as, base, mr);
+        }
+    }
     return true;
 }
 

@@ -27,6 +27,7 @@
 /* See ramblock.h: written only before other threads exist. */
 static GPtrArray *ram_list;
 static int global_dirty_log;
+static const DirtyLogOps *dirty_log_ops;    /* set once at start-up */
 
 static size_t fd_page_size(int fd)
 {
@@ -411,16 +412,74 @@ bool ram_block_discard_range(RAMBlock *rb, uint64_t start, size_t length,
     return true;
 }
 
+void memory_register_dirty_log_ops(const DirtyLogOps *ops)
+{
+    dirty_log_ops = ops;
+}
+
 void memory_global_dirty_log_start(void)
 {
     trace_memory_global_dirty_log(1);
     qatomic_set(&global_dirty_log, 1);
+    if (dirty_log_ops && dirty_log_ops->log_start) {
+        dirty_log_ops->log_start();
+    }
 }
 
 void memory_global_dirty_log_stop(void)
 {
     trace_memory_global_dirty_log(0);
+    if (dirty_log_ops && dirty_log_ops->log_stop) {
+        dirty_log_ops->log_stop();
+    }
     qatomic_set(&global_dirty_log, 0);
+}
+
+void memory_global_dirty_log_sync(void)
+{
+    if (qatomic_read(&global_dirty_log) && dirty_log_ops &&
+        dirty_log_ops->log_sync) {
+        dirty_log_ops->log_sync();
+    }
+}
+
+void ramblock_set_dirty_bitmap(RAMBlock *rb, uint64_t first_page,
+                               const unsigned long *bitmap, uint64_t npages)
+{
+    uint64_t limit = rb->max_length >> TARGET_PAGE_BITS;
+
+    if (first_page >= limit) {
+        return;
+    }
+    npages = MIN(npages, limit - first_page);
+    if (first_page % BITS_PER_LONG == 0) {
+        /* The usual case (a KVM slot starts at its block): whole words. */
+        unsigned long *dst = rb->dirty_log + first_page / BITS_PER_LONG;
+
+        for (uint64_t w = 0; w < BITS_TO_LONGS(npages); w++) {
+            unsigned long bits = bitmap[w];
+
+            if (w == npages / BITS_PER_LONG) {
+                bits &= (1UL << (npages % BITS_PER_LONG)) - 1;
+            }
+            if (bits) {
+                qatomic_or(&dst[w], bits);
+            }
+        }
+        return;
+    }
+    for (uint64_t w = 0; w < BITS_TO_LONGS(npages); w++) {
+        unsigned long bits = bitmap[w];
+
+        while (bits) {
+            uint64_t page = w * BITS_PER_LONG + __builtin_ctzl(bits);
+
+            bits &= bits - 1;
+            if (page < npages) {
+                set_bit_atomic(first_page + page, rb->dirty_log);
+            }
+        }
+    }
 }
 
 bool memory_global_dirty_log_enabled(void)

@@ -35,6 +35,14 @@ bool bql_locked(void)
     return bql_held;
 }
 
+void bql_cond_wait(QemuCond *cond)
+{
+    assert(bql_held);
+    bql_held = false;
+    qemu_cond_wait(cond, &bql);
+    bql_held = true;
+}
+
 static gint main_loop_poll(GPollFD *ufds, guint nfds, gint timeout)
 {
     gint ret;

@@ -59,6 +59,20 @@ MemTxResult address_space_write(AddressSpace *as, hwaddr addr,
 MemTxResult address_space_set(AddressSpace *as, hwaddr addr, uint8_t c,
                               hwaddr len);
 
+/*
+ * A listener learns about RAM regions mapped into an address space (the
+ * ones mapped before it registers are replayed), the way an accelerator
+ * mirrors guest RAM into its own memory slots.  Registration happens at
+ * start-up, in the main thread.
+ */
+typedef struct MemoryListener MemoryListener;
+struct MemoryListener {
+    void (*region_add)(MemoryListener *l, AddressSpace *as, hwaddr base,
+                       MemoryRegion *mr);
+};
+
+void memory_listener_register(MemoryListener *l);
+
 /* Translates a guest physical address to its RAMBlock, or NULL. */
 RAMBlock *address_space_translate_ram(AddressSpace *as, hwaddr addr,
                                       ram_addr_t *offset, hwaddr *avail);

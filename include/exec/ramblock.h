@@ -135,6 +135,29 @@ void memory_global_dirty_log_start(void);
 void memory_global_dirty_log_stop(void);
 bool memory_global_dirty_log_enabled(void);
 
+/*
+ * An accelerator whose vCPUs write guest RAM behind the memory API (KVM)
+ * keeps its own dirty log; these hooks turn it on and off with the global
+ * switch, and log_sync() folds it into the blocks' dirty logs (with
+ * ramblock_set_dirty_bitmap) before each harvest.  Any thread may call
+ * memory_global_dirty_log_sync(); the hooks serialise themselves.
+ */
+typedef struct DirtyLogOps {
+    void (*log_start)(void);
+    void (*log_stop)(void);
+    void (*log_sync)(void);
+} DirtyLogOps;
+
+void memory_register_dirty_log_ops(const DirtyLogOps *ops);
+void memory_global_dirty_log_sync(void);
+
+/*
+ * ORs @npages bits of @bitmap (bit i = target page @first_page + i of @rb)
+ * into the block's dirty log.
+ */
+void ramblock_set_dirty_bitmap(RAMBlock *rb, uint64_t first_page,
+                               const unsigned long *bitmap, uint64_t npages);
+
 /* Marks [offset, offset+length) of @rb dirty if logging is on. */
 void ramblock_set_dirty_range(RAMBlock *rb, ram_addr_t offset,
                               ram_addr_t length);

@@ -12,10 +12,13 @@
 #define QEMU_MAIN_LOOP_H
 
 #include "qemu/osdep.h"
+#include "qemu/thread.h"
 
 void bql_lock(void);
 void bql_unlock(void);
 bool bql_locked(void);
+/* Waits on @cond with the BQL released meanwhile (held before and after). */
+void bql_cond_wait(QemuCond *cond);
 
 /* Sets up the main context; must run in the main thread before anything. */
 void qemu_main_loop_init(void);
