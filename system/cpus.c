@@ -54,6 +54,13 @@ int cpus_vcpu_index_from_tid(uint32_t tid)
     return -1;
 }
 
+void cpus_destroy_vcpus(void)
+{
+    if (cpus_accel && cpus_accel->destroy_vcpus) {
+        cpus_accel->destroy_vcpus();
+    }
+}
+
 static int do_vm_stop(RunState state, bool send_stop)
 {
     assert(bql_locked());

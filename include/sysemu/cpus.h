@@ -17,6 +17,8 @@ typedef struct AccelOpsClass {
     int (*vcpu_count)(void);
     /* The vCPU index run by host thread @tid, or -1 (postcopy blocktime). */
     int (*vcpu_index_from_tid)(uint32_t tid);
+    /* Ends the vCPU threads at exit (the VM is already stopped). */
+    void (*destroy_vcpus)(void);
 } AccelOpsClass;
 
 void cpus_register_accel(const AccelOpsClass *ops);
@@ -26,5 +28,6 @@ void pause_all_vcpus(void);
 void resume_all_vcpus(void);
 int cpus_vcpu_count(void);
 int cpus_vcpu_index_from_tid(uint32_t tid);
+void cpus_destroy_vcpus(void);
 
 #endif
