@@ -17,6 +17,8 @@
 #include "sysemu/qtest.h"
 #include "sysemu/hostmem.h"
 #include "sysemu/cpus.h"
+#include "sysemu/kvm.h"
+#include "sysemu/blockdev.h"
 #include "hw/boards.h"
 #include "chardev/char.h"
 #include "monitor/monitor.h"
@@ -63,6 +65,8 @@ typedef enum OptIndex {
     OPT_INCOMING,
     OPT_GLOBAL,
     OPT_DEVICE,
+    OPT_SMP,
+    OPT_DRIVE,
 } OptIndex;
 
 typedef struct QEMUOption {
@@ -103,6 +107,8 @@ static const QEMUOption qemu_options[] = {
     { "incoming", true, OPT_INCOMING },
     { "global", true, OPT_GLOBAL },
     { "device", true, OPT_DEVICE },
+    { "smp", true, OPT_SMP },
+    { "drive", true, OPT_DRIVE },
 };
 
 /* What the first pass collected; main thread only. */
@@ -137,7 +143,13 @@ static void help(void)
            "-mem-path FILE   back the default RAM with FILE (hugetlbfs "
            "allowed)\n"
            "-mem-prealloc    preallocate the default RAM\n"
-           "-accel qtest     accelerator (qtest: no vCPUs; the default)\n"
+           "-accel qtest|kvm accelerator (qtest: no vCPUs, the default; "
+           "kvm: run the\n"
+           "                 guest's vCPUs under /dev/kvm)\n"
+           "-smp [cpus=]N    number of vCPUs (pc-lite: 1)\n"
+           "-drive file=IMG,format=raw[,if=ide|none][,index=N]  a raw disk "
+           "image\n"
+           "                 (pc-lite boots the first sector of index 0)\n"
            "-S               freeze the VM at start-up (use 'cont' in QMP)\n"
            "-name [guest=]NAME  the VM name shown by query-name\n"
            "-uuid UUID       the VM UUID\n"
@@ -455,6 +467,56 @@ static uint64_t parse_ram_size(const char *arg, bool *set)
     return sz;
 }
 
+/* -smp [cpus=]N[,maxcpus=M][,sockets=,dies=,cores=,threads=]: N vCPUs. */
+static unsigned parse_smp(void)
+{
+    static const char *const topo[] = {
+        "maxcpus", "sockets", "dies", "clusters", "cores", "threads",
+    };
+    uint64_t cpus = 1;
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_SMP) {
+        g_autoptr(QemuOpts) o = NULL;
+        uint64_t v;
+
+        loc_push(co);
+        o = parse_opts_or_die(co->arg, "cpus");
+        if (!qemu_opt_get_number(o, "cpus", 1, &cpus, &err)) {
+            die_with(err);
+        }
+        for (size_t k = 0; k < G_N_ELEMENTS(topo); k++) {
+            if (!qemu_opt_get_number(o, topo[k], 1, &v, &err)) {
+                die_with(err);
+            }
+        }
+        if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
+            die_with(err);
+        }
+        if (cpus == 0 || cpus > 255) {
+            error_report("Invalid SMP CPUs %" PRIu64, cpus);
+            exit(1);
+        }
+        loc_clear();
+    }
+    return cpus;
+}
+
+static void configure_drives(void)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_DRIVE) {
+        loc_push(co);
+        if (!drive_add(co->arg, &err)) {
+            die_with(err);
+        }
+        loc_clear();
+    }
+}
+
 static void create_machine(void)
 {
     g_autofree char *type = g_strdup("none");
@@ -487,7 +549,8 @@ static void create_machine(void)
             memdev = g_strdup(m);
         }
         accel = qemu_opt_get(o, "accel");
-        if (accel && !g_str_equal(accel, "qtest")) {
+        if (accel && !g_str_equal(accel, "qtest") &&
+            !g_str_equal(accel, "kvm")) {
             error_report("invalid accelerator %s", accel);
             exit(1);
         }
@@ -522,6 +585,7 @@ static void create_machine(void)
 
     mc = machine_find_class(type);
     vl.machine = machine_new(mc);
+    vl.machine->smp_cpus = parse_smp();
     if (ram_set) {
         vl.machine->ram_size = ram_size;
         vl.machine->ram_size_set = true;
@@ -537,7 +601,7 @@ static void create_machine(void)
 static void configure_accelerator(void)
 {
     CmdlineOpt *co;
-    bool any = false, ok = false;
+    bool any = false, ok = false, kvm = false;
 
     FOREACH_OPT(co, OPT_ACCEL) {
         g_autoptr(QemuOpts) o = NULL;
@@ -551,21 +615,55 @@ static void configure_accelerator(void)
         o = parse_opts_or_die(co->arg, "accel");
         name = qemu_opt_get(o, "accel");
         if (name && g_str_equal(name, "help")) {
-            printf("Accelerators supported in ferry:\nqtest\n");
+            printf("Accelerators supported in ferry:\nqtest\nkvm\n");
             exit(0);
         }
         if (name && g_str_equal(name, "qtest")) {
             ok = true;
+        } else if (name && g_str_equal(name, "kvm")) {
+            Error *err = NULL;
+
+            if (kvm_accel_ops_init(&err)) {
+                kvm = true;
+                ok = true;
+            } else {
+                /* As QEMU: say why, then try the next -accel. */
+                error_report_err(err);
+                error_report("failed to initialize kvm");
+            }
         } else {
             /* Like QEMU: report, and try the next -accel. */
             error_report("invalid accelerator %s", name ? name : "");
         }
         loc_clear();
     }
+    if (!any) {
+        /* -machine accel=NAME is the older spelling of -accel NAME. */
+        FOREACH_OPT(co, OPT_MACHINE) {
+            g_autoptr(QemuOpts) o = parse_opts_or_die(co->arg, "type");
+            const char *a = qemu_opt_get(o, "accel");
+
+            if (a && g_str_equal(a, "kvm")) {
+                Error *err = NULL;
+
+                any = true;
+                loc_push(co);
+                if (!kvm_accel_ops_init(&err)) {
+                    error_report_err(err);
+                    error_report("failed to initialize kvm");
+                    exit(1);
+                }
+                loc_clear();
+                kvm = ok = true;
+            }
+        }
+    }
     if (any && !ok) {
         exit(1);
     }
-    qtest_accel_init();
+    if (!kvm) {
+        qtest_accel_init();
+    }
 }
 
 static void configure_qtest(void)
@@ -621,6 +719,7 @@ static void configure_misc(void)
 {
     CmdlineOpt *co;
     Error *err = NULL;
+    unsigned nserial = 0;
 
     FOREACH_OPT(co, OPT_NAME) {
         g_autoptr(QemuOpts) o = NULL;
@@ -676,7 +775,7 @@ static void configure_misc(void)
         loc_clear();
     }
     FOREACH_OPT(co, OPT_SERIAL) {
-        g_autofree char *label = g_strdup_printf("serial%u", _i);
+        g_autofree char *label = g_strdup_printf("serial%u", nserial++);
 
         loc_push(co);
         if (!qemu_chr_new(label, co->arg, &err) && err) {
@@ -796,6 +895,7 @@ void qemu_init(int argc, char **argv)
     create_chardevs();
     create_monitors();
     create_objects();
+    configure_drives();
     configure_accelerator();
     create_machine();
     configure_devices();
@@ -824,11 +924,13 @@ int qemu_cleanup(void)
 
     migration_shutdown();
     vm_shutdown();
+    cpus_destroy_vcpus();
     monitor_cleanup();
     qtest_server_fini(vl.qtest);
     qemu_chr_cleanup_all();
     machine_free(vl.machine);
     host_memory_backend_free_all();
+    drive_cleanup_all();
     if (vl.pidfile) {
         unlink(vl.pidfile);
     }

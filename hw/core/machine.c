@@ -42,12 +42,19 @@ void machine_print_list(FILE *f)
     }
 }
 
+void machine_register_builtin(void)
+{
+    machine_register_none();
+    machine_register_pc_lite();
+}
+
 MachineState *machine_new(const MachineClass *mc)
 {
     MachineState *ms = g_new0(MachineState, 1);
 
     ms->mc = mc;
     ms->ram_size = mc->default_ram_size;
+    ms->smp_cpus = 1;
     return ms;
 }
 

@@ -27,7 +27,7 @@ static const MachineClass machine_none_class = {
     .init = machine_none_init,
 };
 
-void machine_register_builtin(void)
+void machine_register_none(void)
 {
     machine_register_class(&machine_none_class);
 }

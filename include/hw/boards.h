@@ -23,6 +23,7 @@ typedef struct MachineClass {
     bool is_default;
     uint64_t default_ram_size;
     const char *default_ram_id;
+    unsigned max_cpus;          /* 0: the machine has no vCPUs */
     bool (*init)(MachineState *ms, Error **errp);
 } MachineClass;
 
@@ -33,6 +34,7 @@ struct MachineState {
     char *ram_memdev_id;        /* memory-backend= */
     char *mem_path;             /* -mem-path */
     bool mem_prealloc;          /* -mem-prealloc */
+    unsigned smp_cpus;          /* -smp (1 when not given) */
     HostMemoryBackend *ram_backend;
     RAMBlock *ram_block;
     MemoryRegion ram;
@@ -45,6 +47,8 @@ const MachineClass *machine_find_class(const char *name);
 void machine_print_list(FILE *f);
 void machine_register_class(const MachineClass *mc);
 void machine_register_builtin(void);
+void machine_register_none(void);
+void machine_register_pc_lite(void);
 
 MachineState *machine_new(const MachineClass *mc);
 bool machine_run_board_init(MachineState *ms, Error **errp);
