@@ -109,6 +109,23 @@ static const BadCase bad_cases[] = {
         "-M", "none", "-display", "gtk"),
     BAD("positional-argument", "disk.img: invalid option",
         "-M", "none", "disk.img"),
+    BAD("pc-lite-no-drive", "pc-lite needs a boot disk: -drive file=IMG,"
+        "format=raw", "-M", "pc-lite"),
+    BAD("pc-lite-not-bootable", "'/dev/zero' is not a bootable disk",
+        "-M", "pc-lite", "-drive", "file=/dev/zero,format=raw"),
+    BAD("pc-lite-short-image", "'/dev/null' is shorter than 512 bytes",
+        "-M", "pc-lite", "-drive", "file=/dev/null,format=raw"),
+    BAD("pc-lite-smp", "The max CPUs supported by machine 'pc-lite' is 1",
+        "-M", "pc-lite", "-smp", "2", "-drive", "file=/dev/zero,format=raw"),
+    BAD("pc-lite-too-much-ram", "pc-lite supports at most 3072 MiB",
+        "-M", "pc-lite", "-m", "4G", "-drive", "file=/dev/zero,format=raw"),
+    BAD("drive-qcow2", "'qcow2' invalid format",
+        "-M", "none", "-drive", "file=/dev/zero,format=qcow2"),
+    BAD("drive-virtio", "unsupported bus type 'virtio'",
+        "-M", "none", "-drive", "file=/dev/zero,format=raw,if=virtio"),
+    BAD("drive-bad-param", "Invalid parameter 'bogus'",
+        "-M", "none", "-drive", "file=/dev/zero,bogus=1"),
+    BAD("smp-zero", "Invalid SMP CPUs 0", "-M", "none", "-smp", "0"),
     { .name = "msg-timestamp", .timestamp = true,
       .expect = "-M bogus: unsupported machine type 'bogus'",
       .args = { "-msg", "timestamp=on", "-M", "bogus" } },
@@ -243,6 +260,7 @@ static void test_machine_help(void)
     g_autofree char *out = run_info("-machine", "help");
 
     g_assert_true(has_line(out, "none"));
+    g_assert_true(has_line(out, "pc-lite"));
 }
 
 static void test_trace_help(void)
@@ -310,6 +328,20 @@ static void test_good_memory_zero(void)
     check_starts("-m 0", "running", 0);
 }
 
+/* pc-lite under the qtest accelerator: the board, without running it. */
+static void test_good_pc_lite(void)
+{
+    const char *dir = g_getenv("FERRY_BOOTBLOCKS");
+    g_autofree char *args = g_strdup_printf(
+        "-M pc-lite -m 64M -serial none -drive file=%s/a-b-bootblock.img,"
+        "format=raw,if=ide", dir ? dir : "tests/migration");
+    QTestState *s = start_checked(args, "running", 64 * MiB);
+
+    /* The boot sector is at 0x7c00, signature and all. */
+    g_assert_cmphex(qtest_readw(s, 0x7dfe), ==, 0xaa55);
+    stop_cleanly(s);
+}
+
 static void test_good_stopped(void)
 {
     check_starts("-M none -m 16M -S", "prelaunch", 16 * MiB);
@@ -367,6 +399,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/info/trace-help", test_trace_help);
     g_test_add_func("/cli/good/memory-zero", test_good_memory_zero);
     g_test_add_func("/cli/good/stopped", test_good_stopped);
+    g_test_add_func("/cli/good/pc-lite", test_good_pc_lite);
     g_test_add_func("/cli/good/memfd-backend", test_good_memfd_backend);
     g_test_add_func("/cli/good/file-backend", test_good_file_backend);
     return g_test_run();
