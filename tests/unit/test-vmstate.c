@@ -541,6 +541,7 @@ int main(int argc, char **argv)
 
         g_test_add_func(path, tests[i].fn);
     }
+    x86_vmstate_add_tests();
     ret = g_test_run();
     if (hook_log) {
         g_string_free(hook_log, true);

@@ -93,6 +93,10 @@ void load_fails(const VMStateDescription *vmsd, void *obj,
                 const char *wire, int version, int ret,
                 const char *msg);
 
+/* ---- the x86 "cpu" section (test-vmstate-x86.c) ---- */
+
+void x86_vmstate_add_tests(void);
+
 /* ---- golden cases (test-vmstate-golden.c) ---- */
 
 typedef struct Golden {
