@@ -160,9 +160,19 @@ static void handle_fault(MigrationIncomingState *mis, uintptr_t addr,
     key = (uintptr_t)rb->host + host_off;
     trace_postcopy_fault(rb->idstr, host_off, tid);
     qemu_mutex_lock(&pc->req_lock);
+    /*
+     * A page placed since the kernel queued this fault has already woken
+     * the thread: no blocktime, no request.  The placer sets the bit
+     * before it takes req_lock in postcopy_page_placed(), so a fault we
+     * count here is always ended there.
+     */
+    if (test_bit(host_off >> TARGET_PAGE_BITS, rb->receivedmap)) {
+        qemu_mutex_unlock(&pc->req_lock);
+        trace_postcopy_fault_already_placed(rb->idstr, host_off);
+        return;
+    }
     blocktime_begin(pc, cpus_vcpu_index_from_tid(tid), key, now);
-    if (!test_bit(host_off >> TARGET_PAGE_BITS, rb->receivedmap) &&
-        !g_hash_table_contains(pc->requested, (gpointer)key)) {
+    if (!g_hash_table_contains(pc->requested, (gpointer)key)) {
         g_hash_table_insert(pc->requested, (gpointer)key,
                             (gpointer)(uintptr_t)now);
         pc->requests++;

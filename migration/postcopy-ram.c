@@ -43,7 +43,20 @@ struct PostcopyTmpPage {
     uint64_t host_offset;
     unsigned pages;             /* target pages received so far */
     bool all_zero;
+    /*
+     * A run of whole zero host pages, contiguous in one block, not yet
+     * placed: one UFFDIO_ZEROPAGE for the run instead of one per page
+     * (each call costs microseconds, and a guest's untouched memory is
+     * mostly such runs).  The run is placed before any other page, when
+     * it reaches ZERO_RUN_MAX, and whenever the channel has no more
+     * buffered input, so a requested page never waits for the network.
+     */
+    RAMBlock *zrun_rb;
+    uint64_t zrun_start;
+    uint64_t zrun_len;
 };
+
+#define ZERO_RUN_MAX (2u << 20)
 
 static int incoming_postcopy_state;     /* PostcopyState, atomic */
 
@@ -388,6 +401,53 @@ void postcopy_tmp_page_free(PostcopyTmpPage *t)
     }
 }
 
+static int place_result(RAMBlock *rb, uint64_t start, int ret,
+                        Error **errp)
+{
+    if (ret == -EEXIST) {
+        error_setg(errp, "page 0x%" PRIx64 " of %s was sent twice", start,
+                   rb->idstr);
+        return ret;
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "placing page 0x%" PRIx64 " of %s "
+                         "failed", start, rb->idstr);
+        return ret;
+    }
+    return 0;
+}
+
+static void mark_placed(MigrationIncomingState *mis, RAMBlock *rb,
+                        uint64_t start, uint64_t len)
+{
+    bitmap_set_atomic(rb->receivedmap, start >> TARGET_PAGE_BITS,
+                      len >> TARGET_PAGE_BITS);
+    for (uint64_t off = start; off < start + len; off += rb->page_size) {
+        postcopy_page_placed(mis, rb, off);
+    }
+}
+
+int postcopy_flush_zero_run(MigrationIncomingState *mis, PostcopyTmpPage *t,
+                            Error **errp)
+{
+    RAMBlock *rb = t->zrun_rb;
+    int ret;
+
+    if (!t->zrun_len) {
+        return 0;
+    }
+    ret = uffd_zeropage(postcopy_uffd(mis), rb->host + t->zrun_start,
+                        t->zrun_len);
+    ret = place_result(rb, t->zrun_start, ret, errp);
+    if (ret == 0) {
+        mark_placed(mis, rb, t->zrun_start, t->zrun_len);
+        trace_postcopy_place_zero_run(rb->idstr, t->zrun_start,
+                                      t->zrun_len);
+    }
+    t->zrun_len = 0;
+    return ret;
+}
+
 static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
                            Error **errp)
 {
@@ -395,27 +455,36 @@ static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
     uint8_t *host = rb->host + t->host_offset;
     int ret;
 
-    if (t->all_zero && postcopy_block_zeropage_ok(mis, rb)) {
-        ret = uffd_zeropage(postcopy_uffd(mis), host, rb->page_size);
-    } else {
-        /* (An all-zero buffer holds zeroes: the records wrote them.) */
-        ret = uffd_copy(postcopy_uffd(mis), host, t->buf, rb->page_size);
-    }
-    if (ret == -EEXIST) {
-        error_setg(errp, "page 0x%" PRIx64 " of %s was sent twice",
-                   t->host_offset, rb->idstr);
-        return ret;
-    }
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "placing page 0x%" PRIx64 " of %s "
-                         "failed", t->host_offset, rb->idstr);
-        return ret;
-    }
-    bitmap_set_atomic(rb->receivedmap, t->host_offset >> TARGET_PAGE_BITS,
-                      rb->page_size >> TARGET_PAGE_BITS);
-    postcopy_page_placed(mis, rb, t->host_offset);
-    trace_postcopy_place_page(rb->idstr, t->host_offset, t->all_zero);
     t->pages = 0;
+    if (t->all_zero && postcopy_block_zeropage_ok(mis, rb)) {
+        if (t->zrun_len && (t->zrun_rb != rb ||
+                            t->zrun_start + t->zrun_len != t->host_offset ||
+                            t->zrun_len >= ZERO_RUN_MAX)) {
+            ret = postcopy_flush_zero_run(mis, t, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if (!t->zrun_len) {
+            t->zrun_rb = rb;
+            t->zrun_start = t->host_offset;
+        }
+        t->zrun_len += rb->page_size;
+        return 0;
+    }
+    ret = postcopy_flush_zero_run(mis, t, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* (An all-zero buffer holds zeroes: the records wrote them.) */
+    ret = place_result(rb, t->host_offset,
+                       uffd_copy(postcopy_uffd(mis), host, t->buf,
+                                 rb->page_size), errp);
+    if (ret < 0) {
+        return ret;
+    }
+    mark_placed(mis, rb, t->host_offset, rb->page_size);
+    trace_postcopy_place_page(rb->idstr, t->host_offset, false);
     return 0;
 }
 

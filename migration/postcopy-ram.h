@@ -47,6 +47,13 @@ int postcopy_load_target_page(MigrationIncomingState *mis,
                               RAMBlock *rb, uint64_t addr, QEMUFile *f,
                               bool zero, uint8_t fill, Error **errp);
 
+/*
+ * Places the zero pages @tmp has gathered (see PostcopyTmpPage); the
+ * channel calls it when its input runs dry and at its end.
+ */
+int postcopy_flush_zero_run(MigrationIncomingState *mis,
+                            PostcopyTmpPage *tmp, Error **errp);
+
 /* Can this host do postcopy (userfaultfd, page sizes)? */
 bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,
                                     Error **errp);

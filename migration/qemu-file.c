@@ -104,6 +104,11 @@ void qemu_file_set_read_chunk(QEMUFile *f, size_t bytes)
     f->read_chunk = MAX(bytes, 1);
 }
 
+size_t qemu_file_read_buffered(QEMUFile *f)
+{
+    return f->is_writable ? 0 : f->buf_len - f->buf_index;
+}
+
 uint64_t qemu_file_tell(QEMUFile *f)
 {
     return f->is_writable ? f->total_transferred : f->pos + f->buf_index;

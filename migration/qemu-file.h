@@ -60,6 +60,8 @@ int qemu_peek_byte(QEMUFile *f, int offset);
  * stuck behind a large chunk of background pages still to be placed.
  */
 void qemu_file_set_read_chunk(QEMUFile *f, size_t bytes);
+/* Bytes already read from the channel and not yet consumed (readers). */
+size_t qemu_file_read_buffered(QEMUFile *f);
 
 int qemu_file_get_error_obj(QEMUFile *f, Error **errp);
 /* Shuts the channel down: wakes threads blocked on it. */

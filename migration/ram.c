@@ -889,12 +889,18 @@ int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
     PostcopyTmpPage *tmp = postcopy_tmp_page(mis, channel);
 
     for (;;) {
-        uint64_t addr = qemu_get_be64(f);
+        uint64_t addr;
         int flags, ret;
         RAMBlock *rb;
         uint8_t fill = 0;
         bool zero;
 
+        /* About to wait for the network: place what is gathered first. */
+        if (qemu_file_read_buffered(f) < 8 + 256 + TARGET_PAGE_SIZE &&
+            postcopy_flush_zero_run(mis, tmp, errp) < 0) {
+            return -EIO;
+        }
+        addr = qemu_get_be64(f);
         if (qemu_file_get_error(f)) {
             return -EIO;
         }
@@ -905,7 +911,7 @@ int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
         case RAM_SAVE_FLAG_PAGE:
             break;
         case RAM_SAVE_FLAG_EOS:
-            return 0;
+            return postcopy_flush_zero_run(mis, tmp, errp) < 0 ? -EIO : 0;
         default:
             error_setg(errp, "Unknown combination of migration flags: 0x%x "
                        "(postcopy mode)", flags);
