@@ -218,6 +218,28 @@ static void *listen_thread(void *opaque)
     return NULL;
 }
 
+/*
+ * At exit (main loop, BQL), before the vCPUs are stopped: a destination
+ * left postcopy-paused has vCPUs asleep on pages that will never come.
+ * Tearing down the userfaultfd wakes them (the pages then read as zero,
+ * which no longer matters), so that pausing them cannot hang the exit.
+ */
+void migration_incoming_shutdown(void)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+
+    if (qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        return;
+    }
+    trace_migration_incoming_shutdown_paused();
+    postcopy_preempt_stop(mis);
+    postcopy_ram_incoming_cleanup(mis);
+    if (mis->have_listen_thread) {
+        qemu_thread_join(&mis->listen_thread);
+        mis->have_listen_thread = false;
+    }
+}
+
 void migration_incoming_start_listen_thread(MigrationIncomingState *mis)
 {
     qemu_thread_create(&mis->listen_thread, "mig/dst/listen",

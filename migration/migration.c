@@ -499,4 +499,5 @@ void migration_shutdown(void)
         migrate_wait_thread(current_migration);
     }
     migration_incoming_unlisten();
+    migration_incoming_shutdown();
 }

@@ -152,6 +152,8 @@ void migrate_set_error(MigrationState *s, const Error *error);
 void migration_init(void);
 bool migration_incoming_setup(const char *uri, Error **errp);
 bool migration_incoming_deferred(void);
+/* At exit: releases a postcopy-paused destination's sleeping vCPUs. */
+void migration_incoming_shutdown(void);
 void migration_shutdown(void);
 
 /* Destination return path (thread-safe). */

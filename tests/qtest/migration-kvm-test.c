@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define GUEST_START     (1u << 20)
@@ -319,6 +320,42 @@ static void test_kvm_postcopy(void)
     guest_stop(&dst);
 }
 
+/*
+ * The source dies after the switch: the destination pauses with its vCPU
+ * asleep on a missing page, and must still quit promptly when told to.
+ */
+static void test_kvm_postcopy_source_killed(void)
+{
+    Guest src = { 0 }, dst = { 0 };
+    g_autofree char *uri = NULL;
+    g_autofree char *st = NULL;
+    int status;
+
+    if (!have_kvm() || !have_userfaultfd()) {
+        return;
+    }
+    pair_start(&src, &dst, &uri);
+    migrate_set_capability(src.qts, "postcopy-ram", true);
+    migrate_set_capability(dst.qts, "postcopy-ram", true);
+    /* 1 MB/s: the guest is left waiting for most of its pages. */
+    migrate_set_parameter_int(src.qts, "max-postcopy-bandwidth", 1 << 20);
+    migrate_qmp(src.qts, uri);
+    qtest_qmp_assert_success(src.qts,
+                             "{'execute': 'migrate-start-postcopy'}");
+    wait_for_migration_status(dst.qts, "postcopy-active");
+    qtest_qmp_eventwait(dst.qts, "RESUME");
+    qtest_kill(src.qts);
+    wait_for_migration_status(dst.qts, "postcopy-paused");
+    st = qtest_runstate(dst.qts);
+    g_assert_cmpstr(st, ==, "running");
+    qtest_qmp_assert_success(dst.qts, "{'execute': 'quit'}");
+    status = qtest_wait_exit(dst.qts);
+    g_assert_true(WIFEXITED(status));
+    unlink(src.serial);
+    g_free(src.serial);
+    guest_stop(&dst);
+}
+
 /* A destination of another machine refuses the stream; the guest runs on. */
 static void test_kvm_bad_destination(void)
 {
@@ -359,6 +396,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/kvm/precopy-then-postcopy",
                    test_kvm_precopy_then_postcopy);
     g_test_add_func("/migration/kvm/postcopy", test_kvm_postcopy);
+    g_test_add_func("/migration/kvm/postcopy-source-killed",
+                    test_kvm_postcopy_source_killed);
     g_test_add_func("/migration/kvm/bad-destination",
                    test_kvm_bad_destination);
     return g_test_run();
