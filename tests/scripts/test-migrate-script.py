@@ -129,8 +129,11 @@ def main():
                 'migrate-start-postcopy' in out and \
                 'destination faults' in out
 
+        # A slow precopy, so that the switch always comes before the
+        # first pass could send everything and complete in precopy.
         run_pair(tmp, 'postcopy at once, limited push',
                  [sock_uri, '--postcopy', '--switch-after', '0',
+                  '--max-bandwidth', '4M',
                   '--max-postcopy-bandwidth', '64M', '--blocktime'],
                  lambda r, o: ok_postcopy(r, o) and 'blocktime' in o,
                  src_extra=loader)
