@@ -167,6 +167,8 @@ static void postcopy_pause_bh(void *opaque)
                  "for its missing pages", error_get_pretty(r->err));
     mis->error = r->err;
     g_free(r);
+    /* No page comes before a recovery: no reason to keep CPUs polling. */
+    postcopy_cpu_latency_drop(mis);
 }
 
 static bool is_io_error(int ret)
@@ -183,6 +185,10 @@ static void *listen_thread(void *opaque)
     r->mis = mis;
     /* Small reads: a requested page must not wait behind a big chunk. */
     qemu_file_set_read_chunk(mis->from_src_file, 16 * 1024);
+    if (migrate_postcopy_preempt()) {
+        /* Requested pages come on the preempt channel: yield to them. */
+        qemu_thread_set_class(QEMU_THREAD_BULK);
+    }
     r->ret = qemu_loadvm_state_main(mis->from_src_file, mis, &r->err);
     if (r->ret < 0 && !r->err) {
         error_setg(&r->err, "stream error %d", r->ret);

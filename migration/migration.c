@@ -30,6 +30,7 @@
 #include "qapi/qmp/json-writer.h"
 #include "qapi/qmp-event.h"
 #include "qemu/atomic.h"
+#include "qemu/cpu-latency.h"
 #include "qemu/main-loop.h"
 #include "sysemu/runstate.h"
 #include "exec/ramblock.h"
@@ -149,6 +150,30 @@ bool migration_in_postcopy(void)
     return st == MIGRATION_STATUS_POSTCOPY_ACTIVE ||
            st == MIGRATION_STATUS_POSTCOPY_PAUSED ||
            st == MIGRATION_STATUS_POSTCOPY_RECOVER;
+}
+
+int migration_cpu_latency_hold(void)
+{
+    int us = migrate_props()->postcopy_cpu_latency;
+    Error *err = NULL;
+    int handle;
+
+    if (us < 0) {
+        return -1;
+    }
+    handle = qemu_cpu_latency_request(us, &err);
+    if (handle < 0) {
+        error_prepend(&err, "x-postcopy-cpu-latency: ");
+        error_append_hint(&err, "Postcopy goes on without it.\n");
+        warn_report_err(err);
+    }
+    return handle;
+}
+
+void migration_cpu_latency_release(int *handle)
+{
+    qemu_cpu_latency_release(*handle);
+    *handle = -1;
 }
 
 bool migration_is_idle(void)

@@ -72,6 +72,7 @@ typedef struct MigrationState {
     QemuSemaphore rate_limit_sem;   /* wakes the thread early */
     int start_postcopy;             /* atomic: migrate-start-postcopy */
     bool postcopy_after_run;        /* migration thread: RUN was sent */
+    int postcopy_cpu_latency;       /* migration thread: PM QoS handle */
     QemuSemaphore pause_sem;        /* migrate-continue */
     int64_t start_time;             /* ms, realtime */
     int64_t setup_time;             /* ms */
@@ -141,6 +142,19 @@ bool migration_status_cancellable(int st);
 /* Source status is one of the postcopy ones. */
 bool migration_in_postcopy(void);
 bool migration_is_running(void);
+
+/*
+ * Postcopy, either side: a vCPU that touches a missing page waits for a
+ * chain of thread wake-ups in both processes (fault thread, return path,
+ * the thread that reads the page).  On an idle CPU each costs its idle
+ * state's exit latency.  With -global migration.x-postcopy-cpu-latency=US
+ * the postcopy phase holds a PM QoS request for US microseconds.  Returns
+ * the handle for migration_cpu_latency_release(), or -1 when none is
+ * configured or the kernel refused (a warning says why; the migration
+ * goes on).
+ */
+int migration_cpu_latency_hold(void);
+void migration_cpu_latency_release(int *handle);
 /* Called when max-bandwidth and friends change mid-migration. */
 void migration_parameters_changed(void);
 /* Validates capability changes on a destination waiting for a stream. */

@@ -17,6 +17,7 @@
 #include "qapi/qmp/json-writer.h"
 #include "qapi/qmp/qjson.h"
 #include "qemu/atomic.h"
+#include "qemu/cpu-latency.h"
 #include "qemu/cutils.h"
 #include "trace.h"
 
@@ -93,6 +94,7 @@ void migrate_options_init(void)
         .send_section_footer = true,
         .send_switchover_start = false,
         .preempt_pre_7_2 = true,
+        .postcopy_cpu_latency = -1,
     };
 }
 
@@ -114,6 +116,19 @@ bool migrate_set_global_property(const char *name, const char *value,
         if (g_str_equal(bool_props[i].name, name)) {
             return qapi_bool_parse(name, value, bool_props[i].field, errp);
         }
+    }
+    if (g_str_equal(name, "x-postcopy-cpu-latency")) {
+        int us;
+
+        if (qemu_strtoi(value, NULL, 10, &us) < 0 || us < -1 ||
+            us > CPU_LATENCY_MAX_US) {
+            error_setg(errp, "Parameter 'x-postcopy-cpu-latency' expects "
+                       "microseconds from 0 to %d, or -1 for none",
+                       CPU_LATENCY_MAX_US);
+            return false;
+        }
+        props.postcopy_cpu_latency = us;
+        return true;
     }
     error_setg(errp, "can't apply global migration.%s=%s: Property "
                "'migration.%s' not found", name, value, name);

@@ -73,6 +73,12 @@ typedef struct MigrationProperties {
     bool send_section_footer;       /* default on */
     bool send_switchover_start;     /* 10.x command; default off (7.2) */
     bool preempt_pre_7_2;           /* x-preempt-pre-7-2; default on */
+    /*
+     * ferry's own: x-postcopy-cpu-latency, the CPU wake-up latency in us
+     * requested from the kernel while postcopy runs; -1 (default) asks
+     * nothing.  See migration_cpu_latency_hold().
+     */
+    int postcopy_cpu_latency;
 } MigrationProperties;
 
 void migrate_options_init(void);

@@ -185,6 +185,7 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
 
 static void migration_finish(MigrationState *s, int cur, bool ok)
 {
+    migration_cpu_latency_release(&s->postcopy_cpu_latency);
     bql_lock();
     s->total_time = now_ms() - s->start_time;
     if (ok && migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED)) {
@@ -281,15 +282,19 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         s->postcopy_after_run = true;
         qemu_savevm_send_ping(f, 4);
         /*
-         * Without a preempt channel, requested pages queue behind what
-         * the socket holds: keep that short.
+         * Keep what the main channel's socket holds short.  Without a
+         * preempt channel requested pages queue behind it; with one, a
+         * requested page that the push has already taken is still in
+         * there, and the vCPU waits for everything ahead of it.
          */
-        if (!s->postcopy_qemufile_src) {
-            mig_channel_set_send_queue(qemu_file_get_ioc(f),
-                                       POSTCOPY_SEND_QUEUE);
-        }
+        mig_channel_set_send_queue(qemu_file_get_ioc(f), POSTCOPY_SEND_QUEUE);
         /* Requested pages now go out from the return-path thread. */
         ram_postcopy_set_direct(true, s->postcopy_qemufile_src);
+        if (s->postcopy_qemufile_src) {
+            /* The push only fills in: it yields the CPU to requests. */
+            qemu_thread_set_class(QEMU_THREAD_BULK);
+        }
+        s->postcopy_cpu_latency = migration_cpu_latency_hold();
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
@@ -557,6 +562,7 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
     }
     s->start_time = now_ms();
     s->postcopy_after_run = false;
+    s->postcopy_cpu_latency = -1;
     if (!migration_uri_known(uri)) {
         /* QEMU records no error-desc for this one. */
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,

@@ -40,6 +40,7 @@
 struct PostcopyIncoming {
     int uffd;
     int quit_fd;
+    int cpu_latency;                /* PM QoS handle while listening */
     uint64_t features;
     QemuThread fault_thread;
     bool fault_thread_running;
@@ -69,7 +70,7 @@ void postcopy_incoming_create(MigrationIncomingState *mis)
 {
     PostcopyIncoming *pc = g_new0(PostcopyIncoming, 1);
 
-    pc->uffd = pc->quit_fd = -1;
+    pc->uffd = pc->quit_fd = pc->cpu_latency = -1;
     qemu_mutex_init(&pc->req_lock);
     pc->requested = g_hash_table_new(NULL, NULL);
     pc->zeropage_ok = g_hash_table_new(NULL, NULL);
@@ -241,6 +242,9 @@ static void *postcopy_fault_thread(void *opaque)
             break;
         }
         if (!(p[0].revents & POLLIN)) {
+            if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+                break;
+            }
             continue;
         }
         n = read(pc->uffd, msg, sizeof(msg));
@@ -312,7 +316,15 @@ bool postcopy_fault_start(MigrationIncomingState *mis, Error **errp)
     qemu_thread_create(&pc->fault_thread, "mig/dst/fault",
                        postcopy_fault_thread, mis, QEMU_THREAD_JOINABLE);
     pc->fault_thread_running = true;
+    pc->cpu_latency = migration_cpu_latency_hold();
     return true;
+}
+
+void postcopy_cpu_latency_drop(MigrationIncomingState *mis)
+{
+    if (mis->postcopy) {
+        migration_cpu_latency_release(&mis->postcopy->cpu_latency);
+    }
 }
 
 void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis)
@@ -344,6 +356,7 @@ void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis)
         close(pc->quit_fd);
         pc->quit_fd = -1;
     }
+    migration_cpu_latency_release(&pc->cpu_latency);
     trace_postcopy_cleanup(pc->requests, pc->latency_count);
 }
 

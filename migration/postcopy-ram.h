@@ -60,6 +60,8 @@ bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,
 
 /* Listen thread's end: tear down userfaultfd and the fault thread. */
 void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis);
+/* Ends the x-postcopy-cpu-latency request early (postcopy-paused). */
+void postcopy_cpu_latency_drop(MigrationIncomingState *mis);
 
 /* query-migrate: blocktime and latency members (destination). */
 void postcopy_write_stats(MigrationIncomingState *mis, JSONWriter *w);

@@ -6,6 +6,9 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/thread.h"
+#include "trace.h"
+
+#include <sys/resource.h>
 
 static void error_exit(int err, const char *msg)
 {
@@ -295,4 +298,18 @@ bool qemu_thread_is_self(QemuThread *thread)
 void qemu_thread_get_self(QemuThread *thread)
 {
     thread->thread = pthread_self();
+}
+
+int qemu_thread_set_class(QemuThreadClass cls)
+{
+    int tid = qemu_get_thread_id();
+    int nice = cls == QEMU_THREAD_BULK ? QEMU_THREAD_BULK_NICE : 0;
+    int ret = 0;
+
+    /* On Linux a thread id names one thread to setpriority(). */
+    if (setpriority(PRIO_PROCESS, tid, nice) < 0) {
+        ret = -errno;
+    }
+    trace_qemu_thread_set_class(tid, nice, ret);
+    return ret;
 }

@@ -74,6 +74,31 @@ void *qemu_thread_join(QemuThread *thread);
 bool qemu_thread_is_self(QemuThread *thread);
 void qemu_thread_get_self(QemuThread *thread);
 
+/*
+ * Scheduling class of the calling thread, for background work that runs
+ * beside work with a deadline (postcopy: the push of the rest of RAM
+ * beside the threads that serve a waiting vCPU's page).
+ *
+ * BULK: SCHED_OTHER at nice QEMU_THREAD_BULK_NICE, so that every normal
+ *   thread that wakes up on a busy CPU gets it first.  Always allowed.
+ * NORMAL: nice 0 again; from BULK that needs CAP_SYS_NICE (RLIMIT_NICE),
+ *   without it the thread stays at its nice.
+ *
+ * (Real-time classes were measured and made things worse: the kernel
+ * places a woken real-time thread on an idle CPU, which must first wake
+ * up, where a normal thread would have run next to its waker.)
+ *
+ * Returns 0 or a negative errno; traced either way.
+ */
+typedef enum QemuThreadClass {
+    QEMU_THREAD_NORMAL,
+    QEMU_THREAD_BULK,
+} QemuThreadClass;
+
+#define QEMU_THREAD_BULK_NICE 10
+
+int qemu_thread_set_class(QemuThreadClass cls);
+
 /* Scoped lock: QEMU_LOCK_GUARD(&m) unlocks at the end of the scope. */
 static inline QemuMutex *qemu_lock_guard_lock(QemuMutex *m)
 {

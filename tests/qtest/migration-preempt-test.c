@@ -14,6 +14,8 @@
 #include "migration-helpers.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -289,6 +291,178 @@ static void test_preempt_needs_sockets(void)
     unlink(file);
 }
 
+/* ---- scheduling and CPU wake-up latency during postcopy ---- */
+
+/* The nice value of @pid's thread named @comm, or INT_MIN if none. */
+static int thread_nice(pid_t pid, const char *comm)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *tid;
+    int nice = INT_MIN;
+
+    while (d && (tid = g_dir_read_name(d))) {
+        g_autofree char *cpath = g_strdup_printf("%s/%s/comm", dir, tid);
+        g_autofree char *spath = g_strdup_printf("%s/%s/stat", dir, tid);
+        g_autofree char *name = NULL, *stat = NULL;
+        g_auto(GStrv) f = NULL;
+        const char *rest;
+
+        if (!g_file_get_contents(cpath, &name, NULL, NULL) ||
+            !g_file_get_contents(spath, &stat, NULL, NULL)) {
+            continue;
+        }
+        g_strchomp(name);
+        rest = strrchr(stat, ')');
+        if (!g_str_equal(name, comm) || !rest) {
+            continue;
+        }
+        /* After "pid (comm) ": state is field 3, nice field 19. */
+        f = g_strsplit(rest + 2, " ", 0);
+        g_assert_cmpuint(g_strv_length(f), >, 16);
+        nice = atoi(f[16]);
+    }
+    if (d) {
+        g_dir_close(d);
+    }
+    return nice;
+}
+
+/* Polls until @pid's thread @comm has nice @want (deadline: the timeout). */
+static void wait_thread_nice(pid_t pid, const char *comm, int want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout() * G_USEC_PER_SEC;
+    int nice;
+
+    while ((nice = thread_nice(pid, comm)) != want) {
+        if (g_get_monotonic_time() > deadline) {
+            g_error("thread %s of %d has nice %d, not %d", comm, (int)pid,
+                    nice, want);
+        }
+        poll(NULL, 0, 2);
+    }
+}
+
+/* The kernel's current CPU wake-up latency target, in us. */
+static int32_t cpu_latency_now(void)
+{
+    int32_t v = -1;
+    int fd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(read(fd, &v, sizeof(v)), ==, sizeof(v));
+    close(fd);
+    return v;
+}
+
+static void wait_cpu_latency(int32_t want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout() * G_USEC_PER_SEC;
+
+    while (cpu_latency_now() != want) {
+        if (g_get_monotonic_time() > deadline) {
+            g_error("CPU latency target is %d us, not %d", cpu_latency_now(),
+                    want);
+        }
+        poll(NULL, 0, 2);
+    }
+}
+
+/*
+ * A slow postcopy (256 KiB/s push) from @src to @dst: @during runs while
+ * both are in postcopy-active, then the push is uncapped and memory
+ * compared.
+ */
+static void slow_postcopy(const char *src_extra, const char *dst_extra,
+                          void (*during)(QTestState *src, QTestState *dst))
+{
+    g_autofree char *sock = tmp_path("preempt-sched.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree uint8_t *pattern = NULL, *got = NULL;
+    size_t len = 2 << 20;
+    QTestState *src, *dst;
+
+    src = qtest_init_opts(NULL, "-name source -M none -m 64M %s", src_extra);
+    dst = qtest_init_opts(NULL, "-name target -M none -m 64M -incoming %s %s",
+                          uri, dst_extra);
+    pattern = g_malloc(len);
+    fill_pattern(pattern, len, 9);
+    qtest_bufwrite(src, DATA_START, pattern, len);
+    set_caps(src);
+    set_caps(dst);
+    migrate_set_parameter_int(src, "max-bandwidth", 256 << 10);
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 256 << 10);
+    migrate_qmp(src, uri);
+    qtest_qmp_assert_success(src, "{'execute': 'migrate-start-postcopy'}");
+    wait_for_migration_status(src, "postcopy-active");
+    wait_for_migration_status(dst, "postcopy-active");
+    qtest_qmp_eventwait(dst, "RESUME");
+    during(src, dst);
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 0);
+    wait_for_migration_complete(src);
+    wait_for_migration_complete(dst);
+    got = pmemsave_read(dst, DATA_START, len);
+    g_assert_true(memcmp(got, pattern, len) == 0);
+    qtest_quit(src);
+    qtest_quit(dst);
+}
+
+static void bulk_threads_yield(QTestState *src, QTestState *dst)
+{
+    /* The push on both sides runs at nice 10; what serves requests not. */
+    wait_thread_nice(qtest_pid(src), "live_migration", 10);
+    wait_thread_nice(qtest_pid(dst), "mig/dst/listen", 10);
+    g_assert_cmpint(thread_nice(qtest_pid(src), "mig/src/rp"), ==, 0);
+    g_assert_cmpint(thread_nice(qtest_pid(dst), "mig/dst/fault"), ==, 0);
+    g_assert_cmpint(thread_nice(qtest_pid(dst), "mig/dst/preempt"), ==, 0);
+}
+
+static void test_preempt_bulk_nice(void)
+{
+    if (!have_userfaultfd()) {
+        return;
+    }
+    slow_postcopy("", "", bulk_threads_yield);
+}
+
+static int32_t cpu_latency_base;
+
+static void latency_held_by_dst(QTestState *src, QTestState *dst)
+{
+    wait_cpu_latency(9);
+}
+
+static void latency_held_by_src(QTestState *src, QTestState *dst)
+{
+    wait_cpu_latency(11);
+}
+
+static void test_postcopy_cpu_latency(void)
+{
+    if (!have_userfaultfd()) {
+        return;
+    }
+    if (access("/dev/cpu_dma_latency", W_OK) < 0) {
+        g_test_skip("/dev/cpu_dma_latency is not writable here");
+        return;
+    }
+    cpu_latency_base = cpu_latency_now();
+    if (cpu_latency_base <= 11) {
+        g_test_skip("something else already holds a CPU latency of "
+                    "11 us or less");
+        return;
+    }
+    /* Held on each side for the postcopy phase only, then given back. */
+    slow_postcopy("", "-global migration.x-postcopy-cpu-latency=9",
+                  latency_held_by_dst);
+    wait_cpu_latency(cpu_latency_base);
+    slow_postcopy("-global migration.x-postcopy-cpu-latency=11", "",
+                  latency_held_by_src);
+    wait_cpu_latency(cpu_latency_base);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -302,5 +476,9 @@ int main(int argc, char **argv)
                     test_preempt_needs_postcopy);
     g_test_add_func("/migration/postcopy/preempt/needs-sockets",
                     test_preempt_needs_sockets);
+    g_test_add_func("/migration/postcopy/preempt/bulk-nice",
+                    test_preempt_bulk_nice);
+    g_test_add_func("/migration/postcopy/preempt/cpu-latency",
+                    test_postcopy_cpu_latency);
     return g_test_run();
 }
