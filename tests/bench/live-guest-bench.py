@@ -23,7 +23,9 @@ capped by max-postcopy-bandwidth.  Reported per run and as medians:
             a share of what it did on the source before the migration
 
 then the ferry/QEMU ratios, and one JSON line.  Runs alternate between
-the implementations.  A benchmark, not a test: it exits 0 unless a run
+the implementations: "ferry" as it starts by default, "ferry-lowlat" with
+-global migration.x-postcopy-cpu-latency=0 on both sides (needs write
+access to /dev/cpu_dma_latency, skipped otherwise), and "qemu".  A benchmark, not a test: it exits 0 unless a run
 failed (1); bad arguments exit 2.  Needs /dev/kvm, userfaultfd and
 qemu-system-x86 (QEMU side skipped with a message when absent).
 Standard library only.
@@ -42,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchimpls  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 COUNTER = 0x7e00
@@ -64,22 +68,23 @@ def parse_size(text):
 class Run:
     """One postcopy migration of the running guest on @impl."""
 
-    def __init__(self, args, impl, binary, cap, tmp):
+    def __init__(self, args, impl, binary, cap, tmp, extra=()):
         self.args, self.impl, self.binary = args, impl, binary
-        self.cap, self.tmp = cap, tmp
+        self.cap, self.tmp, self.extra = cap, tmp, list(extra)
         self.procs = []
         self.counter_file = os.path.join(tmp, 'counter.bin')
 
     def start(self, name, extra):
         qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
         serial = os.path.join(self.tmp, '%s-%s.serial' % (self.impl, name))
-        machine = 'pc-lite' if self.impl == 'ferry' else 'pc'
+        machine = 'pc-lite' if self.impl.startswith('ferry') else 'pc'
         cmd = [self.binary, '-M', machine, '-accel', 'kvm',
                '-m', '%dM' % (self.args.size >> 20), '-nodefaults',
                '-display', 'none',
                '-drive', 'file=%s,format=raw' % self.args.image,
                '-serial', 'file:' + serial,
-               '-qmp', 'unix:%s,server=on,wait=off' % qmp] + extra
+               '-qmp', 'unix:%s,server=on,wait=off' % qmp]
+        cmd += self.extra + extra
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         self.procs.append(p)
@@ -136,7 +141,8 @@ class Run:
             for q in (src, dst):
                 q.cmd('migrate-set-capabilities', capabilities=[
                     {'capability': c, 'state': True}
-                    for c in ('events', 'postcopy-ram')])
+                    for c in ('events', 'postcopy-ram') +
+                    (('postcopy-preempt',) if self.args.preempt else ())])
             dst.cmd('migrate-set-capabilities', capabilities=[
                 {'capability': 'postcopy-blocktime', 'state': True}])
             src.cmd('migrate-set-parameters',
@@ -198,7 +204,10 @@ def main():
     ap.add_argument('--cap', type=parse_size, default=64 << 20,
                     help='max-postcopy-bandwidth of the capped case')
     ap.add_argument('--runs', type=int, default=2)
-    ap.add_argument('--only', choices=('ferry', 'qemu'))
+    ap.add_argument('--preempt', action='store_true',
+                    help='capability postcopy-preempt on both sides (all '
+                    'implementations)')
+    benchimpls.add_arguments(ap)
     args = ap.parse_args()
 
     if not os.access('/dev/kvm', os.R_OK | os.W_OK):
@@ -209,29 +218,23 @@ def main():
             print('live-guest-bench: %s not found (build first)' % path,
                   file=sys.stderr)
             return 2
-    impls = [('ferry', args.ferry), ('qemu', args.qemu)]
-    if args.only:
-        impls = [i for i in impls if i[0] == args.only]
-    if not os.path.exists(args.qemu):
-        print('QEMU 7.2 not found at %s: measuring ferry only '
-              '(apt install qemu-system-x86)' % args.qemu)
-        impls = [i for i in impls if i[0] == 'ferry']
+    impls = benchimpls.choose(ap, args)
 
     results = {}
     ok = True
     with tempfile.TemporaryDirectory(prefix='live-guest-bench-') as tmp:
         for cap_name, cap in (('uncapped', 0), ('capped', args.cap)):
             for n in range(args.runs):
-                for impl, binary in impls:
+                for impl, binary, extra in impls:
                     try:
-                        r = Run(args, impl, binary, cap, tmp).run()
+                        r = Run(args, impl, binary, cap, tmp, extra).run()
                     except Exception as e:
                         print('%s %s run %d failed: %s' % (
                             impl, cap_name, n + 1, e))
                         ok = False
                         continue
                     results.setdefault((cap_name, impl), []).append(r)
-                    print('%-6s %-8s run %d: total %5d ms  downtime %4d ms  '
+                    print('%-12s %-8s run %d: total %5d ms  downtime %4d ms  '
                           'blocktime %5d ms  requests %5d  progress %5.1f%% '
                           '(%.0f -> %.0f pages/s)' % (
                               impl, cap_name, n + 1, r['total_ms'],
@@ -241,28 +244,30 @@ def main():
                           flush=True)
 
     print()
-    print('%-9s %-6s %9s %9s %10s %9s' % ('case', 'impl', 'total ms',
+    print('%-9s %-12s %9s %9s %10s %9s' % ('case', 'impl', 'total ms',
                                           'downtime', 'blocktime',
                                           'progress'))
     summary = {}
     for cap_name in ('uncapped', 'capped'):
-        for impl, _ in impls:
+        for impl, _, _ in impls:
             runs = results.get((cap_name, impl), [])
             if not runs:
                 continue
             s = {k: med(runs, k) for k in ('total_ms', 'downtime_ms',
                                            'blocktime_ms', 'progress_pct')}
             summary['%s/%s' % (cap_name, impl)] = s
-            print('%-9s %-6s %9.0f %9.0f %10.0f %8.1f%%' % (
+            print('%-9s %-12s %9.0f %9.0f %10.0f %8.1f%%' % (
                 cap_name, impl, s['total_ms'], s['downtime_ms'],
                 s['blocktime_ms'], s['progress_pct']))
-        f = summary.get('%s/ferry' % cap_name)
         q = summary.get('%s/qemu' % cap_name)
-        if f and q and q['blocktime_ms']:
-            print('%-9s ratio  blocktime ferry/QEMU %.3f, total %.2f' % (
-                cap_name, f['blocktime_ms'] / q['blocktime_ms'],
-                f['total_ms'] / q['total_ms']))
+        for fname in ('ferry', 'ferry-lowlat'):
+            f = summary.get('%s/%s' % (cap_name, fname))
+            if f and q and q['blocktime_ms']:
+                print('%-9s ratio  blocktime %s/QEMU %.3f, total %.2f' % (
+                    cap_name, fname, f['blocktime_ms'] / q['blocktime_ms'],
+                    f['total_ms'] / q['total_ms']))
     print(json.dumps({'bench': 'live-guest', 'size': args.size,
+                      'preempt': args.preempt,
                       'cap': args.cap, 'results': summary}))
     return 0 if ok else 1
 

@@ -3,10 +3,11 @@
 
 A guest of SIZE bytes (default 1 GiB) of random content is migrated with
 postcopy between two processes of the same implementation (ferry to ferry,
-QEMU to QEMU) over a unix socket, switching to postcopy at once (precopy limited to 8 MiB/s, so that
-almost all of RAM is left for postcopy).  While the
-background push runs, the harness reads pages on the destination with QMP
-"pmemsave" of one 4 KiB page, in a random order, each twice in a row:
+QEMU to QEMU) over a unix socket, switching to postcopy at once (precopy
+limited to 8 MiB/s, so that almost all of RAM is left for postcopy).
+While the background push runs, the harness reads pages on the
+destination with QMP "pmemsave" of one 4 KiB page, in a random order, each
+twice in a row:
 
     extra latency = time(first read) - time(second read, page now present)
 
@@ -14,14 +15,22 @@ A sample counts as a fault when the source's ram.postcopy-requests grew
 during the first read (the source has received the request before the
 destination can return the page, so the counter is exact).  Reads of pages
 that had already arrived are counted separately.  Every page read is
-compared with the image.  Both implementations are measured by the same
+compared with the image.  All implementations are measured by the same
 method, in alternating runs, with the push uncapped and with
 max-postcopy-bandwidth 64 MiB/s, each without and with the
 postcopy-preempt capability (on both sides; QEMU 7.2 has it too).
-Reported: faults sampled, p50 / p99 /
-mean extra latency in microseconds, the present-page read time, the total
-postcopy time (source MIGRATION "postcopy-active" to "completed", from the
-events' own timestamps), and the ferry/QEMU ratios; then one JSON line.
+
+Implementations: "ferry" as it starts by default; "ferry-lowlat", ferry
+with -global migration.x-postcopy-cpu-latency=0 on both sides (fast CPU
+wake-ups while postcopy runs; needs write access to /dev/cpu_dma_latency,
+skipped otherwise); "qemu", QEMU 7.2.
+
+Reported: faults sampled, p50 / p99 / mean extra latency in microseconds,
+the present-page read time, the method's floor (p99 of the difference
+between two reads of a page that is present both times: the spread the
+harness and scheduler add), the total postcopy time (source MIGRATION
+"postcopy-active" to "completed", from the events' own timestamps), and
+the ferry/QEMU ratios; then one JSON line.
 
 A benchmark, not a test: it exits 0 unless a run failed or a page read was
 wrong (1); bad arguments exit 2.  Standard library only.
@@ -42,6 +51,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchimpls  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 PAGE = 4096
@@ -78,8 +89,10 @@ def event_time(ev):
 class Run:
     """One postcopy migration of @impl with reads on the destination."""
 
-    def __init__(self, args, impl, binary, cap, preempt, image, tmp):
+    def __init__(self, args, impl, binary, cap, preempt, image, tmp,
+                 extra=()):
         self.args, self.impl, self.binary = args, impl, binary
+        self.extra = list(extra)
         self.cap, self.preempt, self.image, self.tmp = cap, preempt, image, tmp
         self.procs = []
 
@@ -87,7 +100,8 @@ class Run:
         qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
         cmd = [self.binary, '-M', 'none', '-m', '%dM' % (self.args.size >> 20),
                '-nodefaults', '-display', 'none',
-               '-qmp', 'unix:%s,server=on,wait=off' % qmp] + extra
+               '-qmp', 'unix:%s,server=on,wait=off' % qmp]
+        cmd += self.extra + extra
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         self.procs.append(p)
@@ -144,7 +158,7 @@ class Run:
             rng = random.Random(self.args.seed)
             order = list(range(self.args.size // PAGE))
             rng.shuffle(order)
-            faults, present, wrong = [], [], 0
+            faults, present, noise, wrong = [], [], [], 0
             reqs = self.requests(src)
             end = None
             with open(self.image, 'rb') as img:
@@ -162,6 +176,10 @@ class Run:
                             wrong += 1
                     if now > reqs:
                         faults.append((t1 - t2) * 1e6)
+                        # The method's own spread: two reads of a
+                        # present page differ by this much.
+                        t3 = self.read_page(dst, addr, out)
+                        noise.append((t3 - t2) * 1e6)
                     else:
                         present.append(t2 * 1e6)
                     reqs = now
@@ -179,7 +197,7 @@ class Run:
                 raise BenchError('%s: %d pages read wrong' % (self.impl,
                                                               wrong))
             return {
-                'faults': faults, 'present': present,
+                'faults': faults, 'present': present, 'noise': noise,
                 'postcopy_s': event_time(end) - event_time(start[0]),
                 'dst_latency_us': info.get('postcopy-latency'),
                 'src_requests': self.requests(src),
@@ -191,11 +209,13 @@ class Run:
 def summarize(runs):
     faults = [x for r in runs for x in r['faults']]
     present = [x for r in runs for x in r['present']]
+    noise = [x for r in runs for x in r['noise']]
     return {
         'faults': len(faults),
         'p50_us': pct(faults, 50), 'p99_us': pct(faults, 99),
         'mean_us': statistics.mean(faults) if faults else float('nan'),
         'present_p50_us': pct(present, 50),
+        'noise_p50_us': pct(noise, 50), 'noise_p99_us': pct(noise, 99),
         'postcopy_s': statistics.median(r['postcopy_s'] for r in runs),
         'requests': statistics.median(r['src_requests'] for r in runs),
     }
@@ -218,7 +238,7 @@ def main():
                     help='stop sampling a run after this many faults')
     ap.add_argument('--ferry', default=str(ROOT / 'build' / 'ferry'))
     ap.add_argument('--qemu', default=DEFAULT_QEMU)
-    ap.add_argument('--only', choices=('ferry', 'qemu'))
+    benchimpls.add_arguments(ap)
     ap.add_argument('--modes', default='plain,preempt',
                     help='comma-separated: plain (one connection), preempt '
                     '(capability postcopy-preempt on both sides); default '
@@ -229,16 +249,8 @@ def main():
     if args.size % (1 << 20) or args.size <= 0:
         ap.error('--size must be a whole number of MiB')
 
-    impls = []
-    if args.only != 'qemu':
-        if not os.access(args.ferry, os.X_OK):
-            ap.error('%s not found (ninja -C build)' % args.ferry)
-        impls.append(('ferry', args.ferry))
-    if args.only != 'ferry':
-        if os.access(args.qemu, os.X_OK):
-            impls.append(('qemu', args.qemu))
-        elif not args.json_only:
-            print('QEMU not found at %s: ferry alone, no ratios' % args.qemu)
+    impls = benchimpls.choose(
+        ap, args, say=(lambda m: None) if args.json_only else print)
 
     def log(msg=''):
         if not args.json_only:
@@ -262,13 +274,13 @@ def main():
         log('postcopy-latency: %d MiB guest, %d runs each, cap %d MiB/s' % (
             args.size >> 20, args.runs, args.cap >> 20))
         for case, cap, preempt in cases:
-            per = {name: [] for name, _ in impls}
+            per = {name: [] for name, _, _ in impls}
             for i in range(args.runs):
-                for name, binary in impls:
+                for name, binary, extra in impls:
                     r = Run(args, name, binary, cap, preempt, image,
-                            tmp).run()
+                            tmp, extra).run()
                     per[name].append(r)
-                    log('  %-16s %-5s run %d: %3d faults  p50 %8.0f us  '
+                    log('  %-16s %-12s run %d: %3d faults  p50 %8.0f us  '
                         'p99 %8.0f us  postcopy %.2f s  (dst reports mean '
                         '%s us)' % (case, name, i + 1, len(r['faults']),
                                     pct(r['faults'], 50),
@@ -277,25 +289,29 @@ def main():
             results[case] = {name: summarize(runs)
                              for name, runs in per.items()}
         log()
-        log('%-17s %-6s %7s %10s %10s %10s %12s %11s' % (
+        log('%-17s %-12s %7s %10s %10s %10s %12s %11s %11s' % (
             'case', 'impl', 'faults', 'p50 us', 'p99 us', 'mean us',
-            'present us', 'postcopy s'))
+            'present us', 'floor p99', 'postcopy s'))
         for case, by in results.items():
             for name, s in by.items():
-                log('%-17s %-6s %7d %10.0f %10.0f %10.0f %12.0f %11.2f' % (
-                    case, name, s['faults'], s['p50_us'], s['p99_us'],
-                    s['mean_us'], s['present_p50_us'], s['postcopy_s']))
-            if 'ferry' in by and 'qemu' in by:
-                f, q = by['ferry'], by['qemu']
-                by['ratio'] = {
+                log('%-17s %-12s %7d %10.0f %10.0f %10.0f %12.0f %11.0f %11.2f'
+                    % (case, name, s['faults'], s['p50_us'], s['p99_us'],
+                       s['mean_us'], s['present_p50_us'], s['noise_p99_us'],
+                       s['postcopy_s']))
+            for fname in ('ferry', 'ferry-lowlat'):
+                if fname not in by or 'qemu' not in by:
+                    continue
+                f, q = by[fname], by['qemu']
+                ratio = {
                     'p50': q['p50_us'] / f['p50_us'],
                     'p99': q['p99_us'] / f['p99_us'],
                     'postcopy_time': f['postcopy_s'] / q['postcopy_s'],
                 }
-                log('%-17s ferry p50 %.1fx lower, p99 %.1fx lower than '
-                    'QEMU; postcopy time ferry/QEMU %.2f' % (
-                        case, by['ratio']['p50'], by['ratio']['p99'],
-                        by['ratio']['postcopy_time']))
+                by['ratio' if fname == 'ferry' else 'ratio-lowlat'] = ratio
+                log('%-17s %s p50 %.1fx lower, p99 %.1fx lower than '
+                    'QEMU; postcopy time %s/QEMU %.2f' % (
+                        case, fname, ratio['p50'], ratio['p99'], fname,
+                        ratio['postcopy_time']))
         print(json.dumps({'bench': 'postcopy-latency',
                           'size': args.size, 'runs': args.runs,
                           'cap': args.cap, 'results': results}))
