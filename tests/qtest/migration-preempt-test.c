@@ -373,10 +373,10 @@ static void wait_cpu_latency(int32_t want)
 /*
  * A slow postcopy (256 KiB/s push) from @src to @dst: @during runs while
  * both are in postcopy-active, then the push is uncapped and memory
- * compared.
+ * compared, unless @during returns false (it has killed the source).
  */
 static void slow_postcopy(const char *src_extra, const char *dst_extra,
-                          void (*during)(QTestState *src, QTestState *dst))
+                          bool (*during)(QTestState *src, QTestState *dst))
 {
     g_autofree char *sock = tmp_path("preempt-sched.sock");
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
@@ -399,7 +399,11 @@ static void slow_postcopy(const char *src_extra, const char *dst_extra,
     wait_for_migration_status(src, "postcopy-active");
     wait_for_migration_status(dst, "postcopy-active");
     qtest_qmp_eventwait(dst, "RESUME");
-    during(src, dst);
+    if (!during(src, dst)) {
+        /* @during took the source away: nothing more to check here. */
+        qtest_quit(dst);
+        return;
+    }
     migrate_set_parameter_int(src, "max-postcopy-bandwidth", 0);
     wait_for_migration_complete(src);
     wait_for_migration_complete(dst);
@@ -409,7 +413,7 @@ static void slow_postcopy(const char *src_extra, const char *dst_extra,
     qtest_quit(dst);
 }
 
-static void bulk_threads_yield(QTestState *src, QTestState *dst)
+static bool bulk_threads_yield(QTestState *src, QTestState *dst)
 {
     /* The push on both sides runs at nice 10; what serves requests not. */
     wait_thread_nice(qtest_pid(src), "live_migration", 10);
@@ -417,6 +421,7 @@ static void bulk_threads_yield(QTestState *src, QTestState *dst)
     g_assert_cmpint(thread_nice(qtest_pid(src), "mig/src/rp"), ==, 0);
     g_assert_cmpint(thread_nice(qtest_pid(dst), "mig/dst/fault"), ==, 0);
     g_assert_cmpint(thread_nice(qtest_pid(dst), "mig/dst/preempt"), ==, 0);
+    return true;
 }
 
 static void test_preempt_bulk_nice(void)
@@ -429,14 +434,25 @@ static void test_preempt_bulk_nice(void)
 
 static int32_t cpu_latency_base;
 
-static void latency_held_by_dst(QTestState *src, QTestState *dst)
+static bool latency_held_by_dst(QTestState *src, QTestState *dst)
 {
     wait_cpu_latency(9);
+    return true;
 }
 
-static void latency_held_by_src(QTestState *src, QTestState *dst)
+static bool latency_held_by_src(QTestState *src, QTestState *dst)
 {
     wait_cpu_latency(11);
+    return true;
+}
+
+static bool source_lost(QTestState *src, QTestState *dst)
+{
+    wait_cpu_latency(9);
+    qtest_kill(src);
+    wait_for_migration_status(dst, "postcopy-paused");
+    wait_cpu_latency(cpu_latency_base);
+    return false;
 }
 
 static void test_postcopy_cpu_latency(void)
@@ -461,6 +477,9 @@ static void test_postcopy_cpu_latency(void)
     slow_postcopy("-global migration.x-postcopy-cpu-latency=11", "",
                   latency_held_by_src);
     wait_cpu_latency(cpu_latency_base);
+    /* A destination left postcopy-paused gives it back at once. */
+    slow_postcopy("", "-global migration.x-postcopy-cpu-latency=9",
+                  source_lost);
 }
 
 int main(int argc, char **argv)
