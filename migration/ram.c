@@ -8,8 +8,9 @@
  * "never sent, or written since it was sent".  Pages are found by a
  * round-robin scan that resumes where the last iteration stopped; all
  * dirty target pages of one host page go out together (huge pages).
- * Zero pages travel as ZERO records; others are written with
- * qemu_put_buffer_async straight from guest memory, uncopied.
+ * Zero pages travel as ZERO records (never-populated anonymous pages are
+ * known zero without reading them: ram_page_unpopulated); others are
+ * written with qemu_put_buffer_async straight from guest memory, uncopied.
  *
  * Locking: the scan state and the bitmaps belong to the migration thread;
  * bitmap_mutex also covers them so that other threads (postcopy page
@@ -30,6 +31,7 @@
 #include "qemu/bufferiszero.h"
 #include "qemu/atomic.h"
 #include "qemu/main-loop.h"
+#include "qemu/pagemap.h"
 #include "qapi/qmp-event.h"
 #include "sysemu/runstate.h"
 #include "trace.h"
@@ -44,6 +46,16 @@ typedef struct RAMSrcPageRequest {
     uint64_t len;
 } RAMSrcPageRequest;
 
+/*
+ * What a channel's sender keeps between pages: the block named last (for
+ * CONTINUE) and a window of /proc/self/pagemap.  Each belongs to whoever
+ * may write the channel (writer_lock / preempt_lock).
+ */
+typedef struct RAMSender {
+    RAMBlock *last_block;
+    PagemapWindow pagemap;
+} RAMSender;
+
 typedef struct RAMState {
     QemuMutex bitmap_mutex;         /* bmaps, migration_dirty_pages */
     QemuMutex req_mutex;            /* src_page_requests */
@@ -51,7 +63,8 @@ typedef struct RAMState {
     int requests_pending;           /* atomic: queue length */
     RAMBlock *last_seen_block;      /* scan position */
     uint64_t last_page;             /* target page index in that block */
-    RAMBlock *last_sent_block;      /* for CONTINUE on the main channel */
+    RAMSender main_sender;          /* the main channel */
+    uint64_t pagemap_gen;           /* atomic: bumped at every sync */
     uint64_t migration_dirty_pages;
     int64_t time_last_bitmap_sync;  /* ns */
     uint64_t num_dirty_pages_period;
@@ -63,7 +76,7 @@ typedef struct RAMState {
     bool direct;                    /* atomic: RP thread may send pages */
     QemuMutex preempt_lock;         /* the two fields below */
     QEMUFile *preempt_file;         /* postcopy-preempt channel, or NULL */
-    RAMBlock *preempt_last_sent_block;
+    RAMSender preempt_sender;
     SaveStateEntry *se;             /* the "ram" section */
 } RAMState;
 
@@ -106,6 +119,8 @@ static void migration_bitmap_sync(RAMState *rs)
         rs->num_dirty_pages_period = 0;
         rs->time_last_bitmap_sync = now;
     }
+    /* Pagemap windows read before this sync may miss pages written since. */
+    qatomic_inc(&rs->pagemap_gen);
     qatomic_inc(&s->stats.dirty_sync_count);
     trace_migration_bitmap_sync(qatomic_read(&s->stats.dirty_sync_count),
                                 newly, rs->migration_dirty_pages);
@@ -117,22 +132,39 @@ static void migration_bitmap_sync(RAMState *rs)
     }
 }
 
-/* @last: the channel's last named block (CONTINUE is per channel). */
-static void save_page_header(RAMBlock **last, QEMUFile *f, RAMBlock *rb,
+/* CONTINUE is per channel: @tx knows the channel's last named block. */
+static void save_page_header(RAMSender *tx, QEMUFile *f, RAMBlock *rb,
                              uint64_t offset)
 {
-    if (rb == *last) {
+    if (rb == tx->last_block) {
         offset |= RAM_SAVE_FLAG_CONTINUE;
     }
     qemu_put_be64(f, offset);
     if (!(offset & RAM_SAVE_FLAG_CONTINUE)) {
         qemu_put_counted_string(f, rb->idstr);
-        *last = rb;
+        tx->last_block = rb;
     }
 }
 
+/*
+ * A page of private anonymous RAM that the process never populated is
+ * zero: no need to fault it in to find out (a fresh guest's untouched
+ * memory is most of it).  The answer may be stale by the time the page is
+ * sent, but only for a page written since the window was read, and such
+ * a write is in the dirty log: the page goes again after the next sync,
+ * which also invalidates every window (pagemap_gen).
+ */
+static bool ram_page_unpopulated(RAMSender *tx, RAMBlock *rb, uint8_t *p)
+{
+    if (rb->fd >= 0 || qemu_ram_is_shared(rb) || qemu_ram_is_hugetlb(rb)) {
+        return false;
+    }
+    return pagemap_page_unpopulated(&tx->pagemap, p,
+                                    qatomic_read(&ram_state.pagemap_gen));
+}
+
 /* Puts one target page on the wire. */
-static void ram_save_target_page(RAMBlock **last, QEMUFile *f, RAMBlock *rb,
+static void ram_save_target_page(RAMSender *tx, QEMUFile *f, RAMBlock *rb,
                                  uint64_t page)
 {
     MigrationState *s = migrate_get_current();
@@ -140,12 +172,13 @@ static void ram_save_target_page(RAMBlock **last, QEMUFile *f, RAMBlock *rb,
     uint8_t *p = rb->host + offset;
     uint64_t before = qemu_file_total_transferred(f);
 
-    if (buffer_is_zero(p, TARGET_PAGE_SIZE)) {
-        save_page_header(last, f, rb, offset | RAM_SAVE_FLAG_ZERO);
+    if (ram_page_unpopulated(tx, rb, p) ||
+        buffer_is_zero(p, TARGET_PAGE_SIZE)) {
+        save_page_header(tx, f, rb, offset | RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
         qatomic_inc(&s->stats.duplicate);
     } else {
-        save_page_header(last, f, rb, offset | RAM_SAVE_FLAG_PAGE);
+        save_page_header(tx, f, rb, offset | RAM_SAVE_FLAG_PAGE);
         qemu_put_buffer_async(f, p, TARGET_PAGE_SIZE);
         qatomic_inc(&s->stats.normal);
     }
@@ -200,13 +233,13 @@ static int ram_claim_host_page(RAMState *rs, RAMBlock *rb, uint64_t page,
 }
 
 /* Puts the claimed pages on @f (whose last named block is *@last). */
-static int ram_send_claim(QEMUFile *f, RAMBlock **last, RAMClaim *c)
+static int ram_send_claim(QEMUFile *f, RAMSender *tx, RAMClaim *c)
 {
     uint64_t count = c->end - c->first;
 
     for (uint64_t i = find_next_bit(c->bits, count, 0); i < count;
          i = find_next_bit(c->bits, count, i + 1)) {
-        ram_save_target_page(last, f, c->rb, c->first + i);
+        ram_save_target_page(tx, f, c->rb, c->first + i);
     }
     if (c->bits != c->inline_bits) {
         g_free(c->bits);
@@ -265,7 +298,7 @@ void ram_postcopy_set_direct(bool on, QEMUFile *preempt)
     rs->se = savevm_find_se("ram", 0);
     if (on) {
         rs->preempt_file = preempt;
-        rs->preempt_last_sent_block = NULL;
+        rs->preempt_sender.last_block = NULL;
     }
     qatomic_set(&rs->direct, on && rs->se);
     qemu_mutex_unlock(&rs->preempt_lock);
@@ -288,7 +321,7 @@ void ram_postcopy_preempt_end(void)
 }
 
 /* Sends the dirty host pages of [first, end) of @rb. */
-static int ram_save_range(RAMState *rs, QEMUFile *f, RAMBlock **last,
+static int ram_save_range(RAMState *rs, QEMUFile *f, RAMSender *tx,
                           RAMBlock *rb, uint64_t first, uint64_t end)
 {
     int sent = 0;
@@ -307,7 +340,7 @@ static int ram_save_range(RAMState *rs, QEMUFile *f, RAMBlock **last,
         /* The background push carries on from here. */
         rs->last_seen_block = rb;
         qemu_mutex_unlock(&rs->bitmap_mutex);
-        sent += ram_send_claim(f, last, &c);
+        sent += ram_send_claim(f, tx, &c);
         first = c.end;
     }
 }
@@ -331,7 +364,7 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
     qemu_mutex_lock(&rs->preempt_lock);
     if (rs->preempt_file) {
         sent = ram_save_range(rs, rs->preempt_file,
-                              &rs->preempt_last_sent_block, rb, first, end);
+                              &rs->preempt_sender, rb, first, end);
         if (sent) {
             qemu_fflush(rs->preempt_file);
             trace_ram_urgent_preempt(rb->idstr, start, sent);
@@ -357,7 +390,7 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
     /* (Only this thread takes pages now: the migration thread waits.) */
     if (dirty) {
         qemu_savevm_section_part_begin(f, rs->se);
-        sent = ram_save_range(rs, f, &rs->last_sent_block, rb, first, end);
+        sent = ram_save_range(rs, f, &rs->main_sender, rb, first, end);
         qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
         qemu_savevm_section_part_end(f, rs->se);
     }
@@ -458,7 +491,7 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
             ram_claim_host_page(rs, qrb, page, &c);
             rs->last_seen_block = qrb;
             qemu_mutex_unlock(&rs->bitmap_mutex);
-            ret = ram_send_claim(f, &rs->last_sent_block, &c);
+            ret = ram_send_claim(f, &rs->main_sender, &c);
             qemu_fflush(f);
             trace_ram_urgent_page(qrb->idstr, page << TARGET_PAGE_BITS);
             return ret;
@@ -485,7 +518,7 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
     }
     rs->last_seen_block = rb;
     qemu_mutex_unlock(&rs->bitmap_mutex);
-    return ret ? ram_send_claim(f, &rs->last_sent_block, &c) : 0;
+    return ret ? ram_send_claim(f, &rs->main_sender, &c) : 0;
 }
 
 static bool ram_is_active(void *opaque)
@@ -511,7 +544,9 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         total += rb->used_length;
     }
     rs->last_seen_block = NULL;
-    rs->last_sent_block = NULL;
+    rs->main_sender.last_block = NULL;
+    pagemap_window_init(&rs->main_sender.pagemap);
+    pagemap_window_init(&rs->preempt_sender.pagemap);
     rs->last_page = 0;
     rs->num_dirty_pages_period = 0;
     rs->time_last_bitmap_sync = get_clock();
@@ -722,7 +757,9 @@ int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp)
         }
     }
     /* The next page record names its block again. */
-    rs->last_sent_block = NULL;
+    rs->main_sender.last_block = NULL;
+    pagemap_window_init(&rs->main_sender.pagemap);
+    pagemap_window_init(&rs->preempt_sender.pagemap);
     qemu_mutex_unlock(&rs->bitmap_mutex);
     trace_ram_postcopy_discard(rs->migration_dirty_pages);
     return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
