@@ -32,6 +32,9 @@ harness and scheduler add), the total postcopy time (source MIGRATION
 "postcopy-active" to "completed", from the events' own timestamps), and
 the ferry/QEMU ratios; then one JSON line.
 
+--hops (ferry only) also traces both sides and splits each fault into
+its steps: see tracehops.py.
+
 A benchmark, not a test: it exits 0 unless a run failed or a page read was
 wrong (1); bad arguments exit 2.  Standard library only.
 """
@@ -53,6 +56,7 @@ sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchimpls  # noqa: E402
+import tracehops  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 PAGE = 4096
@@ -95,6 +99,13 @@ class Run:
         self.extra = list(extra)
         self.cap, self.preempt, self.image, self.tmp = cap, preempt, image, tmp
         self.procs = []
+        # --hops: ferry's trace events on both sides (not QEMU's).
+        self.hops = args.hops and impl.startswith('ferry')
+
+    def trace_path(self, name):
+        # One file per process: the log is opened for appending.
+        return os.path.join(self.tmp, '%s-%x-%s.trace' % (self.impl,
+                                                          id(self), name))
 
     def start(self, name, extra):
         qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
@@ -102,6 +113,8 @@ class Run:
                '-nodefaults', '-display', 'none',
                '-qmp', 'unix:%s,server=on,wait=off' % qmp]
         cmd += self.extra + extra
+        if self.hops:
+            cmd += tracehops.trace_args(name, self.trace_path(name))
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         self.procs.append(p)
@@ -159,6 +172,7 @@ class Run:
             order = list(range(self.args.size // PAGE))
             rng.shuffle(order)
             faults, present, noise, wrong = [], [], [], 0
+            fault_addrs = []
             reqs = self.requests(src)
             end = None
             with open(self.image, 'rb') as img:
@@ -176,6 +190,7 @@ class Run:
                             wrong += 1
                     if now > reqs:
                         faults.append((t1 - t2) * 1e6)
+                        fault_addrs.append(addr)
                         # The method's own spread: two reads of a
                         # present page differ by this much.
                         t3 = self.read_page(dst, addr, out)
@@ -196,11 +211,21 @@ class Run:
             if wrong:
                 raise BenchError('%s: %d pages read wrong' % (self.impl,
                                                               wrong))
+            src_requests = self.requests(src)
+            self.stop()
+            hops = None
+            if self.hops:
+                hops = tracehops.split(self.trace_path('src'),
+                                       self.trace_path('dst'),
+                                       list(zip(fault_addrs, faults)))
+                for name in ('src', 'dst'):
+                    os.unlink(self.trace_path(name))
             return {
                 'faults': faults, 'present': present, 'noise': noise,
+                'hops': hops,
                 'postcopy_s': event_time(end) - event_time(start[0]),
                 'dst_latency_us': info.get('postcopy-latency'),
-                'src_requests': self.requests(src),
+                'src_requests': src_requests,
             }
         finally:
             self.stop()
@@ -218,7 +243,18 @@ def summarize(runs):
         'noise_p50_us': pct(noise, 50), 'noise_p99_us': pct(noise, 99),
         'postcopy_s': statistics.median(r['postcopy_s'] for r in runs),
         'requests': statistics.median(r['src_requests'] for r in runs),
+        'hops': summarize_hops([r['hops'] for r in runs]),
     }
+
+
+def summarize_hops(parts):
+    if not all(parts):
+        return None
+    h = tracehops.merge(parts)
+    out = {st: {'n': len(h[st]), 'p50_us': pct(h[st], 50),
+                'p90_us': pct(h[st], 90)} for st in tracehops.STEPS}
+    out['already'], out['queued'] = h['already'], h['queued']
+    return out
 
 
 def main():
@@ -244,6 +280,10 @@ def main():
                     '(capability postcopy-preempt on both sides); default '
                     'both')
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--hops', action='store_true',
+                    help='trace ferry on both sides and split each fault '
+                    'into its steps (see tracehops.py); tracing slows '
+                    'ferry down, so its latencies are not comparable')
     ap.add_argument('--json-only', action='store_true')
     args = ap.parse_args()
     if args.size % (1 << 20) or args.size <= 0:
@@ -312,6 +352,23 @@ def main():
                     'QEMU; postcopy time %s/QEMU %.2f' % (
                         case, fname, ratio['p50'], ratio['p99'], fname,
                         ratio['postcopy_time']))
+        if args.hops:
+            log()
+            log('steps of a fault, p50 / p90 us (tracehops.py):')
+            log('%-17s %-12s %6s' % ('case', 'impl', 'n') +
+                ''.join('%14s' % st for st in tracehops.STEPS) +
+                '  already queued')
+            for case, by in results.items():
+                for name in list(by):
+                    h = by[name].get('hops')
+                    if not h:
+                        continue
+                    log('%-17s %-12s %6d' % (case, name, h['fault']['n']) +
+                        ''.join('%14s' % ('%.0f / %.0f' % (
+                            h[st]['p50_us'], h[st]['p90_us'])
+                            if h[st]['n'] else '-')
+                            for st in tracehops.STEPS) +
+                        '  %7d %6d' % (h['already'], h['queued']))
         print(json.dumps({'bench': 'postcopy-latency',
                           'size': args.size, 'runs': args.runs,
                           'cap': args.cap, 'results': results}))
