@@ -33,6 +33,7 @@ struct QEMUFile {
 
     int last_error;
     Error *last_error_obj;
+    bool last_error_io;     /* the channel failed (see the header) */
 };
 
 static QEMUFile *qemu_file_new(MigChannel *ioc, bool writable)
@@ -83,15 +84,32 @@ int qemu_file_get_error_obj(QEMUFile *f, Error **errp)
     return f->last_error;
 }
 
-void qemu_file_set_error_obj(QEMUFile *f, int ret, Error *err)
+static void set_error(QEMUFile *f, int ret, Error *err, bool io)
 {
     if (f->last_error == 0 && ret) {
         f->last_error = ret;
         f->last_error_obj = err;
-        trace_qemu_file_set_error(ret, err ? error_get_pretty(err) : "");
+        f->last_error_io = io;
+        trace_qemu_file_set_error(ret, io, err ? error_get_pretty(err) : "");
     } else {
         error_free(err);
     }
+}
+
+void qemu_file_set_error_obj(QEMUFile *f, int ret, Error *err)
+{
+    set_error(f, ret, err, false);
+}
+
+/* Only the channel I/O below records errors of the I/O class. */
+static void set_io_error(QEMUFile *f, int ret, Error *err)
+{
+    set_error(f, ret, err, true);
+}
+
+bool qemu_file_error_is_io(QEMUFile *f)
+{
+    return f->last_error && f->last_error_io;
 }
 
 void qemu_file_set_error(QEMUFile *f, int ret)
@@ -138,7 +156,7 @@ void qemu_fflush(QEMUFile *f)
         ssize_t n = mig_channel_writev(f->ioc, iov, MIN(cnt, IOV_MAX), &err);
 
         if (n < 0) {
-            qemu_file_set_error_obj(f, -EIO, err);
+            set_io_error(f, -EIO, err);
             break;
         }
         /* Partial write: skip the iovecs (and part of one) that went. */
@@ -286,7 +304,7 @@ static void set_eof(QEMUFile *f)
 
     error_setg(&err, "stream truncated at offset %" PRIu64,
                f->pos + f->buf_len);
-    qemu_file_set_error_obj(f, -ENODATA, err);
+    set_io_error(f, -ENODATA, err);
 }
 
 /* Reads more data; returns bytes added (0 at EOF or error). */
@@ -313,7 +331,7 @@ static size_t qemu_fill_buffer(QEMUFile *f)
     iov.iov_len = MIN(IO_BUF_SIZE - f->buf_len, f->read_chunk);
     n = mig_channel_readv(f->ioc, &iov, 1, &err);
     if (n < 0) {
-        qemu_file_set_error_obj(f, -EIO, err);
+        set_io_error(f, -EIO, err);
         return 0;
     }
     if (n == 0) {
@@ -389,7 +407,7 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
             ssize_t n = mig_channel_readv(f->ioc, &iov, 1, &err);
 
             if (n < 0) {
-                qemu_file_set_error_obj(f, -EIO, err);
+                set_io_error(f, -EIO, err);
             } else if (n == 0) {
                 set_eof(f);
             } else {

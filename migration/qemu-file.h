@@ -64,6 +64,17 @@ void qemu_file_set_read_chunk(QEMUFile *f, size_t bytes);
 size_t qemu_file_read_buffered(QEMUFile *f);
 
 int qemu_file_get_error_obj(QEMUFile *f, Error **errp);
+/*
+ * Whether the first error recorded on @f came from the channel itself:
+ * the peer closed or reset the connection, the stream ended early, the
+ * channel was shut down, or a deadline passed.  The link may come back,
+ * so postcopy pauses on such an error after RUN.  Every other error is
+ * recorded by whoever found it (qemu_file_set_error*(): a parser that
+ * met an invalid stream, or this side failing to do what it asked) and
+ * fails the migration.  The class of the *first* error decides: a parser
+ * that trips over the remains of a cut link does not change it.
+ */
+bool qemu_file_error_is_io(QEMUFile *f);
 /* Shuts the channel down: wakes threads blocked on it. */
 void qemu_file_shutdown(QEMUFile *f);
 
