@@ -1,11 +1,11 @@
 /*
- * incoming.c: the destination — the incoming thread loads the stream;
- * the main loop then starts the VM (or not) and finishes.
+ * incoming.c: the destination — accepting channels, the incoming thread
+ * that loads the stream, and the end of an incoming migration.
  *
  *   -incoming URI / migrate-incoming   run state inmigrate; listen
  *                                      [MIGRATION setup]
- *   connection (main loop)             none -> active [MIGRATION active];
- *                                      incoming thread starts
+ *   connection(s) (main loop)          none -> active [MIGRATION active];
+ *                                      the incoming thread starts
  *   incoming thread                    header, configuration, sections
  *                                      and commands to EOF, VMDESCRIPTION
  *   main loop, success                 run state from "globalstate"
@@ -16,27 +16,25 @@
  *                                      the process exits with status 1
  *
  * Postcopy: LISTEN (inside the PACKAGED blob the incoming thread is
- * loading) starts the *listen thread*, which reads the main channel from
- * then on (RAM pages, PING 4, END, EOF) while the incoming thread loads
- * the devices from the blob; RUN ends the incoming thread's part and
- * starts the VM.  The listen thread finishes the migration:
- *   listen thread, EOF                 wait for the blob's load; tear down
- *                                      userfaultfd; postcopy END
- *   main loop                          postcopy-active -> completed;
- *                                      RP SHUT(0)
- * An I/O error once the VM runs on the destination pauses the migration
- * (postcopy-paused) instead: the guest's pages are split between the two
- * hosts, so neither side may give up.
+ * loading) starts the listen thread (postcopy-listen.c), which reads the
+ * main channel from then on while the incoming thread loads the devices
+ * from the blob; RUN ends the incoming thread's part and starts the VM.
+ * The listen thread finishes the migration, and in between survives
+ * broken links: postcopy-paused, then migrate-recover here (a listener
+ * that accepts in its own thread, since the main loop may be stuck on a
+ * missing page), and the new channels go to postcopy_incoming_recover().
  *
  * A failed load never leaves a half-loaded VM running: exiting is what
  * QEMU 7.2 does, and what management software expects.
  */
 #include "qemu/osdep.h"
 #include "incoming.h"
+#include "loadvm.h"
 #include "savevm.h"
+#include "ram.h"
 #include "transport.h"
+#include "return-path.h"
 #include "postcopy-ram.h"
-#include "postcopy-fault.h"
 #include "postcopy-preempt.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
@@ -55,25 +53,33 @@ bool migration_incoming_deferred(void)
 
 typedef struct IncomingResult {
     MigrationIncomingState *mis;
-    int ret;
     Error *err;
 } IncomingResult;
+
+/* Closes the channels (whatever thread read them has ended). */
+static void incoming_close_channels(MigrationIncomingState *mis)
+{
+    QEMUFile *main, *preempt;
+
+    rp_writer_detach(mis->rp);
+    qemu_mutex_lock(&mis->channel_lock);
+    main = mis->from_src_file;
+    preempt = mis->preempt_file;
+    mis->from_src_file = NULL;
+    mis->preempt_file = NULL;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (main) {
+        qemu_fclose(main);
+    }
+    if (preempt) {
+        qemu_fclose(preempt);
+    }
+}
 
 /* (The postcopy statistics stay for query-migrate.) */
 static void incoming_cleanup(MigrationIncomingState *mis)
 {
-    postcopy_preempt_stop(mis);
-    postcopy_ram_incoming_cleanup(mis);
-    qemu_mutex_lock(&mis->rp_mutex);
-    if (mis->to_src_file) {
-        qemu_fclose(mis->to_src_file);
-        mis->to_src_file = NULL;
-    }
-    qemu_mutex_unlock(&mis->rp_mutex);
-    if (mis->from_src_file) {
-        qemu_fclose(mis->from_src_file);
-        mis->from_src_file = NULL;
-    }
+    incoming_close_channels(mis);
     qemu_loadvm_state_cleanup(mis);
 }
 
@@ -81,9 +87,9 @@ static void incoming_fail(MigrationIncomingState *mis, Error *err)
 {
     migrate_set_state(&mis->state, qatomic_read(&mis->state),
                       MIGRATION_STATUS_FAILED);
-    migrate_send_rp_shut(mis, 1);
+    rp_send_shut(mis->rp, 1);
     error_report("load of migration failed: %s", error_get_pretty(err));
-    mis->error = err;
+    migration_incoming_set_error(mis, err);
     incoming_cleanup(mis);
     /* QEMU 7.2 exits here; so do we, cleanly and with status 1. */
     qemu_system_exit_request(1);
@@ -94,7 +100,7 @@ static void incoming_complete(MigrationIncomingState *mis,
                               MigrationStatus from)
 {
     migrate_set_state(&mis->state, from, MIGRATION_STATUS_COMPLETED);
-    migrate_send_rp_shut(mis, 0);
+    rp_send_shut(mis->rp, 0);
     trace_migration_incoming_done(qatomic_read(&mis->pages_received));
     incoming_cleanup(mis);
 }
@@ -143,141 +149,97 @@ static void postcopy_finish_bh(void *opaque)
     MigrationIncomingState *mis = r->mis;
     Error *err = r->err;
 
-    qemu_thread_join(&mis->listen_thread);
-    mis->have_listen_thread = false;
-    qemu_thread_join(&mis->thread);
-    mis->thread_created = false;
+    postcopy_incoming_join(mis->postcopy);
+    if (mis->thread_created) {
+        qemu_thread_join(&mis->thread);
+        mis->thread_created = false;
+    }
     g_free(r);
     if (err) {
         incoming_fail(mis, err);
         return;
     }
-    incoming_complete(mis, MIGRATION_STATUS_POSTCOPY_ACTIVE);
+    incoming_complete(mis, qatomic_read(&mis->state));
 }
 
-/* The link broke while the VM runs here: wait (postcopy-paused). */
-static void postcopy_pause_bh(void *opaque)
-{
-    IncomingResult *r = opaque;
-    MigrationIncomingState *mis = r->mis;
+/* ---- what postcopy needs from the loaders (PostcopyIncomingOps) ---- */
 
-    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_ACTIVE,
-                      MIGRATION_STATUS_POSTCOPY_PAUSED);
-    error_report("postcopy: the migration stream broke (%s); the VM waits "
-                 "for its missing pages", error_get_pretty(r->err));
-    mis->error = r->err;
-    g_free(r);
-    /* No page comes before a recovery: no reason to keep CPUs polling. */
-    postcopy_cpu_latency_drop(mis);
-}
-
-static bool is_io_error(int ret)
-{
-    return ret == -EIO || ret == -ENODATA;
-}
-
-static void *listen_thread(void *opaque)
+static int load_main(QEMUFile *f, void *opaque)
 {
     MigrationIncomingState *mis = opaque;
+    Error *err = NULL;
+    int ret = qemu_loadvm_state_main(f, mis, &err);
+
+    /* (The error is on @f too: that is where postcopy reads it.) */
+    error_free(err);
+    return ret < 0 ? ret : 0;
+}
+
+static int load_preempt(QEMUFile *f, void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+    Error *err = NULL;
+    int ret = ram_load_postcopy(f, mis->postcopy, RAM_CHANNEL_PREEMPT, &err);
+
+    error_free(err);
+    return ret;
+}
+
+static void link_reset(void *opaque)
+{
+    ram_load_link_reset();
+}
+
+/* Listen thread, its last act. */
+static void listen_finished(void *opaque, Error *err)
+{
     IncomingResult *r = g_new0(IncomingResult, 1);
 
-    trace_migration_listen_thread(1);
-    r->mis = mis;
-    /* Small reads: a requested page must not wait behind a big chunk. */
-    qemu_file_set_read_chunk(mis->from_src_file, 16 * 1024);
-    if (migrate_postcopy_preempt()) {
-        /* Requested pages come on the preempt channel: yield to them. */
-        qemu_thread_set_class(QEMU_THREAD_BULK);
-    }
-    r->ret = qemu_loadvm_state_main(mis->from_src_file, mis, &r->err);
-    if (r->ret < 0 && !r->err) {
-        error_setg(&r->err, "stream error %d", r->ret);
-    }
-    /* The devices in the blob must be loaded before we finish. */
-    qemu_event_wait(&mis->load_done);
-    if (r->ret == 0) {
-        /* EOF: the preempt channel's EOS follows (with postcopy-preempt). */
-        r->ret = postcopy_preempt_finish(mis, &r->err);
-    }
-    if (mis->package_error) {
-        error_free(r->err);
-        r->err = g_steal_pointer(&mis->package_error);
-        r->ret = -EINVAL;
-    } else if (postcopy_preempt_failed(mis)) {
-        /* A bad record there stopped us: that is the error to report. */
-        error_free(r->err);
-        r->err = NULL;
-        r->ret = postcopy_preempt_finish(mis, &r->err);
-    } else if (r->ret < 0 && is_io_error(r->ret) &&
-               postcopy_state_get() == POSTCOPY_INCOMING_RUNNING) {
-        trace_migration_listen_thread(2);
-        main_loop_call(postcopy_pause_bh, r);
-        return NULL;
-    }
-    /* (Placement needs the userfaultfd: the preempt thread stops first.) */
-    postcopy_preempt_stop(mis);
-    postcopy_ram_incoming_cleanup(mis);
-    postcopy_state_set(POSTCOPY_INCOMING_END);
     savevm_foreach_load_cleanup();
-    trace_migration_listen_thread(0);
+    r->mis = opaque;
+    r->err = err;
     main_loop_call(postcopy_finish_bh, r);
-    return NULL;
 }
 
-/*
- * At exit (main loop, BQL), before the vCPUs are stopped: a destination
- * left postcopy-paused has vCPUs asleep on pages that will never come.
- * Tearing down the userfaultfd wakes them (the pages then read as zero,
- * which no longer matters), so that pausing them cannot hang the exit.
- */
-void migration_incoming_shutdown(void)
-{
-    MigrationIncomingState *mis = migration_incoming_get_current();
+static const PostcopyIncomingOps postcopy_ops = {
+    .load_main = load_main,
+    .load_preempt = load_preempt,
+    .link_reset = link_reset,
+    .finished = listen_finished,
+};
 
-    if (qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
-        return;
-    }
-    trace_migration_incoming_shutdown_paused();
-    postcopy_preempt_stop(mis);
-    postcopy_ram_incoming_cleanup(mis);
-    if (mis->have_listen_thread) {
-        qemu_thread_join(&mis->listen_thread);
-        mis->have_listen_thread = false;
-    }
-}
-
-void migration_incoming_start_listen_thread(MigrationIncomingState *mis)
+void migration_incoming_prepare(MigrationIncomingState *mis)
 {
-    qemu_thread_create(&mis->listen_thread, "mig/dst/listen",
-                       listen_thread, mis, QEMU_THREAD_JOINABLE);
-    mis->have_listen_thread = true;
+    postcopy_incoming_free(mis->postcopy);
+    mis->postcopy = postcopy_incoming_new(mis, &postcopy_ops, mis);
+    qatomic_set(&mis->pages_received, 0);
+    migration_incoming_set_error(mis, NULL);
 }
 
 static void *incoming_thread(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
-    IncomingResult *r = g_new0(IncomingResult, 1);
+    IncomingResult *r;
+    Error *err = NULL;
+    int ret;
 
     trace_migration_incoming_thread_start();
-    r->mis = mis;
-    r->ret = qemu_loadvm_state(mis->from_src_file, mis, &r->err);
-    if (r->ret < 0 && !r->err) {
-        error_setg(&r->err, "stream error %d", r->ret);
+    ret = qemu_loadvm_state(mis->from_src_file, mis, &err);
+    if (ret < 0 && !err) {
+        error_setg(&err, "stream error %d", ret);
     }
-    if (mis->have_listen_thread) {
+    if (postcopy_incoming_listen_started(mis->postcopy)) {
         /*
          * Postcopy: RUN ended our part (the listen thread finishes), or
-         * loading the blob failed, and the listen thread must stop too.
+         * loading the package failed, and the listen thread must fail.
          */
-        if (r->ret < 0) {
-            mis->package_error = g_steal_pointer(&r->err);
-            qemu_file_shutdown(mis->from_src_file);
-        }
-        qemu_event_set(&mis->load_done);
-        g_free(r);
+        postcopy_incoming_package_done(mis->postcopy, ret < 0 ? err : NULL);
         return NULL;
     }
     savevm_foreach_load_cleanup();
+    r = g_new0(IncomingResult, 1);
+    r->mis = mis;
+    r->err = err;
     main_loop_call(incoming_finish_bh, r);
     return NULL;
 }
@@ -290,15 +252,18 @@ static void *incoming_thread(void *opaque)
 static bool incoming_process(MigChannel *ioc)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
+    QEMUFile *f = qemu_file_new_input(ioc);
     Error *err = NULL;
 
+    mig_channel_unref(ioc);
+    qemu_mutex_lock(&mis->channel_lock);
     if (mis->from_src_file) {
         trace_postcopy_preempt_channel("accepted");
-        mis->postcopy_qemufile_dst = qemu_file_new_input(ioc);
-        mig_channel_unref(ioc);
+        mis->preempt_file = f;
+        qemu_mutex_unlock(&mis->channel_lock);
     } else {
-        mis->from_src_file = qemu_file_new_input(ioc);
-        mig_channel_unref(ioc);
+        mis->from_src_file = f;
+        qemu_mutex_unlock(&mis->channel_lock);
         if (migrate_postcopy_preempt()) {
             if (!postcopy_preempt_check_uri(mis->uri ? mis->uri : "", &err)) {
                 incoming_fail(mis, err);
@@ -314,6 +279,7 @@ static bool incoming_process(MigChannel *ioc)
         incoming_fail(mis, err);
         return false;
     }
+    migration_incoming_prepare(mis);
     qemu_thread_create(&mis->thread, "mig/dst/load", incoming_thread, mis,
                        QEMU_THREAD_JOINABLE);
     mis->thread_created = true;
@@ -323,7 +289,7 @@ static bool incoming_process(MigChannel *ioc)
 bool migration_incoming_start(MigrationIncomingState *mis, const char *uri,
                               Error **errp)
 {
-    if (!migration_incoming_listen(uri, incoming_process, errp)) {
+    if (!migration_incoming_listen(uri, incoming_process, false, errp)) {
         return false;
     }
     g_free(mis->uri);
@@ -345,4 +311,121 @@ bool migration_incoming_setup(const char *uri, Error **errp)
         return true;
     }
     return migration_incoming_start(mis, uri, errp);
+}
+
+/* ---- postcopy recovery ---- */
+
+/*
+ * The recovery's channels, as they arrive (accept thread, or the monitor
+ * thread for fd:/exec:/file:): main first, then preempt if it is on.
+ */
+static QemuMutex recover_lock;
+static QEMUFile *recover_main;
+
+static bool incoming_recover_channel(MigChannel *ioc)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    QEMUFile *f = qemu_file_new_input(ioc);
+    QEMUFile *main;
+
+    mig_channel_unref(ioc);
+    qemu_mutex_lock(&recover_lock);
+    if (!recover_main && migrate_postcopy_preempt()) {
+        recover_main = f;
+        qemu_mutex_unlock(&recover_lock);
+        trace_migration_incoming_recover_channel("main, waiting for preempt");
+        return true;
+    }
+    main = recover_main ? recover_main : f;
+    recover_main = NULL;
+    qemu_mutex_unlock(&recover_lock);
+    trace_migration_incoming_recover_channel(main == f ? "main" : "preempt");
+    postcopy_incoming_recover(mis->postcopy, main, main == f ? NULL : f);
+    return false;
+}
+
+bool migration_incoming_recover(const char *uri, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    static bool once;
+
+    if (!postcopy_incoming_wants_channels(mis->postcopy)) {
+        error_setg(errp, "Migrate recover can only be run when postcopy is "
+                   "paused.");
+        return false;
+    }
+    if (!once) {
+        qemu_mutex_init(&recover_lock);
+        once = true;
+    }
+    /* A listener armed by an earlier migrate-recover goes. */
+    migration_incoming_unlisten();
+    qemu_mutex_lock(&recover_lock);
+    if (recover_main) {
+        qemu_fclose(recover_main);
+        recover_main = NULL;
+    }
+    qemu_mutex_unlock(&recover_lock);
+    trace_migration_incoming_recover(uri);
+    if (!migration_incoming_listen(uri, incoming_recover_channel, true,
+                                   errp)) {
+        return false;
+    }
+    /* As QEMU: the setup event, the status stays postcopy-paused. */
+    if (migrate_events()) {
+        qapi_event_send("MIGRATION", "{\"status\": \"setup\"}");
+    }
+    return true;
+}
+
+bool migration_incoming_pause(Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+
+    /*
+     * (Out of band: PostcopyIncoming lives from the first channel to the
+     * next incoming migration or the exit, so it is there in any state
+     * but none.)
+     */
+    if (qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        error_setg(errp, "migrate-pause is currently only supported during "
+                   "postcopy-active state");
+        return false;
+    }
+    trace_migration_incoming_pause();
+    postcopy_incoming_break(mis->postcopy, "migrate-pause");
+    return true;
+}
+
+/*
+ * At exit (main loop, BQL), before the vCPUs are stopped: a destination
+ * left postcopy-paused has vCPUs asleep on pages that will never come.
+ * The listen thread gives up and tears the userfaultfd down, which wakes
+ * them (the pages then read as zero, which no longer matters), so that
+ * pausing them cannot hang the exit.
+ */
+void migration_incoming_shutdown(void)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    bool listened;
+
+    if (!mis->postcopy) {
+        return;
+    }
+    if (qatomic_read(&mis->state) == MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        trace_migration_incoming_shutdown_paused();
+    }
+    /* The listen thread may need the BQL to finish loading the package. */
+    bql_unlock();
+    listened = postcopy_incoming_shutdown(mis->postcopy);
+    bql_lock();
+    /* After the listen thread, the incoming thread is done as well. */
+    if (listened && mis->thread_created) {
+        qemu_thread_join(&mis->thread);
+        mis->thread_created = false;
+    }
+    if (!mis->thread_created) {
+        postcopy_incoming_free(mis->postcopy);
+        mis->postcopy = NULL;
+    }
 }

@@ -9,5 +9,18 @@
 /* Arms @uri (from -incoming or migrate-incoming); event MIGRATION setup. */
 bool migration_incoming_start(MigrationIncomingState *mis, const char *uri,
                               Error **errp);
+bool migration_incoming_setup(const char *uri, Error **errp);
+bool migration_incoming_deferred(void);
+/*
+ * A new incoming migration's state (its PostcopyIncoming); done when the
+ * first channel arrives (and by the loader's fuzzer).
+ */
+void migration_incoming_prepare(MigrationIncomingState *mis);
+/* QMP migrate-recover: listen for the recovery's channels (any thread). */
+bool migration_incoming_recover(const char *uri, Error **errp);
+/* QMP migrate-pause on the destination (any thread). */
+bool migration_incoming_pause(Error **errp);
+/* At exit: releases a postcopy-paused destination's sleeping vCPUs. */
+void migration_incoming_shutdown(void);
 
 #endif

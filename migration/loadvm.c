@@ -13,11 +13,12 @@
  * (device post_load hooks may touch machine state), RAM without it.
  */
 #include "qemu/osdep.h"
+#include "loadvm.h"
 #include "savevm.h"
 #include "migration.h"
 #include "options.h"
-#include "ram.h"
 #include "postcopy-ram.h"
+#include "return-path.h"
 #include "migration/vmstate.h"
 #include "qemu/main-loop.h"
 #include "sysemu/sysemu.h"
@@ -238,7 +239,7 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
                          "inside a PACKAGED blob", start);
     }
-    if (!postcopy_incoming_advised(mis)) {
+    if (!postcopy_incoming_advised(mis->postcopy)) {
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
                          "without POSTCOPY_ADVISE", start);
     }
@@ -299,23 +300,27 @@ static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
     }
     switch (cmd) {
     case MIG_CMD_OPEN_RETURN_PATH:
-        if (mis->to_src_file) {
+        if (rp_writer_attached(mis->rp)) {
             /* QEMU only warns; so do we. */
             trace_loadvm_rp_already_open();
             return 0;
         }
-        return migration_incoming_open_return_path(mis, errp) ? 0 : -EIO;
+        /* (Always the main channel's: never inside a package.) */
+        rp_writer_attach(mis->rp,
+                         qemu_file_get_return_path(mis->from_src_file));
+        return 0;
     case MIG_CMD_PING:
         v = qemu_get_be32(f);
         if (check_stream(f, errp, "reading PING")) {
             return -EIO;
         }
-        if (!mis->to_src_file) {
+        if (!rp_writer_attached(mis->rp)) {
             return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": "
                              "CMD_PING (0x%x) received with no return path",
                              start, v);
         }
-        migrate_send_rp_pong(mis, v);
+        trace_loadvm_ping(v);
+        rp_send_pong(mis->rp, v);
         return 0;
     case MIG_CMD_PACKAGED:
         return loadvm_handle_packaged(f, mis, start, errp);
@@ -327,7 +332,8 @@ static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
     case MIG_CMD_POSTCOPY_RAM_DISCARD:
     case MIG_CMD_POSTCOPY_RESUME:
     case MIG_CMD_RECV_BITMAP:
-        return postcopy_incoming_command(f, mis, cmd, len, start, errp);
+        return postcopy_incoming_command(mis->postcopy, f, cmd, len, start,
+                                         errp);
     case MIG_CMD_ENABLE_COLO:
     default:
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s is not "
@@ -465,7 +471,7 @@ int qemu_loadvm_state(QEMUFile *f, MigrationIncomingState *mis,
      * A precopy stream ends with the JSON description (spec §2.6).  Read
      * it so the source can finish writing; its absence is only noted.
      */
-    if (!postcopy_incoming_advised(mis)) {
+    if (!postcopy_incoming_advised(mis->postcopy)) {
         uint8_t t = qemu_get_byte(f);
 
         if (!qemu_file_get_error(f) && t == QEMU_VM_VMDESCRIPTION) {

@@ -17,7 +17,10 @@
 #include "options.h"
 #include "qemu-file.h"
 
-/* QEMU 7.2's MigrationStatus, in QAPI order. */
+/*
+ * QEMU 7.2's MigrationStatus, in QAPI order, and after them those QEMU
+ * added later that ferry uses (the wire never carries the numbers).
+ */
 typedef enum MigrationStatus {
     MIGRATION_STATUS_NONE,
     MIGRATION_STATUS_SETUP,
@@ -33,6 +36,7 @@ typedef enum MigrationStatus {
     MIGRATION_STATUS_PRE_SWITCHOVER,
     MIGRATION_STATUS_DEVICE,
     MIGRATION_STATUS_WAIT_UNPLUG,
+    MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,    /* 9.1: reconnecting */
     MIGRATION_STATUS__MAX
 } MigrationStatus;
 
@@ -52,7 +56,9 @@ typedef struct MigrationStats {
     uint64_t remaining;             /* bytes still dirty */
 } MigrationStats;
 
-typedef struct ReturnPathState ReturnPathState;
+typedef struct RPReader RPReader;
+typedef struct RPWriter RPWriter;
+typedef struct PostcopyIncoming PostcopyIncoming;
 
 typedef struct MigrationState {
     int state;                      /* MigrationStatus, atomic */
@@ -60,13 +66,23 @@ typedef struct MigrationState {
     bool thread_created;            /* main thread, BQL */
     unsigned thread_gen;            /* which thread a reap is for */
     char *uri;
-    QEMUFile *to_dst_file;          /* migration thread */
-    /* postcopy-preempt: the second channel (migration thread opens it). */
-    QEMUFile *postcopy_qemufile_src;
-    QemuMutex qemu_file_lock;       /* protects to_dst_file for cancel */
-    ReturnPathState *rp;
-    Error *error;                   /* first error; protected by error_mutex */
+    /*
+     * The channels.  The migration thread opens, writes and closes them;
+     * qemu_file_lock lets other threads (cancel, pause, the return-path
+     * thread) shut them down meanwhile.
+     */
+    QemuMutex qemu_file_lock;
+    QEMUFile *to_dst_file;
+    QEMUFile *postcopy_qemufile_src;    /* postcopy-preempt's second */
+    RPReader *rp;                   /* migration thread */
+    /*
+     * The first error of the migration, or of the current link once
+     * postcopy has run (a recovery starts afresh), and its class: an I/O
+     * error (the link) pauses postcopy after RUN, anything else fails.
+     */
     QemuMutex error_mutex;
+    Error *error;
+    bool error_io;
     RunState vm_old_state;          /* to restore after failure */
     bool vm_was_running;
     QemuSemaphore rate_limit_sem;   /* wakes the thread early */
@@ -74,6 +90,19 @@ typedef struct MigrationState {
     bool postcopy_after_run;        /* migration thread: RUN was sent */
     int postcopy_cpu_latency;       /* migration thread: PM QoS handle */
     QemuSemaphore pause_sem;        /* migrate-continue */
+    /*
+     * Postcopy recovery.  A paused migration thread waits on
+     * postcopy_pause_sem for migrate resume=true (which sets resume_uri
+     * under qemu_file_lock) or cancel.  During the handshake the
+     * return-path thread reports to it under rp_lock / rp_cond.
+     */
+    QemuSemaphore postcopy_pause_sem;
+    char *resume_uri;
+    QemuMutex rp_lock;
+    QemuCond rp_cond;
+    unsigned rp_bitmaps;            /* rp_lock: bitmaps received */
+    bool rp_resume_acked;           /* rp_lock */
+    bool rp_stopped;                /* rp_lock: the reader ended */
     int64_t start_time;             /* ms, realtime */
     int64_t setup_time;             /* ms */
     int64_t total_time;             /* ms, set at completion */
@@ -84,22 +113,35 @@ typedef struct MigrationState {
     double mbps;
     uint64_t pages_per_second;
     MigrationStats stats;
+    /* Recovery statistics (atomics). */
+    uint64_t postcopy_recoveries;
+    uint64_t postcopy_paused_ms;    /* completed pauses */
+    int64_t postcopy_paused_since;  /* ms, 0 when not paused */
+    uint64_t postcopy_pages_resent; /* sent before a break, lost, sent again */
+    uint64_t postcopy_pages_missing;    /* the destination lacked, at resume */
+    uint64_t transferred_before;    /* main-channel bytes of broken links */
+    uint32_t rp_last_pong;          /* atomic */
 } MigrationState;
 
 typedef struct MigrationIncomingState {
     int state;                      /* MigrationStatus, atomic */
-    QEMUFile *from_src_file;
-    QEMUFile *to_src_file;          /* return path writer */
-    QemuMutex rp_mutex;             /* serialises return-path messages */
+    /*
+     * The channels.  incoming.c sets them as connections arrive; the
+     * thread that reads one keeps its own pointer; a pause, the end and
+     * the exit shut them down and close them.  channel_lock protects the
+     * pointers (lock order: postcopy-int.h).  The return path is one
+     * writer for the whole migration, channels attached and detached.
+     */
+    QemuMutex channel_lock;
+    QEMUFile *from_src_file;        /* the main channel */
+    QEMUFile *preempt_file;         /* postcopy-preempt's second */
+    RPWriter *rp;
     QemuThread thread;              /* the incoming (load) thread */
     bool thread_created;
-    int listen_fd;                  /* listening socket, or -1 */
-    GSource *listen_src;
     char *uri;
+    /* Why it failed, or why it paused last; error_lock. */
+    QemuMutex error_lock;
     Error *error;
-    bool have_listen_thread;        /* main thread */
-    QemuThread listen_thread;
-    Error *package_error;           /* set before load_done */
     /*
      * Loader bookkeeping (loadvm.c).  In postcopy the incoming thread
      * (loading the package) and the listen thread (loading RAM) both use
@@ -107,23 +149,10 @@ typedef struct MigrationIncomingState {
      */
     QemuMutex loadvm_lock;
     GPtrArray *loadvm_handlers;     /* LoadStateEntry * */
-    /* Postcopy, destination (postcopy-ram.c); NULL until ADVISE. */
-    struct PostcopyIncoming *postcopy;
     bool in_package;                /* incoming thread: loading PACKAGED */
-    /* Set when the incoming thread is done with the stream or package. */
-    QemuEvent load_done;
-    bool received_globalstate;
-    RunState received_runstate;
+    /* This incoming migration's postcopy machinery (postcopy-ram.h). */
+    PostcopyIncoming *postcopy;
     uint64_t pages_received;        /* atomic */
-    /*
-     * postcopy-preempt (postcopy-preempt.c): the second channel and the
-     * thread that loads pages from it after LISTEN.
-     */
-    QEMUFile *postcopy_qemufile_dst;
-    QemuThread preempt_thread;
-    bool preempt_thread_running;    /* listen thread / main loop */
-    int preempt_ret;                /* the thread's result, when done */
-    Error *preempt_error;
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);
@@ -157,28 +186,21 @@ int migration_cpu_latency_hold(void);
 void migration_cpu_latency_release(int *handle);
 /* Called when max-bandwidth and friends change mid-migration. */
 void migration_parameters_changed(void);
-/* Validates capability changes on a destination waiting for a stream. */
-bool migration_caps_check_incoming(const bool *new_caps, Error **errp);
 
+/*
+ * Records @error as the source's error if it is the first (copied);
+ * @io: the link failed (see MigrationState.error).
+ */
 void migrate_set_error(MigrationState *s, const Error *error);
+void migrate_set_error_class(MigrationState *s, const Error *error, bool io);
+/* Whether the first error is the link's; forgets it (a new link). */
+bool migrate_error_is_io(MigrationState *s);
+void migrate_clear_error(MigrationState *s);
 
-/* Start-up: -incoming URI / defer; registers QMP commands. */
-void migration_init(void);
-bool migration_incoming_setup(const char *uri, Error **errp);
-bool migration_incoming_deferred(void);
-/* At exit: releases a postcopy-paused destination's sleeping vCPUs. */
-void migration_incoming_shutdown(void);
-void migration_shutdown(void);
+/* Creates the two states (migration-qmp.c's migration_init()). */
+void migration_state_init(void);
 
-/* Destination return path (thread-safe). */
-void migrate_send_rp_shut(MigrationIncomingState *mis, uint32_t value);
-void migrate_send_rp_pong(MigrationIncomingState *mis, uint32_t value);
-void migrate_send_rp_req_pages_id(MigrationIncomingState *mis,
-                                  const char *idstr, uint64_t start,
-                                  uint32_t len);
-void migrate_send_rp_req_pages(MigrationIncomingState *mis, uint64_t start,
-                               uint32_t len);
-bool migration_incoming_open_return_path(MigrationIncomingState *mis,
-                                         Error **errp);
+/* The destination's error (takes @err; replaces an older one). */
+void migration_incoming_set_error(MigrationIncomingState *mis, Error *err);
 
 #endif

@@ -12,7 +12,6 @@
  */
 #include "qemu/osdep.h"
 #include "options.h"
-#include "migration.h"
 #include "qapi/qmp/dispatch.h"
 #include "qapi/qmp/json-writer.h"
 #include "qapi/qmp/qjson.h"
@@ -42,6 +41,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] = true,
 };
 
+static const MigrateOptionsHooks *hooks;
 static bool capabilities[MIGRATION_CAPABILITY__MAX];
 static MigrationParameters params;
 static MigrationProperties props;
@@ -61,8 +61,9 @@ MigrationCapability MigrationCapability_parse(const char *name)
     return MIGRATION_CAPABILITY__MAX;
 }
 
-void migrate_options_init(void)
+void migrate_options_init(const MigrateOptionsHooks *h)
 {
+    hooks = h;
     params = (MigrationParameters) {
         .announce_initial = 50,
         .announce_max = 550,
@@ -95,6 +96,7 @@ void migrate_options_init(void)
         .send_switchover_start = false,
         .preempt_pre_7_2 = true,
         .postcopy_cpu_latency = -1,
+        .link_timeout_ms = 30000,
     };
 }
 
@@ -128,6 +130,18 @@ bool migrate_set_global_property(const char *name, const char *value,
             return false;
         }
         props.postcopy_cpu_latency = us;
+        return true;
+    }
+    if (g_str_equal(name, "x-link-timeout")) {
+        int64_t ms;
+
+        if (qemu_strtoi64(value, NULL, 10, &ms) < 0 || ms < 0 ||
+            ms > 24 * 3600 * 1000) {
+            error_setg(errp, "Parameter 'x-link-timeout' expects "
+                       "milliseconds from 0 (off) to 86400000");
+            return false;
+        }
+        props.link_timeout_ms = ms;
         return true;
     }
     error_setg(errp, "can't apply global migration.%s=%s: Property "
@@ -186,6 +200,11 @@ uint64_t migrate_max_postcopy_bandwidth(void)
     return qatomic_read(&params.max_postcopy_bandwidth);
 }
 
+int64_t migrate_link_timeout(void)
+{
+    return props.link_timeout_ms;
+}
+
 uint64_t migrate_downtime_limit(void)
 {
     return qatomic_read(&params.downtime_limit);
@@ -231,8 +250,7 @@ char *qmp_migrate_set_capabilities(JsonObject *args, Error **errp)
     JsonArray *arr = json_object_get_array_member(args, "capabilities");
     bool new[MIGRATION_CAPABILITY__MAX];
 
-    if (!migration_is_idle()) {
-        error_setg(errp, "There's a migration process in progress");
+    if (!hooks->caps_change_allowed(NULL, errp)) {
         return NULL;
     }
     memcpy(new, capabilities, sizeof(new));
@@ -291,7 +309,7 @@ char *qmp_migrate_set_capabilities(JsonObject *args, Error **errp)
     if (!caps_check(capabilities, new, errp)) {
         return NULL;
     }
-    if (!migration_caps_check_incoming(new, errp)) {
+    if (!hooks->caps_change_allowed(new, errp)) {
         return NULL;
     }
     for (int i = 0; i < MIGRATION_CAPABILITY__MAX; i++) {
@@ -509,7 +527,7 @@ char *qmp_migrate_set_parameters(JsonObject *args, Error **errp)
     params = n;
     trace_migrate_set_parameters(params.max_bandwidth, params.downtime_limit,
                                  params.max_postcopy_bandwidth);
-    migration_parameters_changed();
+    hooks->params_changed();
     return g_strdup("{}");
 
 fail:

@@ -79,9 +79,25 @@ typedef struct MigrationProperties {
      * nothing.  See migration_cpu_latency_hold().
      */
     int postcopy_cpu_latency;
+    /*
+     * ferry's own: x-link-timeout, in ms (0: off).  A peer that neither
+     * sends nor takes anything for this long is gone: every wait on a
+     * peer has this deadline (docs/system/migration.rst).
+     */
+    int64_t link_timeout_ms;
 } MigrationProperties;
 
-void migrate_options_init(void);
+/*
+ * What the options need from the migration layer above them (options.c
+ * does not depend on it): whether capabilities may change now, and a
+ * nudge when a parameter changed.
+ */
+typedef struct MigrateOptionsHooks {
+    bool (*caps_change_allowed)(const bool *new_caps, Error **errp);
+    void (*params_changed)(void);
+} MigrateOptionsHooks;
+
+void migrate_options_init(const MigrateOptionsHooks *hooks);
 /* Parses one -global migration.NAME=VALUE. */
 bool migrate_set_global_property(const char *name, const char *value,
                                  Error **errp);
@@ -97,6 +113,8 @@ bool migrate_postcopy_preempt(void);
 uint64_t migrate_max_bandwidth(void);
 uint64_t migrate_max_postcopy_bandwidth(void);
 uint64_t migrate_downtime_limit(void);
+/* x-link-timeout in ms, 0 when off. */
+int64_t migrate_link_timeout(void);
 const MigrationProperties *migrate_props(void);
 
 /* QMP handlers (registered by migration.c). */

@@ -20,7 +20,27 @@
  *                      state postmigrate — or, on failure/cancel, the VM
  *                      goes back to its previous state.
  *
- * Cancel and errors: migrate_cancel() shuts the channel down under
+ * Postcopy (postcopy_start()): from RUN on the destination runs the VM,
+ * and the source never resumes it.  A broken link then pauses instead of
+ * failing (postcopy_pause()): both copies of the guest's memory are
+ * needed.  The class of the first error recorded decides (migration.h):
+ * the link's failure — a channel's I/O error, or the return path closed
+ * or broken — pauses; anything else (the destination said SHUT(1), a
+ * message broke the protocol, a local failure) fails.
+ *
+ * Recovery (spec §10), this side:
+ *   postcopy-paused          channels and return path closed; the dirty
+ *                            bitmaps kept; wait for migrate resume=true
+ *   -> recover-setup         connect the new main channel (and preempt)
+ *   -> recover               a new return-path thread; RECV_BITMAP for
+ *                            every block, each answered with the
+ *                            destination's received bitmap, which becomes
+ *                            what is left to send; POSTCOPY_RESUME
+ *   -> postcopy-active       on RESUME_ACK (the return-path thread); go on
+ * A failure anywhere in there goes back to postcopy-paused, ready for the
+ * next migrate resume=true.
+ *
+ * Cancel and errors: migrate_cancel() shuts the channels down under
  * qemu_file_lock, which makes any blocked write fail at once.
  */
 #include "qemu/osdep.h"
@@ -28,10 +48,12 @@
 #include "options.h"
 #include "savevm.h"
 #include "ram.h"
+#include "return-path.h"
 #include "postcopy-preempt.h"
 #include "transport.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
+#include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "sysemu/runstate.h"
 #include "trace.h"
@@ -67,6 +89,12 @@ static int64_t now_ms(void)
     return g_get_real_time() / 1000;
 }
 
+/* Bytes on the main channel, including links lost before a recovery. */
+static uint64_t transferred(MigrationState *s)
+{
+    return s->transferred_before + qemu_file_total_transferred(s->to_dst_file);
+}
+
 static void set_file_rate_limit(MigrationState *s)
 {
     uint64_t bw = migration_in_postcopy() ? migrate_max_postcopy_bandwidth()
@@ -75,21 +103,12 @@ static void set_file_rate_limit(MigrationState *s)
     qemu_file_set_rate_limit(s->to_dst_file, bw * window_ms() / 1000);
 }
 
-static void fail_with(MigrationState *s, Error *err)
-{
-    if (err) {
-        error_report("%s", error_get_pretty(err));
-        migrate_set_error(s, err);
-        error_free(err);
-    }
-}
-
 /* End of a rate-limit window: measure, derive the switchover threshold. */
 static void update_counters(MigrationState *s, IterState *it)
 {
     int64_t now = now_ms();
     int64_t spent = now - it->start_ms;
-    uint64_t bytes = qemu_file_total_transferred(s->to_dst_file);
+    uint64_t bytes = transferred(s);
     uint64_t pages = qatomic_read(&s->stats.normal) +
                      qatomic_read(&s->stats.duplicate);
     double bandwidth;
@@ -130,6 +149,207 @@ static void rate_limit_wait(MigrationState *s, IterState *it)
         update_counters(s, it);
     }
 }
+
+/* ---------------- errors and the channels ---------------- */
+
+/* Records the channels' first errors, each with its class. */
+static void record_channel_errors(MigrationState *s)
+{
+    QEMUFile *files[2] = { s->to_dst_file, s->postcopy_qemufile_src };
+
+    for (int i = 0; i < 2; i++) {
+        Error *err = NULL;
+
+        if (files[i] && qemu_file_get_error_obj(files[i], &err)) {
+            migrate_set_error_class(s, err, qemu_file_error_is_io(files[i]));
+            error_free(err);
+        }
+    }
+}
+
+static bool has_error(MigrationState *s)
+{
+    QEMU_LOCK_GUARD(&s->error_mutex);
+    return s->error != NULL;
+}
+
+/* Wakes everything blocked on a channel (cancel, pause, a bad RP). */
+static void shutdown_channels(MigrationState *s)
+{
+    QEMU_LOCK_GUARD(&s->qemu_file_lock);
+    if (s->to_dst_file) {
+        qemu_file_shutdown(s->to_dst_file);
+    }
+    if (s->postcopy_qemufile_src) {
+        qemu_file_shutdown(s->postcopy_qemufile_src);
+    }
+}
+
+/* Installs a new main (or preempt) channel; cancel may shut it at once. */
+static void set_channel(MigrationState *s, QEMUFile **slot, QEMUFile *f)
+{
+    QEMU_LOCK_GUARD(&s->qemu_file_lock);
+    *slot = f;
+    if (f && qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
+        qemu_file_shutdown(f);
+    }
+}
+
+/* Closes both channels (their users have stopped). */
+static void close_channels(MigrationState *s)
+{
+    QEMUFile *main, *preempt;
+
+    qemu_mutex_lock(&s->qemu_file_lock);
+    main = s->to_dst_file;
+    preempt = s->postcopy_qemufile_src;
+    s->to_dst_file = NULL;
+    s->postcopy_qemufile_src = NULL;
+    qemu_mutex_unlock(&s->qemu_file_lock);
+    if (main) {
+        s->transferred_before += qemu_file_total_transferred(main);
+        qemu_fclose(main);
+    }
+    if (preempt) {
+        qemu_fclose(preempt);
+    }
+}
+
+/* ---------------- the return path ---------------- */
+
+static void rp_pong(void *opaque, uint32_t value)
+{
+    MigrationState *s = opaque;
+
+    qatomic_set(&s->rp_last_pong, value);
+}
+
+static bool rp_req_pages(void *opaque, RAMBlock *rb, uint64_t start,
+                         uint32_t len, Error **errp)
+{
+    MigrationState *s = opaque;
+
+    if (!migration_in_postcopy()) {
+        error_setg(errp, "RP: page request outside postcopy");
+        return false;
+    }
+    qatomic_inc(&s->stats.postcopy_requests);
+    /* After RUN the page goes out from here; before, the thread sends it. */
+    if (!ram_save_urgent(s->to_dst_file, rb, start, len)) {
+        ram_save_queue_pages(rb, start, len);
+        /* Wake the migration thread if it waits out a rate-limit window. */
+        qemu_sem_post(&s->rate_limit_sem);
+    }
+    return true;
+}
+
+static bool rp_recv_bitmap(void *opaque, RAMBlock *rb,
+                           const unsigned long *received, Error **errp)
+{
+    MigrationState *s = opaque;
+    int st = qatomic_read(&s->state);
+
+    if (st != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+        error_setg(errp, "RP: RECV_BITMAP in state %s",
+                   MigrationStatus_str(st));
+        return false;
+    }
+    qatomic_add(&s->postcopy_pages_resent,
+                ram_postcopy_reload_bitmap(rb, received));
+    QEMU_LOCK_GUARD(&s->rp_lock);
+    s->rp_bitmaps++;
+    qemu_cond_broadcast(&s->rp_cond);
+    return true;
+}
+
+static bool rp_resume_ack(void *opaque, uint32_t value, Error **errp)
+{
+    MigrationState *s = opaque;
+
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "RP: RESUME_ACK outside a postcopy recovery");
+        return false;
+    }
+    QEMU_LOCK_GUARD(&s->rp_lock);
+    s->rp_resume_acked = true;
+    qemu_cond_broadcast(&s->rp_cond);
+    return true;
+}
+
+static void rp_stopped(void *opaque, Error *err, bool io)
+{
+    MigrationState *s = opaque;
+
+    if (err) {
+        migrate_set_error_class(s, err, io);
+        error_free(err);
+        /* Wake the migration thread if it is blocked sending. */
+        shutdown_channels(s);
+    }
+    QEMU_LOCK_GUARD(&s->rp_lock);
+    s->rp_stopped = true;
+    qemu_cond_broadcast(&s->rp_cond);
+}
+
+static const RPReaderOps rp_ops = {
+    .pong = rp_pong,
+    .req_pages = rp_req_pages,
+    .recv_bitmap = rp_recv_bitmap,
+    .resume_ack = rp_resume_ack,
+    .stopped = rp_stopped,
+};
+
+static void rp_start(MigrationState *s, QEMUFile *f)
+{
+    qemu_mutex_lock(&s->rp_lock);
+    s->rp_bitmaps = 0;
+    s->rp_resume_acked = false;
+    s->rp_stopped = false;
+    qemu_mutex_unlock(&s->rp_lock);
+    s->rp = rp_reader_start(qemu_file_get_return_path(f), &rp_ops, s);
+}
+
+static void rp_stop(MigrationState *s)
+{
+    rp_reader_free(s->rp);
+    s->rp = NULL;
+}
+
+/*
+ * Waits until the return-path thread reports @what (a field under
+ * rp_lock reaching @want) or stops; false if it stopped first, or the
+ * migration is being cancelled.
+ */
+static bool rp_wait(MigrationState *s, const unsigned *what, unsigned want,
+                    const bool *flag)
+{
+    bool ok;
+
+    qemu_mutex_lock(&s->rp_lock);
+    while (!s->rp_stopped &&
+           !(what ? *what >= want : *flag) &&
+           qatomic_read(&s->state) != MIGRATION_STATUS_CANCELLING) {
+        qemu_cond_wait(&s->rp_cond, &s->rp_lock);
+    }
+    ok = what ? *what >= want : *flag;
+    qemu_mutex_unlock(&s->rp_lock);
+    return ok;
+}
+
+/* The destination's last word: SHUT(0), once it loaded everything. */
+static int rp_await_shut(MigrationState *s, Error **errp)
+{
+    rp_wait(s, NULL, 0, &s->rp_stopped);
+    rp_reader_join(s->rp);
+    if (!rp_reader_got_shut_ok(s->rp)) {
+        error_setg(errp, "the destination did not confirm the migration");
+        return -EIO;
+    }
+    return 0;
+}
+
+/* ---------------- precopy ---------------- */
 
 /* pause-before-switchover: wait in pre-switchover for migrate-continue. */
 static int maybe_pause(MigrationState *s, int *cur, MigrationStatus next)
@@ -176,11 +396,7 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
         return ret;
     }
     /* The destination answers with SHUT once it has loaded everything. */
-    if (s->rp && rp_await_close(s, false) < 0) {
-        error_setg(errp, "the destination did not confirm the migration");
-        return -EIO;
-    }
-    return 0;
+    return s->rp ? rp_await_shut(s, errp) : 0;
 }
 
 static void migration_finish(MigrationState *s, int cur, bool ok)
@@ -193,8 +409,7 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
             /* (In postcopy it was measured at the switch.) */
             s->downtime = now_ms() - s->downtime_start;
         }
-        qatomic_set(&s->stats.transferred,
-                    qemu_file_total_transferred(s->to_dst_file));
+        qatomic_set(&s->stats.transferred, transferred(s));
         runstate_set(RUN_STATE_POSTMIGRATE);
     } else {
         int st = qatomic_read(&s->state);
@@ -219,6 +434,31 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     }
     trace_migration_finish(MigrationStatus_str(qatomic_read(&s->state)));
     bql_unlock();
+}
+
+/* ---------------- postcopy ---------------- */
+
+/* The push only fills in; requests go first (see postcopy_start()). */
+static void postcopy_go(MigrationState *s)
+{
+    QEMUFile *f = s->to_dst_file;
+
+    /*
+     * Keep what the main channel's socket holds short.  Without a
+     * preempt channel requested pages queue behind it; with one, a
+     * requested page that the push has already taken is still in there,
+     * and the vCPU waits for everything ahead of it.
+     */
+    mig_channel_set_send_queue(qemu_file_get_ioc(f), POSTCOPY_SEND_QUEUE);
+    /* Requested pages now go out from the return-path thread. */
+    ram_postcopy_set_direct(true, s->postcopy_qemufile_src);
+    if (s->postcopy_qemufile_src) {
+        /* The push only fills in: it yields the CPU to requests. */
+        qemu_thread_set_class(QEMU_THREAD_BULK);
+    }
+    if (s->postcopy_cpu_latency < 0) {
+        s->postcopy_cpu_latency = migration_cpu_latency_hold();
+    }
 }
 
 /*
@@ -281,20 +521,7 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         /* From here the destination may run the VM. */
         s->postcopy_after_run = true;
         qemu_savevm_send_ping(f, 4);
-        /*
-         * Keep what the main channel's socket holds short.  Without a
-         * preempt channel requested pages queue behind it; with one, a
-         * requested page that the push has already taken is still in
-         * there, and the vCPU waits for everything ahead of it.
-         */
-        mig_channel_set_send_queue(qemu_file_get_ioc(f), POSTCOPY_SEND_QUEUE);
-        /* Requested pages now go out from the return-path thread. */
-        ram_postcopy_set_direct(true, s->postcopy_qemufile_src);
-        if (s->postcopy_qemufile_src) {
-            /* The push only fills in: it yields the CPU to requests. */
-            qemu_thread_set_class(QEMU_THREAD_BULK);
-        }
-        s->postcopy_cpu_latency = migration_cpu_latency_hold();
+        postcopy_go(s);
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
@@ -318,52 +545,42 @@ static int postcopy_completion(MigrationState *s, Error **errp)
     ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
     ram_postcopy_writer_unlock();
     /* After the main channel's EOF, 7.2 ends the preempt channel. */
-    ram_postcopy_preempt_end();
+    ram_postcopy_preempt_end(s->postcopy_qemufile_src);
 
     if (ret < 0) {
         return ret;
     }
     /* The destination sends SHUT once its listen thread saw EOF. */
-    if (rp_await_close(s, false) < 0) {
-        error_setg(errp, "the destination did not confirm the migration");
-        return -EIO;
-    }
-    return 0;
+    return rp_await_shut(s, errp);
 }
 
 /*
  * postcopy-preempt (7.2 protocol): the second connection, right after the
  * main one, so that the destination sees them in this order.
  */
-static bool preempt_connect(MigrationState *s, Error **errp)
+static bool preempt_connect(MigrationState *s, const char *uri, Error **errp)
 {
     MigChannel *ioc;
-    QEMUFile *f;
 
-    if (!postcopy_preempt_check_uri(s->uri, errp)) {
+    if (!postcopy_preempt_check_uri(uri, errp)) {
         return false;
     }
-    ioc = migration_connect(s->uri, errp);
+    ioc = migration_connect(uri, errp);
     if (!ioc) {
         error_prepend(errp, "postcopy preempt channel: ");
         return false;
     }
-    f = qemu_file_new_output(ioc);
+    set_channel(s, &s->postcopy_qemufile_src, qemu_file_new_output(ioc));
     mig_channel_unref(ioc);
-    qemu_mutex_lock(&s->qemu_file_lock);
-    s->postcopy_qemufile_src = f;
-    if (qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
-        qemu_file_shutdown(f);
-    }
-    qemu_mutex_unlock(&s->qemu_file_lock);
     trace_postcopy_preempt_channel("connected");
     return true;
 }
 
-static bool migration_setup(MigrationState *s, Error **errp)
+/* The main channel (and the preempt one), new or for a recovery. */
+static bool connect_channels(MigrationState *s, const char *uri, int queue,
+                             Error **errp)
 {
-    MigChannel *ioc = migration_connect(s->uri, errp);
-    QEMUFile *f;
+    MigChannel *ioc = migration_connect(uri, errp);
 
     if (!ioc) {
         return false;
@@ -373,23 +590,142 @@ static bool migration_setup(MigrationState *s, Error **errp)
      * wakes it (the kernel caps it at net.core.wmem_max).  Postcopy
      * shortens it again at the switch.
      */
-    mig_channel_set_send_queue(ioc, PRECOPY_SEND_QUEUE);
-    f = qemu_file_new_output(ioc);
+    mig_channel_set_send_queue(ioc, queue);
+    set_channel(s, &s->to_dst_file, qemu_file_new_output(ioc));
     mig_channel_unref(ioc);
-    qemu_mutex_lock(&s->qemu_file_lock);
-    s->to_dst_file = f;
-    if (qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
-        qemu_file_shutdown(f);
-    }
-    qemu_mutex_unlock(&s->qemu_file_lock);
     set_file_rate_limit(s);
+    return !migrate_postcopy_preempt() || preempt_connect(s, uri, errp);
+}
 
-    if (migrate_postcopy_preempt() && !preempt_connect(s, errp)) {
+/*
+ * The recovery handshake on a new link (see the top of the file): true
+ * once the destination acknowledged and postcopy goes on.
+ */
+static bool postcopy_do_resume(MigrationState *s, Error **errp)
+{
+    g_autofree char *uri = NULL;
+    QEMUFile *f;
+    unsigned nblocks = 0;
+    RAMBlock *rb;
+
+    qemu_mutex_lock(&s->qemu_file_lock);
+    uri = g_steal_pointer(&s->resume_uri);
+    qemu_mutex_unlock(&s->qemu_file_lock);
+    trace_postcopy_resume_connect(uri);
+    if (!connect_channels(s, uri, POSTCOPY_SEND_QUEUE, errp)) {
         return false;
     }
-    if (migrate_return_path() &&
-        !rp_start(s, qemu_file_get_return_path(f), errp)) {
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER)) {
+        error_setg(errp, "the recovery was cancelled");
         return false;
+    }
+    f = s->to_dst_file;
+    rp_start(s, f);
+    RAMBLOCK_FOREACH(rb) {
+        qemu_savevm_send_recv_bitmap(f, rb->idstr);
+        nblocks++;
+    }
+    qemu_fflush(f);
+    if (qemu_file_get_error(f) || !rp_wait(s, &s->rp_bitmaps, nblocks, NULL)) {
+        error_setg(errp, "the destination did not send its received bitmaps");
+        return false;
+    }
+    qatomic_add(&s->postcopy_pages_missing, ram_postcopy_resume_prepare());
+    qemu_savevm_send_postcopy_resume(f);
+    qemu_fflush(f);
+    if (qemu_file_get_error(f) ||
+        !rp_wait(s, NULL, 0, &s->rp_resume_acked)) {
+        error_setg(errp, "the destination did not acknowledge the resume");
+        return false;
+    }
+    /* The return-path thread moved us back to postcopy-active. */
+    set_file_rate_limit(s);
+    qemu_file_reset_rate_limit(f);
+    postcopy_go(s);
+    return true;
+}
+
+/*
+ * The link broke after RUN: keep everything that is needed to go on,
+ * drop the channels, wait for migrate resume=true (or a cancel), and try.
+ * Returns true once the migration runs again, false if it was cancelled.
+ */
+static bool postcopy_pause(MigrationState *s, int *cur)
+{
+    Error *err = NULL;
+    int st;
+
+    qemu_mutex_lock(&s->error_mutex);
+    err = g_steal_pointer(&s->error);
+    qemu_mutex_unlock(&s->error_mutex);
+    trace_postcopy_pause(error_get_pretty(err));
+    /* Nothing may use the channels any more, then they go. */
+    shutdown_channels(s);
+    ram_postcopy_set_direct(false, NULL);
+    rp_stop(s);
+    close_channels(s);
+    migration_cpu_latency_release(&s->postcopy_cpu_latency);
+    qatomic_set(&s->postcopy_paused_since, now_ms());
+    st = qatomic_read(&s->state);
+    if (!migrate_set_state(&s->state, st, MIGRATION_STATUS_POSTCOPY_PAUSED)) {
+        error_free(err);
+        return false;           /* cancelled meanwhile */
+    }
+    error_report("postcopy: the link to the destination broke (%s); "
+                 "migration paused (resume with migrate resume=true)",
+                 error_get_pretty(err));
+    error_free(err);
+    migrate_clear_error(s);
+
+    for (;;) {
+        qemu_sem_wait(&s->postcopy_pause_sem);
+        st = qatomic_read(&s->state);
+        if (st == MIGRATION_STATUS_CANCELLING) {
+            return false;
+        }
+        if (st != MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP) {
+            continue;
+        }
+        if (postcopy_do_resume(s, &err)) {
+            break;
+        }
+        error_report("postcopy: the recovery failed: %s; migration still "
+                     "paused", error_get_pretty(err));
+        g_clear_pointer(&err, error_free);
+        shutdown_channels(s);
+        rp_stop(s);
+        close_channels(s);
+        migrate_clear_error(s);
+        st = qatomic_read(&s->state);
+        if (st == MIGRATION_STATUS_CANCELLING ||
+            !migrate_set_state(&s->state, st,
+                               MIGRATION_STATUS_POSTCOPY_PAUSED)) {
+            return false;
+        }
+    }
+    qatomic_add(&s->postcopy_paused_ms,
+                now_ms() - qatomic_read(&s->postcopy_paused_since));
+    qatomic_set(&s->postcopy_paused_since, 0);
+    qatomic_inc(&s->postcopy_recoveries);
+    migrate_clear_error(s);
+    *cur = MIGRATION_STATUS_POSTCOPY_ACTIVE;
+    trace_postcopy_pause_continued();
+    return true;
+}
+
+/* ---------------- the thread ---------------- */
+
+static bool migration_setup(MigrationState *s, Error **errp)
+{
+    QEMUFile *f;
+
+    if (!connect_channels(s, s->uri, PRECOPY_SEND_QUEUE, errp)) {
+        return false;
+    }
+    f = s->to_dst_file;
+    if (migrate_return_path()) {
+        rp_start(s, f);
     }
     qemu_savevm_state_header(f);
     if (migrate_return_path()) {
@@ -455,6 +791,16 @@ static bool migration_iteration_run(MigrationState *s, int *cur, bool *ok,
     return true;
 }
 
+/*
+ * After RUN, may this failure pause rather than fail?  The link's
+ * failure, in postcopy-active, not while cancelling.
+ */
+static bool can_pause(MigrationState *s)
+{
+    return s->postcopy_after_run && migrate_error_is_io(s) &&
+           qatomic_read(&s->state) == MIGRATION_STATUS_POSTCOPY_ACTIVE;
+}
+
 static void *migration_thread(void *opaque)
 {
     MigrationState *s = opaque;
@@ -473,45 +819,56 @@ static void *migration_thread(void *opaque)
         goto finish;            /* cancelled meanwhile */
     }
     it.start_ms = now_ms();
-    it.start_bytes = qemu_file_total_transferred(s->to_dst_file);
+    it.start_bytes = transferred(s);
     for (;;) {
+        bool done;
+
         if (qatomic_read(&s->state) != cur) {
             break;              /* cancelling */
         }
-        if (migration_iteration_run(s, &cur, &ok, &err)) {
-            break;
+        done = migration_iteration_run(s, &cur, &ok, &err);
+        /* The channels' errors first: theirs is the class that counts. */
+        record_channel_errors(s);
+        if (err) {
+            migrate_set_error(s, err);
+            g_clear_pointer(&err, error_free);
         }
-        if (qemu_file_get_error(s->to_dst_file)) {
-            qemu_file_get_error_obj(s->to_dst_file, &err);
+        if (has_error(s) && can_pause(s)) {
+            if (!postcopy_pause(s, &cur)) {
+                ok = false;
+                break;
+            }
+            it.start_ms = now_ms();
+            it.start_bytes = transferred(s);
+            continue;
+        }
+        if (done || has_error(s)) {
             break;
         }
         rate_limit_wait(s, &it);
     }
-    if (ok && (qemu_file_get_error(s->to_dst_file) || rp_has_error(s))) {
+    if (has_error(s)) {
         ok = false;
-    }
-    if (!ok && !err && s->to_dst_file) {
-        qemu_file_get_error_obj(s->to_dst_file, &err);
     }
 
 finish:
-    if (!ok && qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
-        error_free(err);        /* the cancel caused it */
-        err = NULL;
+    if (err) {
+        migrate_set_error(s, err);
+        error_free(err);
     }
-    fail_with(s, err);
-    rp_cleanup(s);
+    if (!ok && qatomic_read(&s->state) != MIGRATION_STATUS_CANCELLING) {
+        qemu_mutex_lock(&s->error_mutex);
+        if (s->error) {
+            error_report("%s", error_get_pretty(s->error));
+        }
+        qemu_mutex_unlock(&s->error_mutex);
+    } else if (!ok) {
+        migrate_clear_error(s);     /* the cancel caused it */
+    }
+    shutdown_channels(s);
+    rp_stop(s);
     migration_finish(s, cur, ok);
-    qemu_mutex_lock(&s->qemu_file_lock);
-    if (s->to_dst_file) {
-        qemu_fclose(s->to_dst_file);
-        s->to_dst_file = NULL;
-    }
-    if (s->postcopy_qemufile_src) {
-        qemu_fclose(s->postcopy_qemufile_src);
-        s->postcopy_qemufile_src = NULL;
-    }
-    qemu_mutex_unlock(&s->qemu_file_lock);
+    close_channels(s);
     bql_lock();
     qemu_savevm_state_cleanup();
     bql_unlock();
@@ -538,14 +895,21 @@ static void reset_stats(MigrationState *s)
     s->threshold_size = 0;
     s->mbps = 0;
     s->pages_per_second = 0;
-    qemu_mutex_lock(&s->error_mutex);
-    g_clear_pointer(&s->error, error_free);
-    qemu_mutex_unlock(&s->error_mutex);
+    s->transferred_before = 0;
+    s->postcopy_recoveries = 0;
+    s->postcopy_paused_ms = 0;
+    s->postcopy_paused_since = 0;
+    s->postcopy_pages_resent = 0;
+    s->postcopy_pages_missing = 0;
+    migrate_clear_error(s);
     while (qemu_sem_timedwait(&s->rate_limit_sem, 0) == 0) {
         /* drain stale wake-ups */
     }
     while (qemu_sem_timedwait(&s->pause_sem, 0) == 0) {
         /* drain stale continues */
+    }
+    while (qemu_sem_timedwait(&s->postcopy_pause_sem, 0) == 0) {
+        /* drain stale resumes */
     }
 }
 
@@ -590,6 +954,62 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
     return true;
 }
 
+bool migrate_resume(MigrationState *s, const char *uri, Error **errp)
+{
+    char *prepared;
+
+    if (qatomic_read(&s->state) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        error_setg(errp, "Cannot resume if there is no paused migration");
+        return false;
+    }
+    if (!migration_uri_known(uri)) {
+        error_setg(errp, "Parameter 'uri' expects a valid migration "
+                   "protocol");
+        return false;
+    }
+    prepared = migration_uri_prepare(uri, errp);
+    if (!prepared) {
+        return false;
+    }
+    qemu_mutex_lock(&s->qemu_file_lock);
+    g_free(s->resume_uri);
+    s->resume_uri = prepared;
+    qemu_mutex_unlock(&s->qemu_file_lock);
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
+        error_setg(errp, "Cannot resume if there is no paused migration");
+        return false;
+    }
+    trace_migrate_resume(uri);
+    qemu_sem_post(&s->postcopy_pause_sem);
+    return true;
+}
+
+bool migrate_pause(MigrationState *s, bool *done, Error **errp)
+{
+    *done = false;
+    if (qatomic_read(&s->state) != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        return false;
+    }
+    *done = true;
+    QEMU_LOCK_GUARD(&s->qemu_file_lock);
+    if (!s->to_dst_file) {
+        error_setg(errp, "Failed to pause source migration");
+        return false;
+    }
+    trace_migrate_pause();
+    /* The reason comes first: the broken channels then say only how. */
+    {
+        Error *err = NULL;
+
+        error_setg(&err, "migrate-pause");
+        migrate_set_error_class(s, err, true);
+        error_free(err);
+    }
+    qemu_file_shutdown(s->to_dst_file);
+    return true;
+}
+
 void migrate_cancel(MigrationState *s)
 {
     int st;
@@ -601,16 +1021,14 @@ void migrate_cancel(MigrationState *s)
         }
     } while (!migrate_set_state(&s->state, st, MIGRATION_STATUS_CANCELLING));
     trace_migrate_cancel(MigrationStatus_str(st));
-    qemu_mutex_lock(&s->qemu_file_lock);
-    if (s->to_dst_file) {
-        qemu_file_shutdown(s->to_dst_file);
-    }
-    if (s->postcopy_qemufile_src) {
-        qemu_file_shutdown(s->postcopy_qemufile_src);
-    }
-    qemu_mutex_unlock(&s->qemu_file_lock);
+    shutdown_channels(s);
     qemu_sem_post(&s->rate_limit_sem);
     qemu_sem_post(&s->pause_sem);
+    qemu_sem_post(&s->postcopy_pause_sem);
+    /* A handshake waiting for the return path gives up. */
+    qemu_mutex_lock(&s->rp_lock);
+    qemu_cond_broadcast(&s->rp_cond);
+    qemu_mutex_unlock(&s->rp_lock);
 }
 
 void migrate_wait_thread(MigrationState *s)

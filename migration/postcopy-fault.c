@@ -1,33 +1,36 @@
 /*
- * postcopy-fault.c: the destination's fault thread, page requests and
- * the latency / blocktime statistics.
+ * postcopy-fault.c: the destination's userfaultfd, the fault thread, page
+ * requests, and the statistics of faults.
  *
  * The fault thread polls the userfaultfd and a quit eventfd.  For each
- * fault it finds the RAMBlock and host page, and asks the source for the
- * page over the return path — once: a request still in flight is not
- * repeated (the table of requests, keyed by host page address, also holds
- * the time of the fault).  When the page is placed (postcopy-ram.c), the
- * request completes: its latency (fault to placement) goes into a mean
- * and a log2 histogram, and any vCPU blocked on it stops accumulating
- * blocktime.
+ * fault it finds the RAMBlock and host page, notes the fault, and asks
+ * the source for the page over the return path — once: a page still in
+ * flight is not asked for again.  The table of requests (keyed by host
+ * page address) holds every fault still waiting on each page.  When the
+ * page is placed (postcopy-ram.c), its faults complete: each one's
+ * latency (fault to placement) goes into the statistics, and vCPUs that
+ * were blocked on it stop accumulating blocktime.
  *
- * Blocktime follows QEMU 7.2: per vCPU, the time from its fault to the
- * placement of that page; in total, the time during which every vCPU was
- * blocked at once.  Only faults from vCPU threads count; ferry's qtest
- * accelerator has none, so blocktime stays 0 there (as QEMU's does for
- * faults from the monitor), while the latency statistics count every
- * fault.
+ * While the link is broken the return path is detached: requests are
+ * dropped on the floor but stay in the table, and the recovery asks for
+ * every page in it again (postcopy_resend_requests()) before the fault
+ * thread may send anything on the new link.  send_lock orders the two
+ * senders, so that the "last named block" of REQ_PAGES is always the one
+ * the source saw last.
  *
- * Locking: req_lock protects the request table, the statistics and the
- * blocktime state.  Requests are sent under the return path's own lock.
+ * Statistics follow QEMU 10.1's definitions: per fault (each thread that
+ * faulted on a missing page), split into vCPU threads and the others
+ * (qtest, the monitor, device emulation); blocktime per vCPU is the sum
+ * of its faults' latencies, and the total blocktime is the time during
+ * which every vCPU was blocked at once.  ferry's qtest accelerator has no
+ * vCPU, so there every fault is a non-vCPU fault.
  */
 #include "qemu/osdep.h"
-#include "postcopy-fault.h"
-#include "ram.h"
+#include "postcopy-int.h"
+#include "return-path.h"
 #include "migration.h"
 #include "options.h"
 #include "qemu/atomic.h"
-#include "qemu/thread.h"
 #include "qemu/userfaultfd.h"
 #include "qapi/qmp/json-writer.h"
 #include "sysemu/cpus.h"
@@ -35,82 +38,108 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 
-#define LATENCY_BUCKETS 32      /* [2^N us, 2^(N+1) us) */
+/* QEMU 10.1 reports this many buckets: up to [2^23, 2^24) us. */
+#define QEMU_LATENCY_BUCKETS 24
 
-struct PostcopyIncoming {
-    int uffd;
-    int quit_fd;
-    int cpu_latency;                /* PM QoS handle while listening */
-    uint64_t features;
-    QemuThread fault_thread;
-    bool fault_thread_running;
-    bool quit;                      /* atomic */
-    GHashTable *zeropage_ok;        /* RAMBlock * set */
-    PostcopyTmpPage *tmp[RAM_CHANNEL__MAX];    /* one per channel */
-    RAMBlock *last_req_block;       /* fault thread only */
+/* One thread waiting for a page. */
+typedef struct PostcopyFault {
+    int vcpu;                       /* -1: not a vCPU thread */
+    int64_t start_ns;
+} PostcopyFault;
 
-    QemuMutex req_lock;             /* everything below */
-    GHashTable *requested;          /* host page address -> start ns */
-    uint64_t requests;
-    uint64_t latency_count;
-    uint64_t latency_sum_ns;
-    uint64_t latency_max_ns;
-    uint64_t latency_hist[LATENCY_BUCKETS];
-    /* Blocktime, per vCPU slot. */
-    int nvcpus;
-    int64_t *vcpu_fault_start;      /* ns, 0 when not blocked */
-    uintptr_t *vcpu_fault_addr;
-    uint64_t *vcpu_blocktime_ns;
-    int blocked;                    /* vCPUs blocked now */
-    int64_t all_blocked_start;
-    uint64_t total_blocktime_ns;
-};
+/* A page asked for and not yet placed: every fault waiting on it. */
+typedef struct PostcopyRequest {
+    RAMBlock *rb;
+    uint64_t host_offset;
+    GArray *faults;                 /* PostcopyFault */
+} PostcopyRequest;
 
-void postcopy_incoming_create(MigrationIncomingState *mis)
+static void request_free(gpointer p)
 {
-    PostcopyIncoming *pc = g_new0(PostcopyIncoming, 1);
+    PostcopyRequest *req = p;
 
-    pc->uffd = pc->quit_fd = pc->cpu_latency = -1;
+    g_array_free(req->faults, true);
+    g_free(req);
+}
+
+void postcopy_fault_init(PostcopyIncoming *pc)
+{
+    pc->quit_fd = -1;
+    pc->cpu_latency = -1;
+    qemu_mutex_init(&pc->send_lock);
     qemu_mutex_init(&pc->req_lock);
-    pc->requested = g_hash_table_new(NULL, NULL);
-    pc->zeropage_ok = g_hash_table_new(NULL, NULL);
+    pc->requested = g_hash_table_new_full(NULL, NULL, NULL, request_free);
     /* QEMU reports one slot even for a machine without a CPU. */
     pc->nvcpus = MAX(cpus_vcpu_count(), 1);
     pc->vcpu_fault_start = g_new0(int64_t, pc->nvcpus);
     pc->vcpu_fault_addr = g_new0(uintptr_t, pc->nvcpus);
     pc->vcpu_blocktime_ns = g_new0(uint64_t, pc->nvcpus);
-    mis->postcopy = pc;
+    pc->vcpu_req_count = g_new0(uint64_t, pc->nvcpus);
+    pc->vcpu_req_sum_ns = g_new0(uint64_t, pc->nvcpus);
 }
 
-int postcopy_uffd(MigrationIncomingState *mis)
+void postcopy_fault_fini(PostcopyIncoming *pc)
 {
-    return mis->postcopy->uffd;
+    g_hash_table_destroy(pc->requested);
+    g_free(pc->vcpu_fault_start);
+    g_free(pc->vcpu_fault_addr);
+    g_free(pc->vcpu_blocktime_ns);
+    g_free(pc->vcpu_req_count);
+    g_free(pc->vcpu_req_sum_ns);
+    qemu_mutex_destroy(&pc->req_lock);
+    qemu_mutex_destroy(&pc->send_lock);
 }
 
-bool postcopy_block_zeropage_ok(MigrationIncomingState *mis, RAMBlock *rb)
+bool postcopy_block_zeropage_ok(PostcopyIncoming *pc, RAMBlock *rb)
 {
-    return g_hash_table_contains(mis->postcopy->zeropage_ok, rb);
-}
-
-PostcopyTmpPage *postcopy_incoming_tmp_page(MigrationIncomingState *mis,
-                                            int channel)
-{
-    return mis->postcopy->tmp[channel];
+    return g_hash_table_contains(pc->zeropage_ok, rb);
 }
 
 /* ---- requests ---- */
 
-static void send_request(MigrationIncomingState *mis, RAMBlock *rb,
+/* send_lock held. */
+static void send_request(PostcopyIncoming *pc, RAMBlock *rb,
                          uint64_t host_offset)
 {
-    PostcopyIncoming *pc = mis->postcopy;
+    bool named = rb != pc->last_req_block;
 
-    if (rb != pc->last_req_block) {
-        migrate_send_rp_req_pages_id(mis, rb->idstr, host_offset,
-                                     rb->page_size);
+    if (rp_send_req_pages(pc->mis->rp, rb, named, host_offset,
+                          rb->page_size)) {
         pc->last_req_block = rb;
     } else {
-        migrate_send_rp_req_pages(mis, host_offset, rb->page_size);
+        /* No link: the recovery asks again, naming the block first. */
+        pc->last_req_block = NULL;
+        trace_postcopy_request_unsent(rb->idstr, host_offset);
+    }
+}
+
+void postcopy_resend_requests(PostcopyIncoming *pc)
+{
+    g_autoptr(GArray) pages = g_array_new(false, false,
+                                          sizeof(PostcopyRequest));
+    GHashTableIter it;
+    gpointer value;
+
+    QEMU_LOCK_GUARD(&pc->send_lock);
+    /* The source forgot which block we named last. */
+    pc->last_req_block = NULL;
+    qemu_mutex_lock(&pc->req_lock);
+    g_hash_table_iter_init(&it, pc->requested);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        PostcopyRequest *req = value;
+        PostcopyRequest copy = { .rb = req->rb,
+                                 .host_offset = req->host_offset };
+
+        g_array_append_val(pages, copy);
+    }
+    pc->requests += pages->len;
+    pc->requests_resent += pages->len;
+    qemu_mutex_unlock(&pc->req_lock);
+    trace_postcopy_resend_requests(pages->len);
+    for (guint i = 0; i < pages->len; i++) {
+        PostcopyRequest *req = &g_array_index(pages, PostcopyRequest, i);
+
+        send_request(pc, req->rb, req->host_offset);
     }
 }
 
@@ -141,14 +170,14 @@ static void blocktime_end(PostcopyIncoming *pc, uintptr_t addr, int64_t now)
     }
 }
 
-/* One fault: ask for its host page unless already there or asked for. */
-static void handle_fault(MigrationIncomingState *mis, uintptr_t addr,
-                         uint32_t tid)
+/* One fault: note it, and ask for its host page unless already asked. */
+static void handle_fault(PostcopyIncoming *pc, uintptr_t addr, uint32_t tid)
 {
-    PostcopyIncoming *pc = mis->postcopy;
     int64_t now = get_clock();
     ram_addr_t offset;
     RAMBlock *rb = qemu_ram_block_from_host((void *)addr, &offset);
+    PostcopyFault fault;
+    PostcopyRequest *req;
     uint64_t host_off;
     uintptr_t key;
     bool send = false;
@@ -159,6 +188,8 @@ static void handle_fault(MigrationIncomingState *mis, uintptr_t addr,
     }
     host_off = QEMU_ALIGN_DOWN(offset, rb->page_size);
     key = (uintptr_t)rb->host + host_off;
+    fault.vcpu = cpus_vcpu_index_from_tid(tid);
+    fault.start_ns = now;
     trace_postcopy_fault(rb->idstr, host_off, tid);
     qemu_mutex_lock(&pc->req_lock);
     /*
@@ -172,44 +203,71 @@ static void handle_fault(MigrationIncomingState *mis, uintptr_t addr,
         trace_postcopy_fault_already_placed(rb->idstr, host_off);
         return;
     }
-    blocktime_begin(pc, cpus_vcpu_index_from_tid(tid), key, now);
-    if (!g_hash_table_contains(pc->requested, (gpointer)key)) {
-        g_hash_table_insert(pc->requested, (gpointer)key,
-                            (gpointer)(uintptr_t)now);
+    blocktime_begin(pc, fault.vcpu, key, now);
+    req = g_hash_table_lookup(pc->requested, (gpointer)key);
+    if (!req) {
+        req = g_new0(PostcopyRequest, 1);
+        req->rb = rb;
+        req->host_offset = host_off;
+        req->faults = g_array_sized_new(false, false, sizeof(PostcopyFault),
+                                        1);
+        g_hash_table_insert(pc->requested, (gpointer)key, req);
         pc->requests++;
         send = true;
     }
+    g_array_append_val(req->faults, fault);
     qemu_mutex_unlock(&pc->req_lock);
     if (send) {
         trace_postcopy_request(rb->idstr, host_off, rb->page_size);
-        send_request(mis, rb, host_off);
+        QEMU_LOCK_GUARD(&pc->send_lock);
+        send_request(pc, rb, host_off);
     }
 }
 
-void postcopy_page_placed(MigrationIncomingState *mis, RAMBlock *rb,
+static void account_fault(PostcopyIncoming *pc, const PostcopyFault *f,
+                          int64_t now)
+{
+    uint64_t ns = now - f->start_ns;
+    uint64_t us = ns / 1000;
+    int b = us ? MIN(63 - __builtin_clzll(us),
+                     POSTCOPY_LATENCY_BUCKETS - 1) : 0;
+
+    pc->latency_count++;
+    pc->latency_sum_ns += ns;
+    pc->latency_max_ns = MAX(pc->latency_max_ns, ns);
+    pc->latency_hist[b]++;
+    if (f->vcpu >= 0 && f->vcpu < pc->nvcpus) {
+        pc->vcpu_req_count[f->vcpu]++;
+        pc->vcpu_req_sum_ns[f->vcpu] += ns;
+    }
+}
+
+void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
                           uint64_t host_offset)
 {
-    PostcopyIncoming *pc = mis->postcopy;
     uintptr_t key = (uintptr_t)rb->host + host_offset;
-    gpointer start;
+    PostcopyRequest *req;
     int64_t now;
 
+    if (qatomic_read(&pc->recoveries)) {
+        qatomic_inc(&pc->pages_after_recovery);
+    }
     if (!qatomic_read(&pc->requests)) {
         return;         /* nothing was ever asked for */
     }
     now = get_clock();
     QEMU_LOCK_GUARD(&pc->req_lock);
-    if (g_hash_table_steal_extended(pc->requested, (gpointer)key, NULL,
-                                    &start)) {
-        uint64_t ns = now - (int64_t)(uintptr_t)start;
-        uint64_t us = ns / 1000;
-        int b = us ? MIN(63 - __builtin_clzll(us), LATENCY_BUCKETS - 1) : 0;
-
-        pc->latency_count++;
-        pc->latency_sum_ns += ns;
-        pc->latency_max_ns = MAX(pc->latency_max_ns, ns);
-        pc->latency_hist[b]++;
-        trace_postcopy_request_done(rb->idstr, host_offset, ns);
+    req = g_hash_table_lookup(pc->requested, (gpointer)key);
+    if (req) {
+        for (guint i = 0; i < req->faults->len; i++) {
+            account_fault(pc, &g_array_index(req->faults, PostcopyFault, i),
+                          now);
+        }
+        trace_postcopy_request_done(rb->idstr, host_offset,
+                                    now - g_array_index(req->faults,
+                                                        PostcopyFault,
+                                                        0).start_ns);
+        g_hash_table_remove(pc->requested, (gpointer)key);
     }
     if (pc->blocked) {
         blocktime_end(pc, key, now);
@@ -220,8 +278,7 @@ void postcopy_page_placed(MigrationIncomingState *mis, RAMBlock *rb,
 
 static void *postcopy_fault_thread(void *opaque)
 {
-    MigrationIncomingState *mis = opaque;
-    PostcopyIncoming *pc = mis->postcopy;
+    PostcopyIncoming *pc = opaque;
 
     trace_postcopy_fault_thread(1);
     for (;;) {
@@ -258,7 +315,7 @@ static void *postcopy_fault_thread(void *opaque)
             if (msg[i].event != UFFD_EVENT_PAGEFAULT) {
                 continue;
             }
-            handle_fault(mis, msg[i].arg.pagefault.address,
+            handle_fault(pc, msg[i].arg.pagefault.address,
                          (pc->features & UFFD_FEATURE_THREAD_ID)
                          ? msg[i].arg.pagefault.feat.ptid : 0);
         }
@@ -267,9 +324,8 @@ static void *postcopy_fault_thread(void *opaque)
     return NULL;
 }
 
-bool postcopy_fault_start(MigrationIncomingState *mis, Error **errp)
+bool postcopy_fault_start(PostcopyIncoming *pc, Error **errp)
 {
-    PostcopyIncoming *pc = mis->postcopy;
     uint64_t avail = 0, want = 0;
     size_t largest = TARGET_PAGE_SIZE;
     RAMBlock *rb;
@@ -314,27 +370,32 @@ bool postcopy_fault_start(MigrationIncomingState *mis, Error **errp)
         return false;
     }
     qemu_thread_create(&pc->fault_thread, "mig/dst/fault",
-                       postcopy_fault_thread, mis, QEMU_THREAD_JOINABLE);
+                       postcopy_fault_thread, pc, QEMU_THREAD_JOINABLE);
     pc->fault_thread_running = true;
-    pc->cpu_latency = migration_cpu_latency_hold();
+    postcopy_cpu_latency_take(pc);
     return true;
 }
 
-void postcopy_cpu_latency_drop(MigrationIncomingState *mis)
+void postcopy_cpu_latency_take(PostcopyIncoming *pc)
 {
-    if (mis->postcopy) {
-        migration_cpu_latency_release(&mis->postcopy->cpu_latency);
+    if (pc->cpu_latency < 0) {
+        pc->cpu_latency = migration_cpu_latency_hold();
     }
 }
 
-void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis)
+void postcopy_cpu_latency_drop(PostcopyIncoming *pc)
 {
-    PostcopyIncoming *pc = mis->postcopy;
+    migration_cpu_latency_release(&pc->cpu_latency);
+}
+
+/*
+ * Unregistering wakes every thread still waiting for a page (it then
+ * reads zeroes: after a failure that no longer matters).
+ */
+void postcopy_fault_stop(PostcopyIncoming *pc)
+{
     RAMBlock *rb;
 
-    if (!pc) {
-        return;
-    }
     if (pc->fault_thread_running) {
         uint64_t one = 1;
         ssize_t r;
@@ -356,67 +417,93 @@ void postcopy_ram_incoming_cleanup(MigrationIncomingState *mis)
         close(pc->quit_fd);
         pc->quit_fd = -1;
     }
-    migration_cpu_latency_release(&pc->cpu_latency);
+    postcopy_cpu_latency_drop(pc);
     trace_postcopy_cleanup(pc->requests, pc->latency_count);
-}
-
-void postcopy_incoming_free(MigrationIncomingState *mis)
-{
-    PostcopyIncoming *pc = mis->postcopy;
-
-    if (!pc) {
-        return;
-    }
-    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
-        postcopy_tmp_page_free(pc->tmp[i]);
-    }
-    g_hash_table_destroy(pc->requested);
-    g_hash_table_destroy(pc->zeropage_ok);
-    g_free(pc->vcpu_fault_start);
-    g_free(pc->vcpu_fault_addr);
-    g_free(pc->vcpu_blocktime_ns);
-    qemu_mutex_destroy(&pc->req_lock);
-    g_free(pc);
-    mis->postcopy = NULL;
 }
 
 /* ---- query-migrate ---- */
 
-void postcopy_write_stats(MigrationIncomingState *mis, JSONWriter *w)
+static uint64_t avg(uint64_t sum, uint64_t n)
 {
-    PostcopyIncoming *pc = mis->postcopy;
-    int st = qatomic_read(&mis->state);
-    int last = -1;
+    return n ? sum / n : 0;
+}
 
-    if (!pc) {
+/* QEMU 10.1's members, in its order: blocktime capability, completed. */
+static void write_qemu_stats(PostcopyIncoming *pc, JSONWriter *w)
+{
+    uint64_t vcpu_sum = 0, vcpu_n = 0;
+
+    json_writer_uint64(w, "postcopy-blocktime",
+                       (uint32_t)(pc->total_blocktime_ns / 1000000));
+    json_writer_start_list(w, "postcopy-vcpu-blocktime");
+    for (int i = 0; i < pc->nvcpus; i++) {
+        json_writer_uint64(w, NULL,
+                           (uint32_t)(pc->vcpu_blocktime_ns[i] / 1000000));
+        vcpu_sum += pc->vcpu_req_sum_ns[i];
+        vcpu_n += pc->vcpu_req_count[i];
+    }
+    json_writer_end_list(w);
+    json_writer_uint64(w, "postcopy-latency",
+                       avg(pc->latency_sum_ns, pc->latency_count));
+    json_writer_start_list(w, "postcopy-latency-dist");
+    for (int i = 0; i < QEMU_LATENCY_BUCKETS; i++) {
+        uint64_t n = pc->latency_hist[i];
+
+        /* Slower faults (over 16 s) count in the last bucket. */
+        for (int j = QEMU_LATENCY_BUCKETS;
+             i == QEMU_LATENCY_BUCKETS - 1 && j < POSTCOPY_LATENCY_BUCKETS;
+             j++) {
+            n += pc->latency_hist[j];
+        }
+        json_writer_uint64(w, NULL, n);
+    }
+    json_writer_end_list(w);
+    json_writer_start_list(w, "postcopy-vcpu-latency");
+    for (int i = 0; i < pc->nvcpus; i++) {
+        json_writer_uint64(w, NULL, avg(pc->vcpu_req_sum_ns[i],
+                                        pc->vcpu_req_count[i]));
+    }
+    json_writer_end_list(w);
+    json_writer_uint64(w, "postcopy-non-vcpu-latency",
+                       avg(pc->latency_sum_ns - vcpu_sum,
+                           pc->latency_count - vcpu_n));
+}
+
+void postcopy_write_stats(PostcopyIncoming *pc, int st, JSONWriter *w)
+{
+    int last = -1;
+    uint64_t paused_ns;
+
+    if (!pc || (!postcopy_incoming_listening(pc) &&
+                postcopy_get_state(pc) != POSTCOPY_INCOMING_END)) {
         return;
     }
     QEMU_LOCK_GUARD(&pc->req_lock);
-    /* QEMU 7.2 reports blocktime only once the migration completed. */
     if (migrate_postcopy_blocktime() && st == MIGRATION_STATUS_COMPLETED) {
-        json_writer_uint64(w, "postcopy-blocktime",
-                           pc->total_blocktime_ns / 1000000);
-        json_writer_start_list(w, "postcopy-vcpu-blocktime");
-        for (int i = 0; i < pc->nvcpus; i++) {
-            json_writer_uint64(w, NULL, pc->vcpu_blocktime_ns[i] / 1000000);
-        }
-        json_writer_end_list(w);
+        write_qemu_stats(pc, w);
     }
-    /* Beyond 7.2: request count and fault-to-placement latency (us). */
-    json_writer_uint64(w, "postcopy-requests", pc->requests);
-    json_writer_uint64(w, "postcopy-latency",
-                       pc->latency_count ? pc->latency_sum_ns /
-                       pc->latency_count / 1000 : 0);
-    json_writer_uint64(w, "postcopy-latency-max",
-                       pc->latency_max_ns / 1000);
-    for (int i = 0; i < LATENCY_BUCKETS; i++) {
+    /* ferry's own, live in every status (not in QEMU: x- names). */
+    json_writer_uint64(w, "x-postcopy-requests", pc->requests);
+    json_writer_uint64(w, "x-postcopy-latency",
+                       avg(pc->latency_sum_ns, pc->latency_count));
+    json_writer_uint64(w, "x-postcopy-latency-max", pc->latency_max_ns);
+    for (int i = 0; i < POSTCOPY_LATENCY_BUCKETS; i++) {
         if (pc->latency_hist[i]) {
             last = i;
         }
     }
-    json_writer_start_list(w, "postcopy-latency-dist");
+    json_writer_start_list(w, "x-postcopy-latency-dist");
     for (int i = 0; i <= last; i++) {
         json_writer_uint64(w, NULL, pc->latency_hist[i]);
     }
     json_writer_end_list(w);
+    paused_ns = pc->paused_ns;
+    if (pc->paused_since) {
+        paused_ns += get_clock() - pc->paused_since;
+    }
+    json_writer_uint64(w, "x-postcopy-recoveries", pc->recoveries);
+    json_writer_uint64(w, "x-postcopy-paused-time", paused_ns / 1000000);
+    json_writer_uint64(w, "x-postcopy-requests-resent", pc->requests_resent);
+    json_writer_uint64(w, "x-postcopy-pages-after-recovery",
+                       qatomic_read(&pc->pages_after_recovery));
 }

@@ -9,108 +9,143 @@
  *
  * The preempt channel is a second connection to the destination's listen
  * address, opened by the source right after the main one at the start of
- * the migration.  It has no header: bare RAM page records (§4.3), each
- * channel with its own "last block" for CONTINUE, and a final EOS that
- * the 7.2 source writes after the main channel's EOF.  The destination
- * tells the channels apart by their order of arrival and starts loading
- * only when both are there.
+ * the migration, and again right after the new main one on a recovery.
+ * It has no header: bare RAM page records (§4.3), each channel with its
+ * own "last block" for CONTINUE, and a final EOS that the 7.2 source
+ * writes after the main channel's EOF.  The destination tells the
+ * channels apart by their order of arrival and starts loading only when
+ * both are there.
  *
  * Source: outgoing.c connects; ram.c sends requested pages on it from the
  * return-path thread (ram_save_urgent()) and the EOS at completion.
  * Destination (here): from LISTEN, a thread loads pages from the channel
- * with its own temporary page, up to EOS; the listen thread waits for it
- * before finishing.  A bad record fails the migration like one on the
- * main channel; an I/O error is left to the main channel's handling (the
- * source is gone, the main channel breaks too).
+ * with its own temporary page, up to EOS.  A bad record fails the
+ * migration: the thread records the error (the first one decides) and
+ * shuts the main channel down so that the listen thread stops too.  A
+ * broken channel is the link's failure: the thread shuts the main channel
+ * down as well (the listen thread pauses), then parks until the recovery
+ * hands it the new channel (postcopy_preempt_run()) or the end comes.
+ * pause_lock covers preempt_file, preempt_parked and preempt_done.
  */
 #include "qemu/osdep.h"
+#include "postcopy-int.h"
 #include "postcopy-preempt.h"
 #include "migration.h"
 #include "options.h"
-#include "ram.h"
 #include "transport.h"
 #include "trace.h"
 
 static void *preempt_thread(void *opaque)
 {
-    MigrationIncomingState *mis = opaque;
-    QEMUFile *f = mis->postcopy_qemufile_dst;
-    Error *err = NULL;
-    int ret;
+    PostcopyIncoming *pc = opaque;
+    QEMUFile *f;
 
     trace_postcopy_preempt_thread(1);
-    ret = ram_load_postcopy(f, mis, RAM_CHANNEL_PREEMPT, &err);
-    if (ret < 0 && !err) {
-        qemu_file_get_error_obj(f, &err);
+    qemu_mutex_lock(&pc->pause_lock);
+    f = pc->preempt_file;
+    qemu_mutex_unlock(&pc->pause_lock);
+    for (;;) {
+        if (pc->ops->load_preempt(f, pc->opaque) == 0) {
+            break;                          /* EOS */
+        }
+        postcopy_record_stream_error(pc, f, "preempt");
+        /* Either way the listen thread must know at once. */
+        postcopy_break_links(pc);
+        if (!qemu_file_error_is_io(f)) {
+            break;
+        }
+        qemu_mutex_lock(&pc->pause_lock);
+        pc->preempt_parked = true;
+        pc->preempt_file = NULL;
+        qemu_cond_broadcast(&pc->pause_cond);
+        trace_postcopy_preempt_parked();
+        while (!pc->quitting && !pc->preempt_file) {
+            qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
+        }
+        f = pc->preempt_file;
+        pc->preempt_parked = false;
+        qemu_mutex_unlock(&pc->pause_lock);
+        if (!f) {
+            break;                          /* the end, while parked */
+        }
+        trace_postcopy_preempt_channel("resumed");
     }
-    if (ret < 0 && ret != -EIO && ret != -ENODATA) {
-        /* A bad record: the listen thread must stop and fail too. */
-        error_prepend(&err, "preempt channel: ");
-        mis->preempt_error = err;
-        qatomic_store_release(&mis->preempt_ret, ret);
-        qemu_file_shutdown(mis->from_src_file);
-    } else {
-        error_free(err);
-        qatomic_store_release(&mis->preempt_ret, ret < 0 ? -EIO : 1);
-    }
+    qemu_mutex_lock(&pc->pause_lock);
+    pc->preempt_done = true;
+    qemu_cond_broadcast(&pc->pause_cond);
+    qemu_mutex_unlock(&pc->pause_lock);
     trace_postcopy_preempt_thread(0);
     return NULL;
 }
 
-bool postcopy_preempt_start(MigrationIncomingState *mis, Error **errp)
+void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f)
 {
-    if (!mis->postcopy_qemufile_dst) {
-        error_setg(errp, "postcopy-preempt is on, but the preempt channel "
-                   "is missing");
-        return false;
+    qemu_mutex_lock(&pc->pause_lock);
+    pc->preempt_file = f;
+    if (pc->preempt_thread_running && !pc->preempt_done) {
+        /* Parked on the old link: this wakes it. */
+        qemu_cond_broadcast(&pc->pause_cond);
+        qemu_mutex_unlock(&pc->pause_lock);
+        return;
     }
-    mis->preempt_ret = 0;
-    qemu_thread_create(&mis->preempt_thread, "mig/dst/preempt",
-                       preempt_thread, mis, QEMU_THREAD_JOINABLE);
-    mis->preempt_thread_running = true;
-    return true;
+    qemu_mutex_unlock(&pc->pause_lock);
+    if (pc->preempt_thread_running) {
+        /* It ended (EOS came before the break): a new one. */
+        qemu_thread_join(&pc->preempt_thread);
+    }
+    pc->preempt_done = false;
+    qemu_thread_create(&pc->preempt_thread, "mig/dst/preempt",
+                       preempt_thread, pc, QEMU_THREAD_JOINABLE);
+    pc->preempt_thread_running = true;
 }
 
-int postcopy_preempt_finish(MigrationIncomingState *mis, Error **errp)
+int postcopy_preempt_wait_done(PostcopyIncoming *pc)
 {
-    int ret;
+    int ret = 0;
 
-    if (!mis->preempt_thread_running) {
+    if (!pc->preempt_thread_running) {
         return 0;
     }
-    qemu_thread_join(&mis->preempt_thread);
-    mis->preempt_thread_running = false;
-    ret = qatomic_load_acquire(&mis->preempt_ret);
-    if (ret < 0 && mis->preempt_error) {
-        error_propagate(errp, g_steal_pointer(&mis->preempt_error));
-        return ret;
+    QEMU_LOCK_GUARD(&pc->pause_lock);
+    while (!pc->preempt_done && !pc->preempt_parked) {
+        qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
     }
-    if (ret < 0) {
-        error_setg(errp, "the preempt channel broke before its EOS");
-        return ret;
+    if (pc->preempt_parked) {
+        ret = -1;           /* it broke before its EOS (recorded) */
     }
-    return 0;
+    return ret;
 }
 
-bool postcopy_preempt_failed(MigrationIncomingState *mis)
+void postcopy_preempt_wait_parked(PostcopyIncoming *pc)
 {
-    return qatomic_load_acquire(&mis->preempt_ret) < 0 &&
-           mis->preempt_error;
+    if (!pc->preempt_thread_running) {
+        return;
+    }
+    QEMU_LOCK_GUARD(&pc->pause_lock);
+    while (!pc->preempt_done && !pc->preempt_parked) {
+        qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
+    }
 }
 
-void postcopy_preempt_stop(MigrationIncomingState *mis)
+void postcopy_preempt_stop(PostcopyIncoming *pc)
 {
-    if (mis->preempt_thread_running) {
-        qemu_file_shutdown(mis->postcopy_qemufile_dst);
-        qemu_thread_join(&mis->preempt_thread);
-        mis->preempt_thread_running = false;
+    MigrationIncomingState *mis = pc->mis;
+
+    if (!pc->preempt_thread_running) {
+        return;
     }
-    error_free(mis->preempt_error);
-    mis->preempt_error = NULL;
-    if (mis->postcopy_qemufile_dst) {
-        qemu_fclose(mis->postcopy_qemufile_dst);
-        mis->postcopy_qemufile_dst = NULL;
+    qemu_mutex_lock(&pc->pause_lock);
+    pc->quitting = true;
+    qemu_cond_broadcast(&pc->pause_cond);
+    qemu_mutex_unlock(&pc->pause_lock);
+    /* (Its channel only: the main one carries the return path's SHUT.) */
+    qemu_mutex_lock(&mis->channel_lock);
+    if (mis->preempt_file) {
+        qemu_file_shutdown(mis->preempt_file);
     }
+    qemu_mutex_unlock(&mis->channel_lock);
+    qemu_thread_join(&pc->preempt_thread);
+    pc->preempt_thread_running = false;
 }
 
 bool postcopy_preempt_check_uri(const char *uri, Error **errp)

@@ -1,89 +1,210 @@
 /*
- * postcopy-ram.c: the destination's postcopy state machine, commands and
- * page placement.
+ * postcopy-ram.c: the destination's postcopy machinery — its life cycle,
+ * the commands that drive it, and page placement.
  *
  *   ADVISE   check the host (userfaultfd, page sizes), discard all guest
  *            RAM so that only migrated pages will exist      NONE -> ADVISE
  *   DISCARD  drop ranges the source will send again (not yet sent, or
  *            written since)                          ADVISE -> DISCARD
- *   LISTEN   register RAM with userfaultfd (MISSING), start the fault
- *            thread and the listen thread, which reads the main channel
- *            from now on                  ADVISE/DISCARD -> LISTENING
+ *   LISTEN   register RAM with userfaultfd (MISSING), start the fault,
+ *            preempt and listen threads; the listen thread reads the
+ *            main channel from now on     ADVISE/DISCARD -> LISTENING
  *   RUN      start the VM (main loop)         LISTENING -> RUNNING
  *   EOF      (listen thread) tear down                  RUNNING -> END
+ *   RECV_BITMAP, POSTCOPY_RESUME: the recovery handshake (spec §10),
+ *            valid only in postcopy-recover
  *
  * A command in the wrong state fails the migration with QEMU's message.
  * Pages arriving after LISTEN are assembled into whole host pages and
- * placed atomically (UFFDIO_COPY, or UFFDIO_ZEROPAGE for a zero page),
+ * placed atomically (UFFDIO_COPY, or UFFDIO_ZEROPAGE for zero pages),
  * which wakes any thread blocked on them; a page that is already present
  * is a protocol violation (the source must send each page once).
  *
- * Locking: PostcopyIncoming is created at ADVISE by the incoming thread
- * and freed after both loading threads have stopped.  The placement
- * state (tmp pages) belongs to the thread reading that channel; the
- * request table and statistics are under req_lock (postcopy-fault.c).
+ * Pause or fail.  Every thread that stops on an error records it here,
+ * the first one winning (postcopy_record_*): the class of that first
+ * error decides.  An I/O error — the link failed — pauses once the VM
+ * runs here (RUNNING); anything else fails.  So a preempt thread that
+ * finds a bad record fails the migration even though the listen thread,
+ * which it wakes by shutting the main channel down, then sees only an
+ * I/O error; and a link cut in the middle of a record stays an I/O error
+ * whatever the parser made of the remains.  The lock order and the
+ * threads are described in postcopy-int.h.
  */
 #include "qemu/osdep.h"
-#include "postcopy-ram.h"
-#include "postcopy-fault.h"
-#include "postcopy-preempt.h"
+#include "postcopy-int.h"
+#include "return-path.h"
 #include "migration.h"
 #include "options.h"
 #include "savevm.h"
-#include "ram.h"
 #include "qemu/atomic.h"
 #include "qemu/main-loop.h"
 #include "qemu/userfaultfd.h"
 #include "sysemu/runstate.h"
 #include "trace.h"
 
-struct PostcopyTmpPage {
-    uint8_t *buf;               /* largest host page of any block */
-    RAMBlock *rb;
-    uint64_t host_offset;
-    unsigned pages;             /* target pages received so far */
-    bool all_zero;
-    /*
-     * A run of whole zero host pages, contiguous in one block, not yet
-     * placed: one UFFDIO_ZEROPAGE for the run instead of one per page
-     * (each call costs microseconds, and a guest's untouched memory is
-     * mostly such runs).  The run is placed before any other page, when
-     * it reaches ZERO_RUN_MAX, and whenever the channel has no more
-     * buffered input, so a requested page never waits for the network.
-     */
-    RAMBlock *zrun_rb;
-    uint64_t zrun_start;
-    uint64_t zrun_len;
-};
-
 #define ZERO_RUN_MAX (2u << 20)
 
-static int incoming_postcopy_state;     /* PostcopyState, atomic */
+/* ---- life cycle ---- */
 
-PostcopyState postcopy_state_get(void)
+PostcopyIncoming *postcopy_incoming_new(MigrationIncomingState *mis,
+                                        const PostcopyIncomingOps *ops,
+                                        void *opaque)
 {
-    return qatomic_read(&incoming_postcopy_state);
+    PostcopyIncoming *pc = g_new0(PostcopyIncoming, 1);
+
+    pc->mis = mis;
+    pc->ops = ops;
+    pc->opaque = opaque;
+    pc->state = POSTCOPY_INCOMING_NONE;
+    pc->uffd = -1;
+    pc->zeropage_ok = g_hash_table_new(NULL, NULL);
+    qemu_event_init(&pc->package_loaded, false);
+    qemu_mutex_init(&pc->pause_lock);
+    qemu_cond_init(&pc->pause_cond);
+    qemu_mutex_init(&pc->error_lock);
+    postcopy_fault_init(pc);
+    return pc;
 }
 
-void postcopy_state_set(PostcopyState state)
+void postcopy_incoming_free(PostcopyIncoming *pc)
 {
-    trace_postcopy_state_set(postcopy_state_get(), state);
-    qatomic_set(&incoming_postcopy_state, state);
+    if (!pc) {
+        return;
+    }
+    assert(!pc->listen_thread_running && !pc->preempt_thread_running &&
+           !pc->fault_thread_running);
+    postcopy_fault_fini(pc);
+    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+        postcopy_tmp_page_free(pc->tmp[i]);
+    }
+    /* Recovery channels that came too late to be used. */
+    if (pc->recover_main) {
+        qemu_fclose(pc->recover_main);
+    }
+    if (pc->recover_preempt) {
+        qemu_fclose(pc->recover_preempt);
+    }
+    g_hash_table_destroy(pc->zeropage_ok);
+    error_free(pc->error);
+    error_free(pc->package_error);
+    qemu_event_destroy(&pc->package_loaded);
+    qemu_cond_destroy(&pc->pause_cond);
+    qemu_mutex_destroy(&pc->pause_lock);
+    qemu_mutex_destroy(&pc->error_lock);
+    trace_postcopy_incoming_free();
+    g_free(pc);
 }
 
-bool postcopy_incoming_advised(MigrationIncomingState *mis)
+PostcopyState postcopy_get_state(PostcopyIncoming *pc)
 {
-    PostcopyState ps = postcopy_state_get();
+    return qatomic_read(&pc->state);
+}
+
+bool postcopy_set_state(PostcopyIncoming *pc, PostcopyState old,
+                        PostcopyState new)
+{
+    return postcopy_state_change(&pc->state, old, new);
+}
+
+bool postcopy_incoming_advised(PostcopyIncoming *pc)
+{
+    PostcopyState ps = pc ? postcopy_get_state(pc) : POSTCOPY_INCOMING_NONE;
 
     return ps >= POSTCOPY_INCOMING_ADVISE && ps < POSTCOPY_INCOMING_END;
 }
 
-bool postcopy_incoming_listening(MigrationIncomingState *mis)
+bool postcopy_incoming_listening(PostcopyIncoming *pc)
 {
-    PostcopyState ps = postcopy_state_get();
+    PostcopyState ps = pc ? postcopy_get_state(pc) : POSTCOPY_INCOMING_NONE;
 
     return ps == POSTCOPY_INCOMING_LISTENING ||
            ps == POSTCOPY_INCOMING_RUNNING;
+}
+
+bool postcopy_incoming_listen_started(PostcopyIncoming *pc)
+{
+    return pc && pc->listen_thread_running;
+}
+
+/* ---- the first error ---- */
+
+static void record_error(PostcopyIncoming *pc, Error *err, bool io)
+{
+    QEMU_LOCK_GUARD(&pc->error_lock);
+    if (pc->error) {
+        error_free(err);
+        return;
+    }
+    trace_postcopy_record_error(io, error_get_pretty(err));
+    pc->error = err;
+    pc->error_io = io;
+}
+
+void postcopy_record_stream_error(PostcopyIncoming *pc, QEMUFile *f,
+                                  const char *channel)
+{
+    Error *err = NULL;
+    bool io = false;
+
+    if (qemu_file_get_error_obj(f, &err)) {
+        io = qemu_file_error_is_io(f);
+    } else {
+        error_setg(&err, "the stream stopped without an error");
+    }
+    if (channel) {
+        error_prepend(&err, "%s channel: ", channel);
+    }
+    record_error(pc, err, io);
+}
+
+void postcopy_record_error(PostcopyIncoming *pc, Error *err)
+{
+    record_error(pc, err, false);
+}
+
+bool postcopy_error_is_io(PostcopyIncoming *pc)
+{
+    QEMU_LOCK_GUARD(&pc->error_lock);
+    return pc->error && pc->error_io;
+}
+
+Error *postcopy_take_error(PostcopyIncoming *pc)
+{
+    QEMU_LOCK_GUARD(&pc->error_lock);
+    return g_steal_pointer(&pc->error);
+}
+
+void postcopy_break_links(PostcopyIncoming *pc)
+{
+    MigrationIncomingState *mis = pc->mis;
+
+    QEMU_LOCK_GUARD(&mis->channel_lock);
+    if (mis->from_src_file) {
+        qemu_file_shutdown(mis->from_src_file);
+    }
+    if (mis->preempt_file) {
+        qemu_file_shutdown(mis->preempt_file);
+    }
+}
+
+void postcopy_incoming_break(PostcopyIncoming *pc, const char *why)
+{
+    Error *err = NULL;
+
+    error_setg(&err, "%s", why);
+    record_error(pc, err, true);
+    postcopy_break_links(pc);
+}
+
+void postcopy_incoming_package_done(PostcopyIncoming *pc, Error *err)
+{
+    if (err) {
+        /* The VM never ran here: whatever the error, this fails. */
+        error_prepend(&err, "loading the postcopy package: ");
+        postcopy_record_error(pc, err);
+        postcopy_break_links(pc);
+    }
+    qemu_event_set(&pc->package_loaded);
 }
 
 static int fail(QEMUFile *f, Error **errp, int ret, const char *fmt, ...)
@@ -101,8 +222,7 @@ static int fail(QEMUFile *f, Error **errp, int ret, const char *fmt, ...)
     return ret;
 }
 
-bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,
-                                    Error **errp)
+bool postcopy_ram_supported_by_host(Error **errp)
 {
     bool huge = false;
     RAMBlock *rb;
@@ -132,10 +252,10 @@ bool postcopy_ram_supported_by_host(MigrationIncomingState *mis,
 
 /* ---- ADVISE ---- */
 
-static int handle_advise(QEMUFile *f, MigrationIncomingState *mis,
-                         unsigned len, uint64_t start, Error **errp)
+static int handle_advise(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
+                         uint64_t start, Error **errp)
 {
-    PostcopyState ps = postcopy_state_get();
+    PostcopyState ps = postcopy_get_state(pc);
     uint64_t summary, tps;
     Error *err = NULL;
     RAMBlock *rb;
@@ -167,7 +287,7 @@ static int handle_advise(QEMUFile *f, MigrationIncomingState *mis,
         return fail(f, errp, -EIO, "offset %" PRIu64 ": truncated "
                     "POSTCOPY_ADVISE", start);
     }
-    if (!postcopy_ram_supported_by_host(mis, &err)) {
+    if (!postcopy_ram_supported_by_host(&err)) {
         error_propagate(errp, err);
         qemu_file_set_error(f, -ENOTSUP);
         return -ENOTSUP;
@@ -193,8 +313,7 @@ static int handle_advise(QEMUFile *f, MigrationIncomingState *mis,
             bitmap_zero(rb->receivedmap, rb->max_length >> TARGET_PAGE_BITS);
         }
     }
-    postcopy_incoming_create(mis);
-    postcopy_state_set(POSTCOPY_INCOMING_ADVISE);
+    postcopy_set_state(pc, POSTCOPY_INCOMING_NONE, POSTCOPY_INCOMING_ADVISE);
     trace_postcopy_advise(summary);
     return 0;
 }
@@ -237,10 +356,10 @@ static int discard_range(RAMBlock *rb, uint64_t start, uint64_t length,
     return ram_block_discard_range(rb, start, length, errp) ? 0 : -EIO;
 }
 
-static int handle_discard(QEMUFile *f, MigrationIncomingState *mis,
-                          unsigned len, uint64_t start, Error **errp)
+static int handle_discard(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
+                          uint64_t start, Error **errp)
 {
-    PostcopyState ps = postcopy_state_get();
+    PostcopyState ps = postcopy_get_state(pc);
     uint8_t version, nlen, nil;
     char name[256];
     RAMBlock *rb;
@@ -252,7 +371,7 @@ static int handle_discard(QEMUFile *f, MigrationIncomingState *mis,
     }
     if (ps == POSTCOPY_INCOMING_ADVISE) {
         disable_thp();
-        postcopy_state_set(POSTCOPY_INCOMING_DISCARD);
+        postcopy_set_state(pc, ps, POSTCOPY_INCOMING_DISCARD);
     }
     version = qemu_get_byte(f);
     if (version != 0) {
@@ -302,10 +421,11 @@ static int handle_discard(QEMUFile *f, MigrationIncomingState *mis,
 
 /* ---- LISTEN and RUN ---- */
 
-static int handle_listen(QEMUFile *f, MigrationIncomingState *mis,
-                         uint64_t start, Error **errp)
+static int handle_listen(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
+                         Error **errp)
 {
-    PostcopyState ps = postcopy_state_get();
+    MigrationIncomingState *mis = pc->mis;
+    PostcopyState ps = postcopy_get_state(pc);
     Error *err = NULL;
 
     if (ps != POSTCOPY_INCOMING_ADVISE && ps != POSTCOPY_INCOMING_DISCARD) {
@@ -315,16 +435,26 @@ static int handle_listen(QEMUFile *f, MigrationIncomingState *mis,
     if (ps == POSTCOPY_INCOMING_ADVISE) {
         disable_thp();
     }
-    if (!postcopy_fault_start(mis, &err) ||
-        (migrate_postcopy_preempt() && !postcopy_preempt_start(mis, &err))) {
+    if (migrate_postcopy_preempt() && !mis->preempt_file) {
+        return fail(f, errp, -EINVAL, "postcopy-preempt is on, but the "
+                    "preempt channel is missing");
+    }
+    if (!postcopy_fault_start(pc, &err)) {
         error_propagate(errp, err);
         qemu_file_set_error(f, -EIO);
         return -EIO;
     }
-    postcopy_state_set(POSTCOPY_INCOMING_LISTENING);
+    postcopy_set_state(pc, ps, POSTCOPY_INCOMING_LISTENING);
     migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
                       MIGRATION_STATUS_POSTCOPY_ACTIVE);
-    migration_incoming_start_listen_thread(mis);
+    if (migrate_postcopy_preempt()) {
+        postcopy_preempt_run(pc, mis->preempt_file);
+    }
+    if (!postcopy_listen_start(pc, &err)) {
+        error_propagate(errp, err);
+        qemu_file_set_error(f, -EIO);
+        return -EIO;
+    }
     return 0;
 }
 
@@ -339,49 +469,102 @@ static void postcopy_run_bh(void *opaque)
     trace_postcopy_run(autostart);
 }
 
-static int handle_run(QEMUFile *f, uint64_t start, Error **errp)
+static int handle_run(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
+                      Error **errp)
 {
-    PostcopyState ps = postcopy_state_get();
+    PostcopyState ps = postcopy_get_state(pc);
 
     if (ps != POSTCOPY_INCOMING_LISTENING) {
         return fail(f, errp, -EINVAL, "offset %" PRIu64 ": CMD_POSTCOPY_RUN "
                     "in wrong postcopy state (%d)", start, ps);
     }
-    postcopy_state_set(POSTCOPY_INCOMING_RUNNING);
+    postcopy_set_state(pc, ps, POSTCOPY_INCOMING_RUNNING);
     main_loop_call(postcopy_run_bh, NULL);
     /* Ends the package and the incoming thread's part of the load. */
     return LOADVM_QUIT;
 }
 
-int postcopy_incoming_command(QEMUFile *f, MigrationIncomingState *mis,
+/* ---- the recovery handshake (spec §10.2) ---- */
+
+static bool in_recovery(PostcopyIncoming *pc)
+{
+    return qatomic_read(&pc->mis->state) == MIGRATION_STATUS_POSTCOPY_RECOVER;
+}
+
+static int handle_recv_bitmap(PostcopyIncoming *pc, QEMUFile *f,
+                              unsigned len, uint64_t start, Error **errp)
+{
+    char name[256];
+    size_t n;
+    RAMBlock *rb;
+
+    if (!in_recovery(pc)) {
+        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": RECV_BITMAP "
+                    "outside a postcopy recovery", start);
+    }
+    n = qemu_get_counted_string(f, name);
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "offset %" PRIu64 ": truncated RECV_BITMAP", start);
+        return -EIO;
+    }
+    if (len != n + 1 || n == 0) {
+        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": RECV_BITMAP "
+                    "invalid payload length (%u, name %zu)", start, len, n);
+    }
+    rb = qemu_ram_block_by_name(name);
+    if (!rb) {
+        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": RECV_BITMAP "
+                    "block '%s' not found", start, name);
+    }
+    trace_postcopy_recv_bitmap(name);
+    /* Nothing places pages meanwhile: the loaders wait for RESUME. */
+    rp_send_recv_bitmap(pc->mis->rp, rb, rb->receivedmap,
+                        rb->postcopy_length >> TARGET_PAGE_BITS);
+    return 0;
+}
+
+static int handle_resume(PostcopyIncoming *pc, QEMUFile *f, Error **errp)
+{
+    if (!in_recovery(pc)) {
+        /* QEMU only warns about a resume outside recovery. */
+        trace_postcopy_resume_ignored();
+        return 0;
+    }
+    if (postcopy_resume(pc, errp) < 0) {
+        qemu_file_set_error(f, -EINVAL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int postcopy_incoming_command(PostcopyIncoming *pc, QEMUFile *f,
                               unsigned cmd, unsigned len, uint64_t start,
                               Error **errp)
 {
     switch (cmd) {
     case MIG_CMD_POSTCOPY_ADVISE:
-        return handle_advise(f, mis, len, start, errp);
+        return handle_advise(pc, f, len, start, errp);
     case MIG_CMD_POSTCOPY_RAM_DISCARD:
-        return handle_discard(f, mis, len, start, errp);
+        return handle_discard(pc, f, len, start, errp);
     case MIG_CMD_POSTCOPY_LISTEN:
-        return handle_listen(f, mis, start, errp);
+        return handle_listen(pc, f, start, errp);
     case MIG_CMD_POSTCOPY_RUN:
-        return handle_run(f, start, errp);
+        return handle_run(pc, f, start, errp);
     case MIG_CMD_POSTCOPY_RESUME:
-        /* QEMU only warns about a resume outside recovery. */
-        trace_postcopy_resume_ignored();
-        return 0;
+        return handle_resume(pc, f, errp);
     case MIG_CMD_RECV_BITMAP:
+        return handle_recv_bitmap(pc, f, len, start, errp);
     default:
-        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s outside a "
-                    "postcopy recovery", start, mig_cmd_name(cmd));
+        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s is not a "
+                    "postcopy command", start, mig_cmd_name(cmd));
     }
 }
 
 /* ---- placing pages ---- */
 
-PostcopyTmpPage *postcopy_tmp_page(MigrationIncomingState *mis, int channel)
+PostcopyTmpPage *postcopy_tmp_page(PostcopyIncoming *pc, int channel)
 {
-    return postcopy_incoming_tmp_page(mis, channel);
+    return pc->tmp[channel];
 }
 
 PostcopyTmpPage *postcopy_tmp_page_new(size_t size)
@@ -401,6 +584,19 @@ void postcopy_tmp_page_free(PostcopyTmpPage *t)
     }
 }
 
+/*
+ * A broken link leaves a partly assembled host page and an unplaced run
+ * of zero pages behind: neither is marked received, so the source sends
+ * them again after the recovery.
+ */
+void postcopy_tmp_page_reset(PostcopyTmpPage *t)
+{
+    if (t) {
+        t->pages = 0;
+        t->zrun_len = 0;
+    }
+}
+
 static int place_result(RAMBlock *rb, uint64_t start, int ret,
                         Error **errp)
 {
@@ -417,17 +613,17 @@ static int place_result(RAMBlock *rb, uint64_t start, int ret,
     return 0;
 }
 
-static void mark_placed(MigrationIncomingState *mis, RAMBlock *rb,
-                        uint64_t start, uint64_t len)
+static void mark_placed(PostcopyIncoming *pc, RAMBlock *rb, uint64_t start,
+                        uint64_t len)
 {
     bitmap_set_atomic(rb->receivedmap, start >> TARGET_PAGE_BITS,
                       len >> TARGET_PAGE_BITS);
     for (uint64_t off = start; off < start + len; off += rb->page_size) {
-        postcopy_page_placed(mis, rb, off);
+        postcopy_page_placed(pc, rb, off);
     }
 }
 
-int postcopy_flush_zero_run(MigrationIncomingState *mis, PostcopyTmpPage *t,
+int postcopy_flush_zero_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
                             Error **errp)
 {
     RAMBlock *rb = t->zrun_rb;
@@ -436,11 +632,10 @@ int postcopy_flush_zero_run(MigrationIncomingState *mis, PostcopyTmpPage *t,
     if (!t->zrun_len) {
         return 0;
     }
-    ret = uffd_zeropage(postcopy_uffd(mis), rb->host + t->zrun_start,
-                        t->zrun_len);
+    ret = uffd_zeropage(pc->uffd, rb->host + t->zrun_start, t->zrun_len);
     ret = place_result(rb, t->zrun_start, ret, errp);
     if (ret == 0) {
-        mark_placed(mis, rb, t->zrun_start, t->zrun_len);
+        mark_placed(pc, rb, t->zrun_start, t->zrun_len);
         trace_postcopy_place_zero_run(rb->idstr, t->zrun_start,
                                       t->zrun_len);
     }
@@ -448,7 +643,7 @@ int postcopy_flush_zero_run(MigrationIncomingState *mis, PostcopyTmpPage *t,
     return ret;
 }
 
-static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
+static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
                            Error **errp)
 {
     RAMBlock *rb = t->rb;
@@ -456,11 +651,11 @@ static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
     int ret;
 
     t->pages = 0;
-    if (t->all_zero && postcopy_block_zeropage_ok(mis, rb)) {
+    if (t->all_zero && postcopy_block_zeropage_ok(pc, rb)) {
         if (t->zrun_len && (t->zrun_rb != rb ||
                             t->zrun_start + t->zrun_len != t->host_offset ||
                             t->zrun_len >= ZERO_RUN_MAX)) {
-            ret = postcopy_flush_zero_run(mis, t, errp);
+            ret = postcopy_flush_zero_run(pc, t, errp);
             if (ret < 0) {
                 return ret;
             }
@@ -472,26 +667,26 @@ static int place_host_page(MigrationIncomingState *mis, PostcopyTmpPage *t,
         t->zrun_len += rb->page_size;
         return 0;
     }
-    ret = postcopy_flush_zero_run(mis, t, errp);
+    ret = postcopy_flush_zero_run(pc, t, errp);
     if (ret < 0) {
         return ret;
     }
     /* (An all-zero buffer holds zeroes: the records wrote them.) */
     ret = place_result(rb, t->host_offset,
-                       uffd_copy(postcopy_uffd(mis), host, t->buf,
-                                 rb->page_size), errp);
+                       uffd_copy(pc->uffd, host, t->buf, rb->page_size),
+                       errp);
     if (ret < 0) {
         return ret;
     }
-    mark_placed(mis, rb, t->host_offset, rb->page_size);
+    mark_placed(pc, rb, t->host_offset, rb->page_size);
     trace_postcopy_place_page(rb->idstr, t->host_offset, false);
     return 0;
 }
 
-int postcopy_load_target_page(MigrationIncomingState *mis,
-                              PostcopyTmpPage *t, int channel,
-                              RAMBlock *rb, uint64_t addr, QEMUFile *f,
-                              bool zero, uint8_t fill, Error **errp)
+int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
+                              int channel, RAMBlock *rb, uint64_t addr,
+                              QEMUFile *f, bool zero, uint8_t fill,
+                              Error **errp)
 {
     uint64_t host_off = QEMU_ALIGN_DOWN(addr, rb->page_size);
     uint8_t *dst;
@@ -527,5 +722,5 @@ int postcopy_load_target_page(MigrationIncomingState *mis,
     if (++t->pages < rb->page_size / TARGET_PAGE_SIZE) {
         return 0;
     }
-    return place_host_page(mis, t, errp);
+    return place_host_page(pc, t, errp);
 }

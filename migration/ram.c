@@ -82,6 +82,8 @@ typedef struct RAMState {
 
 static RAMState ram_state;
 
+static void ram_drop_requests(RAMState *rs);
+
 /* ---------------- source ---------------- */
 
 static void ram_stat_bytes(MigrationState *s, uint64_t bytes)
@@ -303,31 +305,86 @@ void ram_postcopy_set_direct(bool on, QEMUFile *preempt)
 {
     RAMState *rs = &ram_state;
 
+    /* (Waits for a send of the return-path thread to end.) */
     qemu_mutex_lock(&rs->writer_lock);
     qemu_mutex_lock(&rs->preempt_lock);
     rs->se = savevm_find_se("ram", 0);
-    if (on) {
-        rs->preempt_file = preempt;
-        rs->preempt_sender.last_block = NULL;
-    }
+    rs->preempt_file = on ? preempt : NULL;
+    rs->preempt_sender.last_block = NULL;
     qatomic_set(&rs->direct, on && rs->se);
     qemu_mutex_unlock(&rs->preempt_lock);
     qemu_mutex_unlock(&rs->writer_lock);
 }
 
-void ram_postcopy_preempt_end(void)
+void ram_postcopy_preempt_end(QEMUFile *preempt)
 {
     RAMState *rs = &ram_state;
 
-    qemu_mutex_lock(&rs->preempt_lock);
-    if (rs->preempt_file) {
-        /* 7.2's end of the preempt channel: its loader thread exits. */
-        qemu_put_be64(rs->preempt_file, RAM_SAVE_FLAG_EOS);
-        qemu_fflush(rs->preempt_file);
-        trace_ram_preempt_eos();
-        rs->preempt_file = NULL;
+    if (!preempt) {
+        return;
     }
+    qemu_mutex_lock(&rs->preempt_lock);
+    /* 7.2's end of the preempt channel: its loader thread exits. */
+    qemu_put_be64(preempt, RAM_SAVE_FLAG_EOS);
+    qemu_fflush(preempt);
+    trace_ram_preempt_eos();
     qemu_mutex_unlock(&rs->preempt_lock);
+}
+
+/*
+ * Postcopy recovery, source (spec §10.3): every page the destination has
+ * not received is sent again — the dirty bitmap becomes the complement of
+ * its received bitmap.  A page whose bit was clear (sent) but that is not
+ * there was lost with the link: those are counted.  The RP thread calls
+ * this while the migration thread waits for the bitmaps (it does not
+ * touch the bitmaps meanwhile).
+ */
+uint64_t ram_postcopy_reload_bitmap(RAMBlock *rb,
+                                    const unsigned long *received)
+{
+    RAMState *rs = &ram_state;
+    uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+    uint64_t lost = 0;
+
+    QEMU_LOCK_GUARD(&rs->bitmap_mutex);
+    for (uint64_t p = 0; p < npages; p++) {
+        bool here = test_bit(p, received);
+
+        if (!here && !test_bit(p, rb->bmap)) {
+            lost++;
+        }
+        if (here) {
+            clear_bit(p, rb->bmap);
+        } else {
+            set_bit(p, rb->bmap);
+        }
+    }
+    trace_ram_postcopy_reload_bitmap(rb->idstr, npages, lost);
+    return lost;
+}
+
+uint64_t ram_postcopy_resume_prepare(void)
+{
+    RAMState *rs = &ram_state;
+    uint64_t dirty = 0;
+    RAMBlock *rb;
+
+    ram_drop_requests(rs);
+    QEMU_LOCK_GUARD(&rs->bitmap_mutex);
+    RAMBLOCK_FOREACH(rb) {
+        dirty += bitmap_count_one(rb->bmap,
+                                  rb->used_length >> TARGET_PAGE_BITS);
+    }
+    rs->migration_dirty_pages = dirty;
+    /* A new link: start over, and name every block again. */
+    rs->last_seen_block = NULL;
+    rs->last_page = 0;
+    rs->main_sender.last_block = NULL;
+    rs->preempt_sender.last_block = NULL;
+    pagemap_window_init(&rs->main_sender.pagemap);
+    pagemap_window_init(&rs->preempt_sender.pagemap);
+    trace_ram_postcopy_resume_prepare(dirty);
+    return dirty;
 }
 
 /* Sends the dirty host pages of [first, end) of @rb. */
@@ -789,11 +846,22 @@ uint64_t ram_dirty_pages_rate(void)
 /* ---------------- destination ---------------- */
 
 typedef struct RAMLoadState {
-    /* CONTINUE refers to the channel's own last block (spec §4.3). */
+    /*
+     * CONTINUE refers to the channel's own last block (spec §4.3).  Each
+     * entry belongs to the thread reading that channel; a new link starts
+     * without one (ram_load_link_reset()).
+     */
     RAMBlock *last_block[RAM_CHANNEL__MAX];
 } RAMLoadState;
 
 static RAMLoadState ram_load_state;
+
+void ram_load_link_reset(void)
+{
+    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+        ram_load_state.last_block[i] = NULL;
+    }
+}
 
 static int ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
 {
@@ -820,7 +888,7 @@ static void ram_load_cleanup(void *opaque)
 static int ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
 {
     bool advised = postcopy_incoming_advised(
-        migration_incoming_get_current());
+        migration_incoming_get_current()->postcopy);
 
     while (total) {
         char id[256];
@@ -928,15 +996,26 @@ static int ram_load_page(QEMUFile *f, uint64_t addr, int flags, Error **errp)
     return 0;
 }
 
+/* Records @err on @f (the first error wins) and passes it on. */
+static int load_failed(QEMUFile *f, int ret, Error *err, Error **errp)
+{
+    qemu_file_set_error_obj(f, ret, error_copy(err));
+    error_propagate(errp, err);
+    return ret;
+}
+
 /*
  * After LISTEN: pages only, assembled into host pages and placed, up to
  * EOS; on the main channel (listen thread) or the preempt channel (its
- * own thread), each with its own temporary page and last block.
+ * own thread), each with its own temporary page and last block.  Every
+ * error is recorded on @f too, so that its class (the link's, or the
+ * stream's) is the first one's.
  */
-int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
+int ram_load_postcopy(QEMUFile *f, PostcopyIncoming *pc, int channel,
                       Error **errp)
 {
-    PostcopyTmpPage *tmp = postcopy_tmp_page(mis, channel);
+    PostcopyTmpPage *tmp = postcopy_tmp_page(pc, channel);
+    Error *err = NULL;
 
     for (;;) {
         uint64_t addr;
@@ -946,13 +1025,15 @@ int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
         bool zero;
 
         /* About to wait for the network: place what is gathered first. */
-        if (qemu_file_read_buffered(f) < 8 + 256 + TARGET_PAGE_SIZE &&
-            postcopy_flush_zero_run(mis, tmp, errp) < 0) {
-            return -EIO;
+        if (qemu_file_read_buffered(f) < 8 + 256 + TARGET_PAGE_SIZE) {
+            ret = postcopy_flush_zero_run(pc, tmp, &err);
+            if (ret < 0) {
+                return load_failed(f, ret, err, errp);
+            }
         }
         addr = qemu_get_be64(f);
         if (qemu_file_get_error(f)) {
-            return -EIO;
+            return qemu_file_get_error_obj(f, errp);
         }
         flags = addr & ~TARGET_PAGE_MASK;
         addr &= TARGET_PAGE_MASK;
@@ -961,26 +1042,27 @@ int ram_load_postcopy(QEMUFile *f, MigrationIncomingState *mis, int channel,
         case RAM_SAVE_FLAG_PAGE:
             break;
         case RAM_SAVE_FLAG_EOS:
-            return postcopy_flush_zero_run(mis, tmp, errp) < 0 ? -EIO : 0;
+            ret = postcopy_flush_zero_run(pc, tmp, &err);
+            return ret < 0 ? load_failed(f, ret, err, errp) : 0;
         default:
-            error_setg(errp, "Unknown combination of migration flags: 0x%x "
+            error_setg(&err, "Unknown combination of migration flags: 0x%x "
                        "(postcopy mode)", flags);
-            return -EINVAL;
+            return load_failed(f, -EINVAL, err, errp);
         }
-        rb = ram_block_from_stream(f, flags, channel, errp);
+        rb = ram_block_from_stream(f, flags, channel, &err);
         if (!rb) {
-            return -EINVAL;
+            return load_failed(f, -EINVAL, err, errp);
         }
         zero = (flags & ~RAM_SAVE_FLAG_CONTINUE) == RAM_SAVE_FLAG_ZERO;
         if (zero) {
             fill = qemu_get_byte(f);
         }
-        ret = postcopy_load_target_page(mis, tmp, channel, rb, addr, f, zero,
-                                        fill, errp);
+        ret = postcopy_load_target_page(pc, tmp, channel, rb, addr, f, zero,
+                                        fill, &err);
         if (ret < 0) {
-            return ret;
+            return load_failed(f, ret, err, errp);
         }
-        qatomic_inc(&mis->pages_received);
+        qatomic_inc(&migration_incoming_get_current()->pages_received);
     }
 }
 
@@ -993,8 +1075,8 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
                    RAM_SECTION_VERSION);
         return -EINVAL;
     }
-    if (postcopy_incoming_listening(mis)) {
-        return ram_load_postcopy(f, mis, RAM_CHANNEL_MAIN, errp);
+    if (postcopy_incoming_listening(mis->postcopy)) {
+        return ram_load_postcopy(f, mis->postcopy, RAM_CHANNEL_MAIN, errp);
     }
     for (;;) {
         uint64_t addr = qemu_get_be64(f);

@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "exec/ramblock.h"
 #include "qemu-file.h"
+#include "postcopy-ram.h"
 
 /* RAM_SAVE_FLAG_*: the low bits of every record header (spec §4.2). */
 #define RAM_SAVE_FLAG_FULL          0x01    /* obsolete, never sent */
@@ -23,12 +24,6 @@
 /* The "ram" section's version; the loader requires exactly this. */
 #define RAM_SECTION_VERSION 4
 
-/* The channels RAM pages travel on (postcopy-preempt adds the second). */
-enum {
-    RAM_CHANNEL_MAIN,
-    RAM_CHANNEL_PREEMPT,
-    RAM_CHANNEL__MAX,
-};
 
 /* Registers the "ram" live handler (start-up, main thread). */
 void ram_mig_init(void);
@@ -40,15 +35,25 @@ void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len);
  * pages itself (ram.c explains when).  The migration thread holds the
  * writer lock while it writes to the main channel; set_direct(true,
  * preempt channel or NULL) once the package is out, (false, NULL) before
- * the completion, and preempt_end() after the main channel's EOF (writes
- * the preempt channel's EOS).  ram_save_urgent() sends the dirty pages of
+ * the completion or a pause, and preempt_end() after the main channel's
+ * EOF (writes the preempt channel's EOS).  ram_save_urgent() sends the dirty pages of
  * [start, start+len) now, or returns false if it cannot (queue the
  * request instead).
  */
 void ram_postcopy_writer_lock(void);
 void ram_postcopy_writer_unlock(void);
 void ram_postcopy_set_direct(bool on, QEMUFile *preempt);
-void ram_postcopy_preempt_end(void);
+void ram_postcopy_preempt_end(QEMUFile *preempt);
+/*
+ * Recovery: the destination's received bitmap of @rb (one bit per target
+ * page) becomes what is still to send; returns how many pages had been
+ * sent and were lost with the link.  Then, with every bitmap in,
+ * resume_prepare() recounts and restarts the scan; returns the pages to
+ * send.
+ */
+uint64_t ram_postcopy_reload_bitmap(RAMBlock *rb,
+                                    const unsigned long *received);
+uint64_t ram_postcopy_resume_prepare(void);
 bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start,
                      uint64_t len);
 /*
@@ -57,15 +62,16 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start,
  */
 int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp);
 
-struct MigrationIncomingState;
 /*
  * Destination, after LISTEN: loads page records from @f up to EOS, placing
  * whole host pages; @channel selects the temporary page and the block
- * CONTINUE refers to.  0 at EOS, else -errno with @errp set (or -EIO for
- * a stream error, see qemu_file_get_error_obj()).
+ * CONTINUE refers to.  0 at EOS, else -errno with @errp set and the error
+ * recorded on @f.
  */
-int ram_load_postcopy(QEMUFile *f, struct MigrationIncomingState *mis,
-                      int channel, Error **errp);
+int ram_load_postcopy(QEMUFile *f, PostcopyIncoming *pc, int channel,
+                      Error **errp);
+/* A new link: CONTINUE may not refer to a block named on the old one. */
+void ram_load_link_reset(void);
 
 /* Source statistics for query-migrate. */
 uint64_t ram_bytes_remaining(void);

@@ -1,32 +1,33 @@
 /*
- * return-path.c: the return path (spec §6) — the source's reader thread
- * and the destination's message writer.
+ * return-path.c: the return path's wire format, both ends (spec §6).
  *
- * Source: a thread reads messages until SHUT, an error, or shutdown.
- * Every message is validated (type, length <= 512, fixed lengths) before
- * its payload is used.  An error marks the return path bad and shuts the
- * main channel down, which fails a precopy migration promptly.
+ * Destination: RPWriter.  The incoming thread (PONG, RECV_BITMAP,
+ * RESUME_ACK), the listen thread (PONG), the fault thread (page requests)
+ * and the main loop (SHUT) all send, so each message is written and
+ * flushed whole under the writer's lock.  Attach and detach take the lock
+ * too; rp_writer_shutdown() only needs the channel, which ioc_lock
+ * guards, so that it can wake a sender blocked inside the lock.
  *
- * Destination: messages are written under rp_mutex, because the incoming
- * thread (PONG, SHUT) and the fault thread (page requests) both send.
+ * Source: RPReader, a thread running rp_read_messages().  Message header:
+ * be16 type, be16 length, payload.  QEMU reads payloads into a 512-byte
+ * buffer and so does this: a longer one is a violation, as are type 0,
+ * types from 7 on (7.2 knows none; ferry never enables switchover-ack),
+ * and a wrong length for a fixed-length type.  A page request must be
+ * aligned to the host page, non-empty and inside its block, and REQ_PAGES
+ * needs a block named before on this channel.  RECV_BITMAP is followed,
+ * outside the message framing, by be64 size, the bitmap, be64 end mark;
+ * the size must be what the block's length gives.
+ *
+ * Error classes: a failed read (the peer closed, reset, or the link was
+ * shut down) is I/O; anything the reader finds wrong in what it read, a
+ * SHUT with a non-zero value, and an error set by a callback are not.
  */
 #include "qemu/osdep.h"
-#include "outgoing.h"
-#include "migration.h"
+#include "return-path.h"
 #include "qemu/atomic.h"
-#include "ram.h"
+#include "qemu/bitmap.h"
+#include "qemu/thread.h"
 #include "trace.h"
-
-enum MigRpMessageType {
-    MIG_RP_MSG_INVALID = 0,
-    MIG_RP_MSG_SHUT,
-    MIG_RP_MSG_PONG,
-    MIG_RP_MSG_REQ_PAGES_ID,
-    MIG_RP_MSG_REQ_PAGES,
-    MIG_RP_MSG_RECV_BITMAP,
-    MIG_RP_MSG_RESUME_ACK,
-    MIG_RP_MSG_MAX
-};
 
 #define RP_MAX_PAYLOAD 512
 
@@ -43,292 +44,511 @@ static const struct {
     [MIG_RP_MSG_RESUME_ACK] = { "RESUME_ACK", 4 },
 };
 
-struct ReturnPathState {
-    QEMUFile *from_dst;
-    RAMBlock *last_req_block;       /* RP thread only */
-    QemuThread thread;
-    bool thread_created;
-    int error;                  /* atomic; non-zero: bad */
-    uint32_t shut_value;
-    bool got_shut;
+const char *rp_msg_name(unsigned type)
+{
+    return type < MIG_RP_MSG_MAX ? rp_msg[type].name : "unknown";
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, v >> 32);
+    put_be32(p + 4, v);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* Bytes of a block's received-bitmap blob: whole be64 words (§10.3). */
+static uint64_t recv_bitmap_bytes(uint64_t nbits)
+{
+    return QEMU_ALIGN_UP(DIV_ROUND_UP(nbits, 8), 8);
+}
+
+/* ---------------- destination: the writer ---------------- */
+
+struct RPWriter {
+    QemuMutex lock;             /* f, and one message at a time */
+    QEMUFile *f;
+    QemuMutex ioc_lock;         /* ioc, for rp_writer_shutdown() */
+    MigChannel *ioc;            /* f's channel (a reference) */
 };
 
-static void rp_mark_bad(MigrationState *s, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
-static void rp_mark_bad(MigrationState *s, const char *fmt, ...)
+RPWriter *rp_writer_new(void)
+{
+    RPWriter *w = g_new0(RPWriter, 1);
+
+    qemu_mutex_init(&w->lock);
+    qemu_mutex_init(&w->ioc_lock);
+    return w;
+}
+
+void rp_writer_free(RPWriter *w)
+{
+    if (!w) {
+        return;
+    }
+    rp_writer_detach(w);
+    qemu_mutex_destroy(&w->ioc_lock);
+    qemu_mutex_destroy(&w->lock);
+    g_free(w);
+}
+
+static void writer_set(RPWriter *w, QEMUFile *f)
+{
+    MigChannel *old_ioc;
+    QEMUFile *old;
+
+    qemu_mutex_lock(&w->lock);
+    old = w->f;
+    w->f = f;
+    qemu_mutex_lock(&w->ioc_lock);
+    old_ioc = w->ioc;
+    w->ioc = f ? mig_channel_ref(qemu_file_get_ioc(f)) : NULL;
+    qemu_mutex_unlock(&w->ioc_lock);
+    qemu_mutex_unlock(&w->lock);
+    if (old) {
+        qemu_fclose(old);
+    }
+    mig_channel_unref(old_ioc);
+}
+
+void rp_writer_attach(RPWriter *w, QEMUFile *f)
+{
+    trace_rp_writer_attach(f != NULL);
+    writer_set(w, f);
+}
+
+void rp_writer_detach(RPWriter *w)
+{
+    rp_writer_attach(w, NULL);
+}
+
+bool rp_writer_attached(RPWriter *w)
+{
+    QEMU_LOCK_GUARD(&w->lock);
+    return w->f != NULL;
+}
+
+void rp_writer_shutdown(RPWriter *w)
+{
+    QEMU_LOCK_GUARD(&w->ioc_lock);
+    if (w->ioc) {
+        mig_channel_shutdown(w->ioc);
+    }
+}
+
+/* Header + @len bytes of @data, then @extra (or NULL), flushed: lock held. */
+static bool writer_put(RPWriter *w, unsigned type, const uint8_t *data,
+                       uint16_t len)
+{
+    if (!w->f) {
+        trace_rp_send_dropped(rp_msg[type].name);
+        return false;
+    }
+    trace_rp_send(rp_msg[type].name, len);
+    qemu_put_be16(w->f, type);
+    qemu_put_be16(w->f, len);
+    qemu_put_buffer(w->f, data, len);
+    return true;
+}
+
+static bool writer_flush(RPWriter *w)
+{
+    qemu_fflush(w->f);
+    return qemu_file_get_error(w->f) == 0;
+}
+
+static bool rp_send(RPWriter *w, unsigned type, const uint8_t *data,
+                    uint16_t len)
+{
+    QEMU_LOCK_GUARD(&w->lock);
+    return writer_put(w, type, data, len) && writer_flush(w);
+}
+
+static bool rp_send_u32(RPWriter *w, unsigned type, uint32_t v)
+{
+    uint8_t b[4];
+
+    put_be32(b, v);
+    return rp_send(w, type, b, 4);
+}
+
+bool rp_send_shut(RPWriter *w, uint32_t value)
+{
+    return rp_send_u32(w, MIG_RP_MSG_SHUT, value);
+}
+
+bool rp_send_pong(RPWriter *w, uint32_t value)
+{
+    return rp_send_u32(w, MIG_RP_MSG_PONG, value);
+}
+
+bool rp_send_resume_ack(RPWriter *w, uint32_t value)
+{
+    return rp_send_u32(w, MIG_RP_MSG_RESUME_ACK, value);
+}
+
+bool rp_send_req_pages(RPWriter *w, RAMBlock *rb, bool named,
+                       uint64_t start, uint32_t len)
+{
+    uint8_t b[13 + 255];
+    size_t n = strlen(rb->idstr);
+
+    put_be64(b, start);
+    put_be32(b + 8, len);
+    if (!named) {
+        return rp_send(w, MIG_RP_MSG_REQ_PAGES, b, 12);
+    }
+    b[12] = n;
+    memcpy(b + 13, rb->idstr, n);
+    return rp_send(w, MIG_RP_MSG_REQ_PAGES_ID, b, 13 + n);
+}
+
+bool rp_send_recv_bitmap(RPWriter *w, RAMBlock *rb,
+                         const unsigned long *received, uint64_t nbits)
+{
+    uint64_t size = recv_bitmap_bytes(nbits);
+    g_autofree uint8_t *blob = g_malloc0(8 + size + 8);
+    uint8_t name[256];
+    size_t n = strlen(rb->idstr);
+
+    name[0] = n;
+    memcpy(name + 1, rb->idstr, n);
+    /* Byte j, bit i: target page 8j+i, whatever the host's byte order. */
+    put_be64(blob, size);
+    for (uint64_t i = find_first_bit(received, nbits); i < nbits;
+         i = find_next_bit(received, nbits, i + 1)) {
+        blob[8 + i / 8] |= 1u << (i % 8);
+    }
+    put_be64(blob + 8 + size, RP_RECV_BITMAP_ENDING);
+
+    QEMU_LOCK_GUARD(&w->lock);
+    if (!writer_put(w, MIG_RP_MSG_RECV_BITMAP, name, n + 1)) {
+        return false;
+    }
+    trace_rp_send_recv_bitmap(rb->idstr, nbits, size);
+    qemu_put_buffer(w->f, blob, 8 + size + 8);
+    return writer_flush(w);
+}
+
+/* ---------------- source: the reader ---------------- */
+
+static void rp_bad(Error **errp, bool *io, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+static void rp_bad(Error **errp, bool *io, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
-    Error *err = NULL;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     trace_rp_bad(msg);
-    error_setg(&err, "%s", msg);
-    migrate_set_error(s, err);
-    error_free(err);
-    qatomic_set(&s->rp->error, 1);
-    /* Wake the migration thread if it is blocked sending. */
-    qemu_mutex_lock(&s->qemu_file_lock);
-    if (s->to_dst_file) {
-        qemu_file_shutdown(s->to_dst_file);
-    }
-    qemu_mutex_unlock(&s->qemu_file_lock);
+    error_setg(errp, "%s", msg);
+    *io = false;
 }
 
-static uint32_t be32(const uint8_t *p)
+/* The stream broke while reading @what. */
+static void rp_broken(QEMUFile *f, Error **errp, bool *io, const char *what)
 {
-    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+    Error *err = NULL;
+
+    qemu_file_get_error_obj(f, &err);
+    error_propagate_prepend(errp, err, "RP: %s: ", what);
+    /* (A parser error cannot be on this stream: nothing sets one.) */
+    *io = true;
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
+typedef struct RPParse {
+    RAMBlock *last_req_block;       /* named by the last REQ_PAGES_ID */
+} RPParse;
 
-/*
- * A page request (spec §6.4): aligned to the host page, inside the
- * block, and only once the block was named by a REQ_PAGES_ID.
- */
-static bool rp_handle_req_pages(MigrationState *s, const uint8_t *buf,
-                                unsigned len, bool with_id)
+static bool handle_req_pages(RPParse *ps, const RPReaderOps *ops,
+                             void *opaque, const uint8_t *buf, unsigned len,
+                             bool with_id, bool *io, Error **errp)
 {
-    ReturnPathState *rp = s->rp;
-    uint64_t start = be64(buf);
-    uint32_t plen = be32(buf + 8);
+    uint64_t start = get_be64(buf);
+    uint32_t plen = get_be32(buf + 8);
     RAMBlock *rb;
 
     if (with_id) {
         char name[256];
         uint8_t n = buf[12];
 
-        if (len != 13u + n) {
-            rp_mark_bad(s, "RP: REQ_PAGES_ID with bad length %u (name %u)",
-                        len, n);
+        if (len != 13u + n || n == 0) {
+            rp_bad(errp, io, "RP: REQ_PAGES_ID with bad length %u (name %u)",
+                   len, n);
             return false;
         }
         memcpy(name, buf + 13, n);
         name[n] = '\0';
         rb = qemu_ram_block_by_name(name);
         if (!rb) {
-            rp_mark_bad(s, "RP: page request for unknown block '%s'", name);
+            rp_bad(errp, io, "RP: page request for unknown block '%s'",
+                   name);
             return false;
         }
-        rp->last_req_block = rb;
+        ps->last_req_block = rb;
     } else {
-        rb = rp->last_req_block;
+        rb = ps->last_req_block;
         if (!rb) {
-            rp_mark_bad(s, "RP: REQ_PAGES without a previous REQ_PAGES_ID");
+            rp_bad(errp, io, "RP: REQ_PAGES without a previous "
+                   "REQ_PAGES_ID");
             return false;
         }
     }
     if (!QEMU_IS_ALIGNED(start, qemu_real_host_page_size) ||
         !QEMU_IS_ALIGNED(plen, qemu_real_host_page_size) || plen == 0) {
-        rp_mark_bad(s, "RP: misaligned page request 0x%" PRIx64 "+0x%x",
-                    start, plen);
+        rp_bad(errp, io, "RP: misaligned page request 0x%" PRIx64 "+0x%x",
+               start, plen);
         return false;
     }
     if (start >= rb->used_length || plen > rb->used_length - start) {
-        rp_mark_bad(s, "RP: page request 0x%" PRIx64 "+0x%x overruns %s "
-                    "(0x%" PRIx64 ")", start, plen, rb->idstr,
-                    (uint64_t)rb->used_length);
+        rp_bad(errp, io, "RP: page request 0x%" PRIx64 "+0x%x overruns %s "
+               "(0x%" PRIx64 ")", start, plen, rb->idstr,
+               (uint64_t)rb->used_length);
         return false;
     }
-    if (!migration_in_postcopy()) {
-        rp_mark_bad(s, "RP: page request outside postcopy");
-        return false;
-    }
-    qatomic_inc(&s->stats.postcopy_requests);
     trace_rp_req_pages(rb->idstr, start, plen);
-    /* After RUN the page goes out from here; before, the thread sends it. */
-    if (!ram_save_urgent(s->to_dst_file, rb, start, plen)) {
-        ram_save_queue_pages(rb, start, plen);
-        /* Wake the migration thread if it waits out a rate-limit window. */
-        qemu_sem_post(&s->rate_limit_sem);
+    if (!ops->req_pages(opaque, rb, start, plen, errp)) {
+        *io = false;
+        return false;
     }
     return true;
 }
 
-static void *rp_thread(void *opaque)
+static bool handle_recv_bitmap(QEMUFile *f, const RPReaderOps *ops,
+                               void *opaque, const uint8_t *buf,
+                               unsigned len, bool *io, Error **errp)
 {
-    MigrationState *s = opaque;
-    ReturnPathState *rp = s->rp;
-    QEMUFile *f = rp->from_dst;
+    char name[256];
+    uint8_t n = buf[0];
+    g_autofree uint8_t *blob = NULL;
+    g_autofree unsigned long *received = NULL;
+    uint64_t nbits, size, want, mark;
+    RAMBlock *rb;
+
+    if (len != 1u + n || n == 0) {
+        rp_bad(errp, io, "RP: RECV_BITMAP with bad length %u (name %u)",
+               len, n);
+        return false;
+    }
+    memcpy(name, buf + 1, n);
+    name[n] = '\0';
+    rb = qemu_ram_block_by_name(name);
+    if (!rb) {
+        rp_bad(errp, io, "RP: RECV_BITMAP for unknown block '%s'", name);
+        return false;
+    }
+    nbits = rb->used_length >> TARGET_PAGE_BITS;
+    want = recv_bitmap_bytes(nbits);
+    size = qemu_get_be64(f);
+    if (qemu_file_get_error(f)) {
+        rp_broken(f, errp, io, "reading a received bitmap");
+        return false;
+    }
+    if (size != want) {
+        rp_bad(errp, io, "RP: ramblock '%s' bitmap size mismatch (0x%"
+               PRIx64 " != 0x%" PRIx64 ")", name, size, want);
+        return false;
+    }
+    blob = g_malloc(size);
+    if (qemu_get_buffer(f, blob, size) != size) {
+        rp_broken(f, errp, io, "reading a received bitmap");
+        return false;
+    }
+    mark = qemu_get_be64(f);
+    if (qemu_file_get_error(f)) {
+        rp_broken(f, errp, io, "reading a received bitmap");
+        return false;
+    }
+    if (mark != RP_RECV_BITMAP_ENDING) {
+        rp_bad(errp, io, "RP: ramblock '%s' end mark incorrect: 0x%" PRIx64,
+               name, mark);
+        return false;
+    }
+    received = bitmap_new(nbits);
+    for (uint64_t i = 0; i < nbits; i++) {
+        if (blob[i / 8] & (1u << (i % 8))) {
+            set_bit(i, received);
+        }
+    }
+    trace_rp_recv_bitmap(name, nbits, bitmap_count_one(received, nbits));
+    if (!ops->recv_bitmap(opaque, rb, received, errp)) {
+        *io = false;
+        return false;
+    }
+    return true;
+}
+
+int rp_read_messages(QEMUFile *f, const RPReaderOps *ops, void *opaque,
+                     bool *io, Error **errp)
+{
+    RPParse ps = { 0 };
     uint8_t buf[RP_MAX_PAYLOAD];
 
-    trace_rp_thread_start();
     for (;;) {
         unsigned type = qemu_get_be16(f);
         unsigned len = qemu_get_be16(f);
+        uint32_t v;
 
         if (qemu_file_get_error(f)) {
-            if (!rp->got_shut && !mig_channel_is_shut_down(
-                    qemu_file_get_ioc(f))) {
-                rp_mark_bad(s, "RP: the destination closed the return path "
-                            "without SHUT");
-            }
-            break;
+            rp_broken(f, errp, io, "the destination closed the return path "
+                      "without SHUT");
+            return -1;
         }
         if (type == MIG_RP_MSG_INVALID || type >= MIG_RP_MSG_MAX ||
             len > RP_MAX_PAYLOAD ||
             (rp_msg[type].len != -1 && rp_msg[type].len != (int)len)) {
-            rp_mark_bad(s, "RP: Received invalid message 0x%04x length "
-                        "0x%04x", type, len);
-            break;
+            rp_bad(errp, io, "RP: Received invalid message 0x%04x length "
+                   "0x%04x", type, len);
+            return -1;
         }
         if (qemu_get_buffer(f, buf, len) != len) {
-            rp_mark_bad(s, "RP: truncated %s message", rp_msg[type].name);
-            break;
+            rp_broken(f, errp, io, "truncated message");
+            return -1;
         }
         trace_rp_message(rp_msg[type].name, len);
-        if (type == MIG_RP_MSG_SHUT) {
-            rp->shut_value = be32(buf);
-            rp->got_shut = true;
-            if (rp->shut_value) {
-                rp_mark_bad(s, "RP: Sibling indicated error %u",
-                            rp->shut_value);
+        switch (type) {
+        case MIG_RP_MSG_SHUT:
+            v = get_be32(buf);
+            if (v) {
+                rp_bad(errp, io, "RP: Sibling indicated error %u", v);
+                return -1;
+            }
+            return 0;
+        case MIG_RP_MSG_PONG:
+            v = get_be32(buf);
+            trace_rp_pong(v);
+            if (ops->pong) {
+                ops->pong(opaque, v);
+            }
+            break;
+        case MIG_RP_MSG_REQ_PAGES_ID:
+        case MIG_RP_MSG_REQ_PAGES:
+            if (len < 12 || (type == MIG_RP_MSG_REQ_PAGES_ID && len < 14)) {
+                rp_bad(errp, io, "RP: %s too short (%u)", rp_msg[type].name,
+                       len);
+                return -1;
+            }
+            if (!handle_req_pages(&ps, ops, opaque, buf, len,
+                                  type == MIG_RP_MSG_REQ_PAGES_ID, io,
+                                  errp)) {
+                return -1;
+            }
+            break;
+        case MIG_RP_MSG_RECV_BITMAP:
+            if (len < 2) {
+                rp_bad(errp, io, "RP: RECV_BITMAP too short (%u)", len);
+                return -1;
+            }
+            if (!handle_recv_bitmap(f, ops, opaque, buf, len, io, errp)) {
+                return -1;
+            }
+            break;
+        case MIG_RP_MSG_RESUME_ACK:
+            v = get_be32(buf);
+            if (v != RP_RESUME_ACK_VALUE) {
+                rp_bad(errp, io, "RP: illegal resume_ack value %u", v);
+                return -1;
+            }
+            if (!ops->resume_ack(opaque, v, errp)) {
+                *io = false;
+                return -1;
             }
             break;
         }
-        if (type == MIG_RP_MSG_PONG) {
-            trace_rp_pong(be32(buf));
-            continue;
-        }
-        if (type == MIG_RP_MSG_REQ_PAGES_ID || type == MIG_RP_MSG_REQ_PAGES) {
-            if (len < 12 || (type == MIG_RP_MSG_REQ_PAGES_ID && len < 14)) {
-                rp_mark_bad(s, "RP: %s too short (%u)", rp_msg[type].name,
-                            len);
-                break;
-            }
-            if (!rp_handle_req_pages(s, buf, len,
-                                     type == MIG_RP_MSG_REQ_PAGES_ID)) {
-                break;
-            }
-            continue;
-        }
-        /* Bitmaps and acks belong to postcopy recovery. */
-        rp_mark_bad(s, "RP: unexpected %s message", rp_msg[type].name);
-        break;
     }
-    trace_rp_thread_end(rp->got_shut, rp->shut_value);
+}
+
+struct RPReader {
+    QEMUFile *f;
+    const RPReaderOps *ops;
+    void *opaque;
+    QemuThread thread;
+    bool thread_running;            /* owner's thread */
+    bool shut_ok;                   /* reader thread, read after join */
+    int stop;                       /* atomic: rp_reader_shutdown() */
+};
+
+static void *rp_reader_thread(void *opaque)
+{
+    RPReader *r = opaque;
+    Error *err = NULL;
+    bool io = false;
+
+    trace_rp_thread_start();
+    r->shut_ok = rp_read_messages(r->f, r->ops, r->opaque, &io, &err) == 0;
+    trace_rp_thread_end(r->shut_ok, err ? error_get_pretty(err) : "");
+    if (qatomic_read(&r->stop)) {
+        /* Our own shutdown broke the read: nothing to report. */
+        error_free(err);
+    } else if (r->ops->stopped) {
+        r->ops->stopped(r->opaque, err, io);
+    } else {
+        error_free(err);
+    }
     return NULL;
 }
 
-bool rp_start(MigrationState *s, QEMUFile *from_dst, Error **errp)
+RPReader *rp_reader_start(QEMUFile *f, const RPReaderOps *ops, void *opaque)
 {
-    s->rp = g_new0(ReturnPathState, 1);
-    s->rp->from_dst = from_dst;
-    qemu_thread_create(&s->rp->thread, "mig/src/rp", rp_thread, s,
+    RPReader *r = g_new0(RPReader, 1);
+
+    r->f = f;
+    r->ops = ops;
+    r->opaque = opaque;
+    qemu_thread_create(&r->thread, "mig/src/rp", rp_reader_thread, r,
                        QEMU_THREAD_JOINABLE);
-    s->rp->thread_created = true;
-    return true;
+    r->thread_running = true;
+    return r;
 }
 
-int rp_await_close(MigrationState *s, bool force)
+void rp_reader_shutdown(RPReader *r)
 {
-    ReturnPathState *rp = s->rp;
-
-    if (!rp || !rp->thread_created) {
-        return 0;
+    if (r) {
+        qatomic_set(&r->stop, 1);
+        qemu_file_shutdown(r->f);
     }
-    if (force) {
-        qemu_file_shutdown(rp->from_dst);
+}
+
+void rp_reader_join(RPReader *r)
+{
+    if (r && r->thread_running) {
+        qemu_thread_join(&r->thread);
+        r->thread_running = false;
     }
-    qemu_thread_join(&rp->thread);
-    rp->thread_created = false;
-    return (qatomic_read(&rp->error) || !rp->got_shut) ? -EIO : 0;
 }
 
-bool rp_has_error(MigrationState *s)
+bool rp_reader_got_shut_ok(RPReader *r)
 {
-    return s->rp && qatomic_read(&s->rp->error);
+    return r && !r->thread_running && r->shut_ok;
 }
 
-void rp_cleanup(MigrationState *s)
+void rp_reader_free(RPReader *r)
 {
-    if (!s->rp) {
+    if (!r) {
         return;
     }
-    rp_await_close(s, true);
-    qemu_fclose(s->rp->from_dst);
-    g_free(s->rp);
-    s->rp = NULL;
-}
-
-/* ---- destination ---- */
-
-static void rp_send(MigrationIncomingState *mis, unsigned type,
-                    const uint8_t *data, uint16_t len)
-{
-    QEMU_LOCK_GUARD(&mis->rp_mutex);
-    if (!mis->to_src_file) {
-        return;
+    if (r->thread_running) {
+        rp_reader_shutdown(r);
+        rp_reader_join(r);
     }
-    trace_rp_send(rp_msg[type].name, len);
-    qemu_put_be16(mis->to_src_file, type);
-    qemu_put_be16(mis->to_src_file, len);
-    qemu_put_buffer(mis->to_src_file, data, len);
-    qemu_fflush(mis->to_src_file);
-}
-
-static void rp_send_u32(MigrationIncomingState *mis, unsigned type,
-                        uint32_t v)
-{
-    uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    rp_send(mis, type, b, 4);
-}
-
-void migrate_send_rp_shut(MigrationIncomingState *mis, uint32_t value)
-{
-    rp_send_u32(mis, MIG_RP_MSG_SHUT, value);
-}
-
-void migrate_send_rp_pong(MigrationIncomingState *mis, uint32_t value)
-{
-    rp_send_u32(mis, MIG_RP_MSG_PONG, value);
-}
-
-void migrate_send_rp_req_pages_id(MigrationIncomingState *mis,
-                                  const char *idstr, uint64_t start,
-                                  uint32_t len)
-{
-    uint8_t b[13 + 255];
-    size_t n = strlen(idstr);
-
-    for (int i = 0; i < 8; i++) {
-        b[i] = start >> (56 - 8 * i);
-    }
-    b[8] = len >> 24;
-    b[9] = len >> 16;
-    b[10] = len >> 8;
-    b[11] = len;
-    b[12] = n;
-    memcpy(b + 13, idstr, n);
-    rp_send(mis, MIG_RP_MSG_REQ_PAGES_ID, b, 13 + n);
-}
-
-void migrate_send_rp_req_pages(MigrationIncomingState *mis, uint64_t start,
-                               uint32_t len)
-{
-    uint8_t b[12];
-
-    for (int i = 0; i < 8; i++) {
-        b[i] = start >> (56 - 8 * i);
-    }
-    b[8] = len >> 24;
-    b[9] = len >> 16;
-    b[10] = len >> 8;
-    b[11] = len;
-    rp_send(mis, MIG_RP_MSG_REQ_PAGES, b, 12);
-}
-
-bool migration_incoming_open_return_path(MigrationIncomingState *mis,
-                                         Error **errp)
-{
-    QEMU_LOCK_GUARD(&mis->rp_mutex);
-    mis->to_src_file = qemu_file_get_return_path(mis->from_src_file);
-    trace_rp_open();
-    return true;
+    qemu_fclose(r->f);
+    g_free(r);
 }

@@ -663,6 +663,22 @@ void qemu_savevm_send_switchover_start(QEMUFile *f)
     qemu_savevm_command_send(f, MIG_CMD_SWITCHOVER_START, 0, NULL);
 }
 
+/* The recovery handshake (spec §10.2): one per RAM block, then RESUME. */
+void qemu_savevm_send_recv_bitmap(QEMUFile *f, const char *idstr)
+{
+    uint8_t buf[256];
+    size_t n = strlen(idstr);
+
+    buf[0] = n;
+    memcpy(buf + 1, idstr, n);
+    qemu_savevm_command_send(f, MIG_CMD_RECV_BITMAP, n + 1, buf);
+}
+
+void qemu_savevm_send_postcopy_resume(QEMUFile *f)
+{
+    qemu_savevm_command_send(f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
+}
+
 void qemu_savevm_send_packaged(QEMUFile *f, const uint8_t *buf, size_t len)
 {
     uint8_t hdr[4] = { len >> 24, len >> 16, len >> 8, len };

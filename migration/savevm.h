@@ -85,19 +85,12 @@ void qemu_savevm_send_postcopy_advise(QEMUFile *f);
 void qemu_savevm_send_postcopy_listen(QEMUFile *f);
 void qemu_savevm_send_postcopy_run(QEMUFile *f);
 void qemu_savevm_send_switchover_start(QEMUFile *f);
+void qemu_savevm_send_recv_bitmap(QEMUFile *f, const char *idstr);
+void qemu_savevm_send_postcopy_resume(QEMUFile *f);
 /* PACKAGED: the command, then the blob. */
 void qemu_savevm_send_packaged(QEMUFile *f, const uint8_t *buf, size_t len);
 
-/* ---- destination ---- */
-typedef struct MigrationIncomingState MigrationIncomingState;
-
-/* Header, configuration, sections and commands to EOF, VMDESCRIPTION. */
-int qemu_loadvm_state(QEMUFile *f, MigrationIncomingState *mis,
-                      Error **errp);
-/* The section/command loop only (used for PACKAGED blobs too). */
-int qemu_loadvm_state_main(QEMUFile *f, MigrationIncomingState *mis,
-                           Error **errp);
-void qemu_loadvm_state_cleanup(MigrationIncomingState *mis);
+/* ---- destination (the loader itself is in loadvm.h) ---- */
 
 /*
  * One "configuration/..." subsection (name already consumed): uuid,

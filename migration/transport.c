@@ -2,31 +2,53 @@
  * transport.c: sockets, passed file descriptors, exec: and file: for
  * migration streams, both ways.
  *
- * The listener runs in the main loop and accepts the main channel, and
- * with postcopy-preempt a second connection (channels are told apart by
- * their order of arrival, as QEMU 7.2 does); the return path uses the
- * main socket in the other direction, or the command's other pipe for
- * exec:.
+ * The listener accepts the main channel, and with postcopy-preempt a
+ * second connection (channels are told apart by their order of arrival,
+ * as QEMU 7.2 does); the return path uses the main socket in the other
+ * direction, or the command's other pipe for exec:.  It accepts in the
+ * main loop, or — for a postcopy recovery, armed by an out-of-band
+ * migrate-recover while the main loop may be stuck on a missing page —
+ * in a thread of its own.  listener.lock protects the listener: the main
+ * loop, the monitor's I/O thread and the accept thread all use it.
  */
 #include "qemu/osdep.h"
 #include "transport.h"
 #include "qemu/sockets.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "qemu/thread.h"
 #include "monitor/monitor.h"
 #include "trace.h"
 #include <glib-unix.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 typedef struct Listener {
+    QemuMutex lock;
     int fd;
-    guint watch;
+    guint watch;            /* main-loop mode */
     SocketAddress *addr;
     char *bound;            /* actual address, kept after the accept */
     MigrationIncomingFn *fn;
+    /* Thread mode: the accept thread, and an eventfd that stops it. */
+    QemuThread thread;
+    bool thread_running;    /* started and not yet joined */
+    int stop_efd;
 } Listener;
 
-static Listener listener = { .fd = -1 };
+static Listener listener = { .fd = -1, .stop_efd = -1 };
+
+static void listener_init(void)
+{
+    static bool done;
+
+    /* (First used from the main thread, before any other thread.) */
+    if (!done) {
+        qemu_mutex_init(&listener.lock);
+        done = true;
+    }
+}
 
 int migration_fd_param(const char *name, Error **errp)
 {
@@ -195,6 +217,26 @@ MigChannel *migration_connect(const char *uri, Error **errp)
     return NULL;
 }
 
+/* Closes the listening socket (lock held). */
+static void listener_close(void)
+{
+    if (listener.watch) {
+        g_source_remove(listener.watch);
+        listener.watch = 0;
+    }
+    if (listener.fd >= 0) {
+        close(listener.fd);
+        listener.fd = -1;
+    }
+    if (listener.addr) {
+        if (listener.addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
+            unlink(listener.addr->path);
+        }
+        qapi_free_SocketAddress(listener.addr);
+        listener.addr = NULL;
+    }
+}
+
 static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
 {
     int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
@@ -209,9 +251,79 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;       /* another channel to come */
     }
     /* All channels are here: stop listening now. */
+    qemu_mutex_lock(&listener.lock);
     listener.watch = 0;
-    migration_incoming_unlisten();
+    listener_close();
+    qemu_mutex_unlock(&listener.lock);
     return G_SOURCE_REMOVE;
+}
+
+/* Thread mode: accepts until @fn has all it needs, or a stop. */
+static void *listener_thread(void *opaque)
+{
+    int fd = listener.fd, stop = listener.stop_efd;
+    MigrationIncomingFn *fn = listener.fn;
+
+    trace_migration_incoming_accept_thread(1);
+    for (;;) {
+        struct pollfd p[2] = {
+            { .fd = fd, .events = POLLIN },
+            { .fd = stop, .events = POLLIN },
+        };
+        int cfd;
+
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (p[1].revents) {
+            break;
+        }
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0) {
+            continue;
+        }
+        trace_migration_incoming_accept(cfd);
+        socket_set_nodelay(cfd);
+        if (!fn(mig_channel_new_fd(cfd, "migration-socket"))) {
+            qemu_mutex_lock(&listener.lock);
+            /* (Unless a new listener replaced ours meanwhile.) */
+            if (listener.fd == fd) {
+                listener_close();
+            }
+            qemu_mutex_unlock(&listener.lock);
+            break;
+        }
+    }
+    trace_migration_incoming_accept_thread(0);
+    return NULL;
+}
+
+/* Stops and joins an accept thread (not from itself); lock not held. */
+static void listener_stop_thread(void)
+{
+    uint64_t one = 1;
+    bool running;
+
+    qemu_mutex_lock(&listener.lock);
+    running = listener.thread_running;
+    if (running && listener.stop_efd >= 0) {
+        ssize_t r = write(listener.stop_efd, &one, sizeof(one));
+        (void)r;
+    }
+    listener.thread_running = false;
+    qemu_mutex_unlock(&listener.lock);
+    if (running) {
+        qemu_thread_join(&listener.thread);
+    }
+    qemu_mutex_lock(&listener.lock);
+    if (listener.stop_efd >= 0) {
+        close(listener.stop_efd);
+        listener.stop_efd = -1;
+    }
+    qemu_mutex_unlock(&listener.lock);
 }
 
 typedef struct DeferredStream {
@@ -244,44 +356,70 @@ bool migration_uri_multi_channel(const char *uri)
     return g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:");
 }
 
-bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
-                               Error **errp)
+/* Hands a ready stream to @fn: from the main loop, or now (thread mode). */
+static bool deliver(MigrationIncomingFn *fn, MigChannel *ioc, bool threaded)
 {
-    trace_migration_incoming_listen(uri);
-    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
-        SocketAddress *addr = socket_parse(uri, errp);
-        int fd;
-
-        if (!addr) {
-            return false;
-        }
-        fd = socket_listen(addr, 1, errp);
-        if (fd < 0) {
-            qapi_free_SocketAddress(addr);
-            return false;
-        }
-        listener.fd = fd;
-        listener.addr = addr;
-        g_free(listener.bound);
-        {
-            g_autoptr(SocketAddress) local = socket_local_address(fd, NULL);
-
-            listener.bound = local ? socket_address_to_string(local) : NULL;
-        }
-        listener.fn = fn;
-        listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept, NULL);
+    if (threaded) {
+        fn(ioc);
         return true;
+    }
+    return deliver_later(fn, ioc);
+}
+
+static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
+                          bool threaded, Error **errp)
+{
+    SocketAddress *addr = socket_parse(uri, errp);
+    int fd;
+
+    if (!addr) {
+        return false;
+    }
+    fd = socket_listen(addr, 1, errp);
+    if (fd < 0) {
+        qapi_free_SocketAddress(addr);
+        return false;
+    }
+    qemu_mutex_lock(&listener.lock);
+    listener.fd = fd;
+    listener.addr = addr;
+    g_free(listener.bound);
+    {
+        g_autoptr(SocketAddress) local = socket_local_address(fd, NULL);
+
+        listener.bound = local ? socket_address_to_string(local) : NULL;
+    }
+    listener.fn = fn;
+    if (threaded) {
+        listener.stop_efd = eventfd(0, EFD_CLOEXEC);
+        qemu_thread_create(&listener.thread, "mig/dst/accept",
+                           listener_thread, NULL, QEMU_THREAD_JOINABLE);
+        listener.thread_running = true;
+    } else {
+        listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept, NULL);
+    }
+    qemu_mutex_unlock(&listener.lock);
+    return true;
+}
+
+bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
+                               bool threaded, Error **errp)
+{
+    listener_init();
+    trace_migration_incoming_listen(uri, threaded);
+    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
+        return listen_socket(uri, fn, threaded, errp);
     }
     if (g_str_has_prefix(uri, "fd:")) {
         int fd = migration_fd_param(uri + 3, errp);
 
         return fd >= 0 &&
-               deliver_later(fn, mig_channel_new_fd(fd, "migration-fd"));
+               deliver(fn, mig_channel_new_fd(fd, "migration-fd"), threaded);
     }
     if (g_str_has_prefix(uri, "exec:")) {
         MigChannel *c = spawn_exec(uri + 5, false, errp);
 
-        return c && deliver_later(fn, c);
+        return c && deliver(fn, c, threaded);
     }
     if (g_str_has_prefix(uri, "file:")) {
         g_autofree char *path = NULL;
@@ -302,7 +440,7 @@ bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
             mig_channel_unref(c);
             return false;
         }
-        return deliver_later(fn, c);
+        return deliver(fn, c, threaded);
     }
     error_setg(errp, "unknown migration protocol: %s", uri);
     return false;
@@ -310,24 +448,16 @@ bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
 
 char *migration_incoming_address(void)
 {
+    listener_init();
+    QEMU_LOCK_GUARD(&listener.lock);
     return g_strdup(listener.bound);
 }
 
 void migration_incoming_unlisten(void)
 {
-    if (listener.watch) {
-        g_source_remove(listener.watch);
-        listener.watch = 0;
-    }
-    if (listener.fd >= 0) {
-        close(listener.fd);
-        listener.fd = -1;
-    }
-    if (listener.addr) {
-        if (listener.addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
-            unlink(listener.addr->path);
-        }
-        qapi_free_SocketAddress(listener.addr);
-        listener.addr = NULL;
-    }
+    listener_init();
+    listener_stop_thread();
+    qemu_mutex_lock(&listener.lock);
+    listener_close();
+    qemu_mutex_unlock(&listener.lock);
 }

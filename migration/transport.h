@@ -27,17 +27,21 @@ char *migration_uri_prepare(const char *uri, Error **errp);
 MigChannel *migration_connect(const char *uri, Error **errp);
 
 /*
- * Runs in the main thread for each incoming channel; returns true to
- * accept another connection on the same socket (postcopy-preempt's second
- * channel), false when it has all it needs.
+ * Runs for each incoming channel (see migration_incoming_listen());
+ * returns true to accept another connection on the same socket
+ * (postcopy-preempt's second channel), false when it has all it needs.
  */
 typedef bool MigrationIncomingFn(MigChannel *ioc);
 /* Does @uri's transport carry more than one channel (tcp:, unix:)? */
 bool migration_uri_multi_channel(const char *uri);
-/* Arms @uri; @fn runs in the main thread with the stream. */
+/*
+ * Arms @uri; @fn runs in the main thread with the stream — or, with
+ * @threaded, in a thread that accepts on its own (postcopy recovery: the
+ * main loop may be blocked), or at once for fd:, exec:, file:.
+ */
 bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
-                               Error **errp);
-/* Stops listening (after the connection, or at exit). */
+                               bool threaded, Error **errp);
+/* Stops listening (after the connection, or at exit); any thread. */
 void migration_incoming_unlisten(void);
 /* "tcp:HOST:PORT" actually bound (for query-migrate socket-address). */
 char *migration_incoming_address(void);

@@ -70,7 +70,7 @@ def set_caps(q, caps):
 
 
 def latency_dist(dist):
-    """ferry's postcopy-latency-dist: bucket i counts [2^i, 2^(i+1)) us."""
+    """ferry's x-postcopy-latency-dist: bucket i counts [2^i, 2^(i+1)) us."""
     parts = []
     for i, n in enumerate(dist):
         if n:
@@ -163,9 +163,13 @@ class Migration:
                 human(ram.get('remaining', 0)), ram.get('mbps', 0))
             if self.postcopy:
                 line += '  requests %d' % ram.get('postcopy-requests', 0)
-        if 'postcopy-latency' in d:
+        if 'x-postcopy-latency' in d:
             line += '  fault latency %d us (max %d us)' % (
-                d['postcopy-latency'], d.get('postcopy-latency-max', 0))
+                d['x-postcopy-latency'] // 1000,
+                d.get('x-postcopy-latency-max', 0) // 1000)
+        if s.get('status') == 'postcopy-paused' or \
+                d.get('status') == 'postcopy-paused':
+            line += '  PAUSED'
         return line
 
     def run(self, on_sample=None):
@@ -221,14 +225,21 @@ class Migration:
         if self.postcopy:
             lines.append('  page requests served by the source: %d' %
                          ram.get('postcopy-requests', 0))
-        if 'postcopy-requests' in d:
-            lines.append('  destination faults %d, latency mean %d us, max '
-                         '%d us' % (d['postcopy-requests'],
-                                    d.get('postcopy-latency', 0),
-                                    d.get('postcopy-latency-max', 0)))
-            if d.get('postcopy-latency-dist'):
+        if 'x-postcopy-requests' in d:
+            lines.append('  destination page requests %d, fault latency '
+                         'mean %d us, max %d us' % (
+                             d['x-postcopy-requests'],
+                             d.get('x-postcopy-latency', 0) // 1000,
+                             d.get('x-postcopy-latency-max', 0) // 1000))
+            if d.get('x-postcopy-latency-dist'):
                 lines.append('  latency distribution: ' +
-                             latency_dist(d['postcopy-latency-dist']))
+                             latency_dist(d['x-postcopy-latency-dist']))
+            if d.get('x-postcopy-recoveries'):
+                lines.append('  recoveries %d, paused %d ms, requests '
+                             'asked again %d' % (
+                                 d['x-postcopy-recoveries'],
+                                 d.get('x-postcopy-paused-time', 0),
+                                 d.get('x-postcopy-requests-resent', 0)))
         if 'postcopy-blocktime' in d:
             lines.append('  destination blocktime %d ms' %
                          d['postcopy-blocktime'])

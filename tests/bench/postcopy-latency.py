@@ -224,7 +224,7 @@ class Run:
                 'faults': faults, 'present': present, 'noise': noise,
                 'hops': hops,
                 'postcopy_s': event_time(end) - event_time(start[0]),
-                'dst_latency_us': info.get('postcopy-latency'),
+                'dst_latency_us': info.get('x-postcopy-latency', 0) // 1000,
                 'src_requests': src_requests,
             }
         finally:

@@ -33,7 +33,11 @@
 #include "qemu/osdep.h"
 #include "fuzz.h"
 #include "migration/migration.h"
+#include "migration/incoming.h"
+#include "migration/loadvm.h"
 #include "migration/savevm.h"
+#include "migration/return-path.h"
+#include "migration/misc.h"
 #include "migration/postcopy-ram.h"
 #include "migration/qemu-file.h"
 #include "migration/channel.h"
@@ -146,21 +150,16 @@ static void fuzz_check_rules(MigrationIncomingState *mis, int ret,
 static void fuzz_reset_incoming(MigrationIncomingState *mis)
 {
     qemu_loadvm_state_cleanup(mis);
-    qemu_mutex_lock(&mis->rp_mutex);
-    if (mis->to_src_file) {
-        qemu_fclose(mis->to_src_file);      /* fails: read-only channel */
-        mis->to_src_file = NULL;
-    }
-    qemu_mutex_unlock(&mis->rp_mutex);
+    rp_writer_detach(mis->rp);          /* (its writes failed: read-only) */
     qemu_fclose(mis->from_src_file);
     mis->from_src_file = NULL;
-    postcopy_state_set(POSTCOPY_INCOMING_NONE);
+    /* A new PostcopyIncoming for the next input (state NONE). */
+    postcopy_incoming_free(mis->postcopy);
+    mis->postcopy = NULL;
     global_state_reset_received();
     global_state_store_running_state(RUN_STATE_RUNNING);
-    mis->received_globalstate = false;
-    mis->received_runstate = RUN_STATE_DEBUG;     /* migration_init's 0 */
     mis->pages_received = 0;
-    g_clear_pointer(&mis->error, error_free);
+    migration_incoming_set_error(mis, NULL);
 }
 
 int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
@@ -173,6 +172,7 @@ int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
     /* As incoming_process() and incoming_thread() do. */
     mis->from_src_file = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
+    migration_incoming_prepare(mis);
     global_state_reset_received();
     ret = qemu_loadvm_state(mis->from_src_file, mis, &err);
     savevm_foreach_load_cleanup();

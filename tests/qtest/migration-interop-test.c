@@ -174,7 +174,7 @@ static void run_postcopy(bool src_qemu, bool preempt)
     if (src_qemu) {
         d = migrate_query(dst);
         g_assert_cmpint(json_object_get_int_member(qmp_rsp_return(d),
-                                                   "postcopy-requests"), >, 0);
+                                                   "x-postcopy-requests"), >, 0);
     }
     check_result_and_quit(src, dst, pattern);
 }

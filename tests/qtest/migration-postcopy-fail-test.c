@@ -8,9 +8,10 @@
  * - After RUN the source never resumes: bad page requests from the
  *   destination (unknown block, out of range, misaligned, no block named
  *   yet) fail the source with a message that says which check failed,
- *   and leave it in postmigrate, still answering QMP.  The destination
- *   is played by the test itself over a real socket, so that it can send
- *   what a correct destination never would.
+ *   and leave it in postmigrate, still answering QMP; a destination that
+ *   closes the link pauses it instead (postcopy-paused), until cancelled.
+ *   The destination is played by the test itself over a real socket, so
+ *   that it can send what a correct destination never would.
  * - A request during precopy is refused, and the VM keeps running.
  */
 #include "migration-helpers.h"
@@ -324,8 +325,17 @@ static void test_good_request(void)
     g_assert_cmpint(json_object_get_int_member(ram, "postcopy-bytes"), >,
                     0);
     fake_close(&d);
-    /* The link broke after RUN: failed, never resumed here. */
-    wait_for_migration_fail(src, false);
+    /*
+     * The link broke after RUN: paused, waiting for a recovery, and the
+     * VM stays stopped here (the destination may be running it).
+     */
+    wait_for_migration_status(src, "postcopy-paused");
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, "finish-migrate");
+    /* Giving up is the operator's call: cancelled, never resumed here. */
+    qtest_qmp_assert_success(src, "{'execute': 'migrate_cancel'}");
+    wait_for_migration_status(src, "cancelled");
+    g_free(st);
     st = qtest_runstate(src);
     g_assert_cmpstr(st, ==, "postmigrate");
     qtest_quit(src);

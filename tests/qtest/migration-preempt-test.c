@@ -79,7 +79,7 @@ static void test_preempt_on_demand(void)
     }
     d = migrate_query(dst);
     g_assert_cmpint(json_object_get_int_member(qmp_rsp_return(d),
-                                               "postcopy-requests"), >, 0);
+                                               "x-postcopy-requests"), >, 0);
     migrate_set_parameter_int(src, "max-postcopy-bandwidth", 0);
     wait_for_migration_complete(src);
     wait_for_migration_complete(dst);

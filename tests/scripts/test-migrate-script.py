@@ -127,7 +127,7 @@ def main():
         def ok_postcopy(r, out):
             return ok_complete(r, out) and 'postcopy-active' in out and \
                 'migrate-start-postcopy' in out and \
-                'destination faults' in out
+                'destination page requests' in out
 
         # A slow precopy, so that the switch always comes before the
         # first pass could send everything and complete in precopy.

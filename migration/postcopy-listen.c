@@ -1,0 +1,324 @@
+/*
+ * postcopy-listen.c: the listen thread — the destination's main channel
+ * after LISTEN — and what happens when the link breaks (spec §9, §10).
+ *
+ * The thread runs the savevm loop (ops->load_main) on the main channel
+ * while the incoming thread loads the package; after RUN the VM runs
+ * here and this thread keeps placing the pages the source pushes, up to
+ * EOF.  Then it waits for the package's end and the preempt channel's
+ * EOS, tears userfaultfd down (END) and hands the result over
+ * (ops->finished).
+ *
+ * A broken link, once the VM runs here (RUNNING), is not an end: the
+ * only complete copy of the guest's memory is split between two hosts.
+ * The thread pauses instead:
+ *
+ *   listen thread                        other threads
+ *   ─────────────                        ─────────────
+ *   I/O error on the main channel        (preempt thread: I/O error, it
+ *   (or the preempt thread shut it       shuts the main channel down and
+ *    down after one on its own)          parks; fault thread: requests
+ *   shut the preempt channel down,       now go nowhere but stay in the
+ *   wait until that thread parked        table; vCPUs on missing pages
+ *   close both channels, detach the      wait in the kernel)
+ *   return path, drop half-built host
+ *   pages                                QMP migrate-recover: listen
+ *   postcopy-active -> postcopy-paused   accept (incoming.c) ->
+ *   wait ........................... <── postcopy_incoming_recover():
+ *                                        postcopy-paused -> recover
+ *   read the new main channel:
+ *   RECV_BITMAP -> RP RECV_BITMAP + bitmap
+ *   POSTCOPY_RESUME -> postcopy_resume(): recover -> postcopy-active,
+ *   RESUME_ACK, re-send every pending request, hand the new preempt
+ *   channel to its thread
+ *   go on with the pages ...
+ *
+ * A second break during the handshake pauses again (recover -> paused);
+ * it can be retried as often as needed.  An error that is not the link's
+ * (postcopy-ram.c: the first recorded error decides) ends the migration,
+ * and so does the process's exit while paused (postcopy_incoming_shutdown).
+ */
+#include "qemu/osdep.h"
+#include "postcopy-int.h"
+#include "return-path.h"
+#include "migration.h"
+#include "options.h"
+#include "qemu/atomic.h"
+#include "qemu/error-report.h"
+#include "trace.h"
+
+/* Stops the preempt thread's reading and waits until it waits. */
+static void park_preempt(PostcopyIncoming *pc)
+{
+    MigrationIncomingState *mis = pc->mis;
+
+    qemu_mutex_lock(&mis->channel_lock);
+    if (mis->preempt_file) {
+        qemu_file_shutdown(mis->preempt_file);
+    }
+    qemu_mutex_unlock(&mis->channel_lock);
+    postcopy_preempt_wait_parked(pc);
+}
+
+/* Closes the broken channels; the return path goes with the main one. */
+static void close_links(PostcopyIncoming *pc)
+{
+    MigrationIncomingState *mis = pc->mis;
+    QEMUFile *main, *preempt;
+
+    rp_writer_shutdown(mis->rp);
+    rp_writer_detach(mis->rp);
+    qemu_mutex_lock(&mis->channel_lock);
+    main = mis->from_src_file;
+    preempt = mis->preempt_file;
+    mis->from_src_file = NULL;
+    mis->preempt_file = NULL;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (main) {
+        qemu_fclose(main);
+    }
+    if (preempt) {
+        qemu_fclose(preempt);
+    }
+    pc->listen_file = NULL;
+}
+
+/*
+ * The link broke (or the migration failed): may we pause?  Only for an
+ * I/O error, with the VM running here, and not while exiting.
+ */
+static bool can_pause(PostcopyIncoming *pc)
+{
+    int st = qatomic_read(&pc->mis->state);
+    bool quitting;
+
+    qemu_mutex_lock(&pc->pause_lock);
+    quitting = pc->quitting;
+    qemu_mutex_unlock(&pc->pause_lock);
+    return !quitting && postcopy_error_is_io(pc) &&
+           postcopy_get_state(pc) == POSTCOPY_INCOMING_RUNNING &&
+           (st == MIGRATION_STATUS_POSTCOPY_ACTIVE ||
+            st == MIGRATION_STATUS_POSTCOPY_RECOVER);
+}
+
+/*
+ * Pauses and waits for a recovery.  Returns the new main channel, or
+ * NULL if the process exits meanwhile.
+ */
+static QEMUFile *pause_incoming(PostcopyIncoming *pc)
+{
+    MigrationIncomingState *mis = pc->mis;
+    int st = qatomic_read(&mis->state);
+    QEMUFile *f = NULL;
+    Error *err;
+
+    trace_postcopy_pause_incoming(MigrationStatus_str(st));
+    park_preempt(pc);
+    close_links(pc);
+    /*
+     * The first error of this link, now that nothing else can record
+     * one: the next link starts without.
+     */
+    err = postcopy_take_error(pc);
+    /* Half-built host pages are not received: they come again. */
+    for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+        postcopy_tmp_page_reset(pc->tmp[i]);
+    }
+    pc->ops->link_reset(pc->opaque);
+    /* No page comes before a recovery: no reason to keep CPUs polling. */
+    postcopy_cpu_latency_drop(pc);
+    qemu_mutex_lock(&pc->req_lock);
+    pc->paused_since = get_clock();
+    qemu_mutex_unlock(&pc->req_lock);
+
+    error_report("postcopy: the link to the source broke (%s); migration "
+                 "paused, the VM waits for its missing pages (recover with "
+                 "migrate-recover)", error_get_pretty(err));
+    migration_incoming_set_error(mis, err);
+    migrate_set_state(&mis->state, st, MIGRATION_STATUS_POSTCOPY_PAUSED);
+
+    qemu_mutex_lock(&pc->pause_lock);
+    while (!pc->quitting && !pc->recover_main) {
+        qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
+    }
+    if (!pc->quitting) {
+        f = g_steal_pointer(&pc->recover_main);
+    }
+    qemu_mutex_unlock(&pc->pause_lock);
+    trace_postcopy_pause_incoming_continued(f != NULL);
+    return f;
+}
+
+bool postcopy_incoming_wants_channels(PostcopyIncoming *pc)
+{
+    return pc && qatomic_read(&pc->mis->state) ==
+                 MIGRATION_STATUS_POSTCOPY_PAUSED;
+}
+
+void postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main,
+                               QEMUFile *preempt)
+{
+    MigrationIncomingState *mis = pc->mis;
+
+    qemu_mutex_lock(&pc->pause_lock);
+    if (pc->quitting || pc->recover_main ||
+        qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        qemu_mutex_unlock(&pc->pause_lock);
+        trace_postcopy_recover_refused(MigrationStatus_str(
+                                       qatomic_read(&mis->state)));
+        qemu_fclose(main);
+        if (preempt) {
+            qemu_fclose(preempt);
+        }
+        return;
+    }
+    qemu_mutex_lock(&mis->channel_lock);
+    mis->from_src_file = main;
+    mis->preempt_file = preempt;
+    qemu_mutex_unlock(&mis->channel_lock);
+    /* The return path runs over the new main channel at once. */
+    rp_writer_attach(mis->rp, qemu_file_get_return_path(main));
+    pc->recover_main = main;
+    pc->recover_preempt = preempt;
+    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                      MIGRATION_STATUS_POSTCOPY_RECOVER);
+    qemu_cond_broadcast(&pc->pause_cond);
+    qemu_mutex_unlock(&pc->pause_lock);
+}
+
+int postcopy_resume(PostcopyIncoming *pc, Error **errp)
+{
+    MigrationIncomingState *mis = pc->mis;
+    QEMUFile *preempt = NULL;
+
+    if (migrate_postcopy_preempt()) {
+        qemu_mutex_lock(&pc->pause_lock);
+        preempt = g_steal_pointer(&pc->recover_preempt);
+        qemu_mutex_unlock(&pc->pause_lock);
+        if (!preempt) {
+            error_setg(errp, "postcopy-preempt is on, but the recovery "
+                       "brought no preempt channel");
+            return -EINVAL;
+        }
+    }
+    if (!migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "POSTCOPY_RESUME in the wrong state");
+        return -EINVAL;
+    }
+    qemu_mutex_lock(&pc->req_lock);
+    if (pc->paused_since) {
+        pc->paused_ns += get_clock() - pc->paused_since;
+        pc->paused_since = 0;
+    }
+    qatomic_inc(&pc->recoveries);
+    qemu_mutex_unlock(&pc->req_lock);
+    trace_postcopy_resume();
+    rp_send_resume_ack(mis->rp, RP_RESUME_ACK_VALUE);
+    /* What was in flight when the link broke is asked for again. */
+    postcopy_resend_requests(pc);
+    if (migrate_postcopy_preempt()) {
+        postcopy_preempt_run(pc, preempt);
+    }
+    postcopy_cpu_latency_take(pc);
+    return 0;
+}
+
+bool postcopy_incoming_shutdown(PostcopyIncoming *pc)
+{
+    bool listened = pc->listen_thread_running;
+
+    qemu_mutex_lock(&pc->pause_lock);
+    pc->quitting = true;
+    qemu_cond_broadcast(&pc->pause_cond);
+    qemu_mutex_unlock(&pc->pause_lock);
+    if (listened) {
+        trace_postcopy_incoming_shutdown();
+        postcopy_break_links(pc);
+        postcopy_incoming_join(pc);
+    }
+    return listened;
+}
+
+void postcopy_incoming_join(PostcopyIncoming *pc)
+{
+    if (pc && pc->listen_thread_running) {
+        qemu_thread_join(&pc->listen_thread);
+        pc->listen_thread_running = false;
+    }
+}
+
+/* The listen thread's end: everything stops, whatever the outcome. */
+static void listen_finish(PostcopyIncoming *pc, Error *err)
+{
+    MigrationIncomingState *mis = pc->mis;
+
+    /* (Placement needs the userfaultfd: the preempt thread stops first.) */
+    postcopy_preempt_stop(pc);
+    postcopy_fault_stop(pc);
+    postcopy_set_state(pc, postcopy_get_state(pc), POSTCOPY_INCOMING_END);
+    if (err) {
+        /* Wake whatever still blocks on a channel. */
+        rp_writer_shutdown(mis->rp);
+    }
+    trace_postcopy_listen_thread(0);
+    pc->ops->finished(pc->opaque, err);
+}
+
+static void *postcopy_listen_thread(void *opaque)
+{
+    PostcopyIncoming *pc = opaque;
+    QEMUFile *f = pc->listen_file;
+    Error *err = NULL;
+
+    trace_postcopy_listen_thread(1);
+    /* Small reads: a requested page must not wait behind a big chunk. */
+    qemu_file_set_read_chunk(f, 16 * 1024);
+    if (migrate_postcopy_preempt()) {
+        /* Requested pages come on the preempt channel: yield to them. */
+        qemu_thread_set_class(QEMU_THREAD_BULK);
+    }
+    for (;;) {
+        if (pc->ops->load_main(f, pc->opaque) == 0) {
+            /* EOF: the devices, and the preempt channel's last pages. */
+            qemu_event_wait(&pc->package_loaded);
+            if (postcopy_preempt_wait_done(pc) == 0) {
+                break;
+            }
+        } else {
+            postcopy_record_stream_error(pc, f, NULL);
+            /*
+             * Whether the VM runs here (RUN) is known once the package
+             * is loaded: the link may break before the incoming thread
+             * got there (a file, read at full speed, ends first).
+             */
+            qemu_event_wait(&pc->package_loaded);
+        }
+        if (!can_pause(pc)) {
+            break;
+        }
+        f = pause_incoming(pc);
+        if (!f) {
+            error_setg(&err, "the process exits while postcopy is paused");
+            postcopy_record_error(pc, err);
+            err = NULL;
+            break;
+        }
+        pc->listen_file = f;
+        qemu_file_set_read_chunk(f, 16 * 1024);
+    }
+    /* The package may still be loading: it has to end first. */
+    qemu_event_wait(&pc->package_loaded);
+    err = postcopy_take_error(pc);
+    listen_finish(pc, err);
+    return NULL;
+}
+
+bool postcopy_listen_start(PostcopyIncoming *pc, Error **errp)
+{
+    pc->listen_file = pc->mis->from_src_file;
+    qemu_thread_create(&pc->listen_thread, "mig/dst/listen",
+                       postcopy_listen_thread, pc, QEMU_THREAD_JOINABLE);
+    pc->listen_thread_running = true;
+    return true;
+}
