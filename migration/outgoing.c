@@ -675,7 +675,7 @@ static bool postcopy_pause(MigrationState *s, int *cur)
     error_report("postcopy: the link to the destination broke (%s); "
                  "migration paused (resume with migrate resume=true)",
                  error_get_pretty(err));
-    error_free(err);
+    g_clear_pointer(&err, error_free);
     migrate_clear_error(s);
 
     for (;;) {

@@ -344,7 +344,10 @@ QTestState *qtest_init_opts(const QTestOptions *opts, const char *fmt, ...)
         if (!s->greeting) {
             qtest_fatal("bad QMP greeting '%s'", line);
         }
-        rsp = qtest_qmp(s, "{'execute': 'qmp_capabilities'}");
+        rsp = opts->qmp_oob
+              ? qtest_qmp(s, "{'execute': 'qmp_capabilities', "
+                          "'arguments': {'enable': ['oob']}}")
+              : qtest_qmp(s, "{'execute': 'qmp_capabilities'}");
         qmp_rsp_return(rsp);
         json_node_unref(rsp);
     }

@@ -27,6 +27,7 @@ typedef struct QTestOptions {
     bool no_qtest;          /* don't pass -qtest (e.g. QEMU without CPU) */
     bool no_qmp_handshake;  /* leave the greeting unread */
     bool capture_stderr;    /* keep stderr for qtest_stderr() */
+    bool qmp_oob;           /* negotiate "oob" (exec-oob) at the handshake */
 } QTestOptions;
 
 /* Starts the binary with @extra_args (shell-style words). */
