@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/un.h>
 
 void qapi_free_SocketAddress(SocketAddress *addr)
@@ -212,7 +213,52 @@ int socket_listen(const SocketAddress *addr, int backlog, Error **errp)
     return fd;
 }
 
+/*
+ * connect() with a deadline (@timeout_ms > 0): a host that drops the SYN
+ * would otherwise hold the caller for minutes of kernel retries.
+ */
+static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len,
+                            int64_t timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int flags, err = 0, r;
+    socklen_t el = sizeof(err);
+
+    if (timeout_ms <= 0) {
+        while ((r = connect(fd, sa, len)) < 0 && errno == EINTR) {
+            /* again */
+        }
+        return r;
+    }
+    flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    r = connect(fd, sa, len);
+    if (r < 0 && errno == EINPROGRESS) {
+        do {
+            r = poll(&p, 1, timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            r = -1;
+        } else if (r > 0) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            errno = err;
+            r = err ? -1 : 0;
+        }
+    }
+    err = errno;
+    fcntl(fd, F_SETFL, flags);
+    errno = err;
+    return r;
+}
+
 int socket_connect(const SocketAddress *addr, Error **errp)
+{
+    return socket_connect_timeout(addr, 0, errp);
+}
+
+int socket_connect_timeout(const SocketAddress *addr, int64_t timeout_ms,
+                           Error **errp)
 {
     int fd;
 
@@ -252,7 +298,8 @@ int socket_connect(const SocketAddress *addr, Error **errp)
                 err = errno;
                 continue;
             }
-            if (connect(fd, e->ai_addr, e->ai_addrlen) == 0) {
+            if (connect_deadline(fd, e->ai_addr, e->ai_addrlen,
+                                 timeout_ms) == 0) {
                 break;
             }
             err = errno;
@@ -297,6 +344,31 @@ SocketAddress *socket_local_address(int fd, Error **errp)
     addr->host = g_strdup(host);
     addr->port = g_strdup(port);
     return addr;
+}
+
+bool socket_set_keepalive(int fd, int64_t timeout_ms)
+{
+    int one = 1, idle, intvl, cnt = 3;
+    unsigned int uto = timeout_ms;
+
+    if (timeout_ms <= 0) {
+        return true;
+    }
+    /*
+     * Probes start after a third of the time without traffic; the
+     * connection is dropped when data or probes stay unanswered for the
+     * whole time (TCP_USER_TIMEOUT also bounds those).
+     */
+    idle = MAX(timeout_ms / 3000, 1);
+    intvl = MAX(timeout_ms / 3000 / cnt, 1);
+    return setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0 &&
+           setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+                      sizeof(idle)) == 0 &&
+           setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+                      sizeof(intvl)) == 0 &&
+           setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) == 0 &&
+           setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto,
+                      sizeof(uto)) == 0;
 }
 
 void socket_set_nodelay(int fd)

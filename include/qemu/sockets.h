@@ -41,9 +41,19 @@ char *socket_address_to_string(const SocketAddress *addr);
 int socket_listen(const SocketAddress *addr, int backlog, Error **errp);
 /* Connects (blocking); returns the fd or -1. */
 int socket_connect(const SocketAddress *addr, Error **errp);
+/* The same, giving up after @timeout_ms (TCP; 0: the kernel's own). */
+int socket_connect_timeout(const SocketAddress *addr, int64_t timeout_ms,
+                           Error **errp);
 /* The local address of a listening socket (to learn an ephemeral port). */
 SocketAddress *socket_local_address(int fd, Error **errp);
 
+/*
+ * TCP: keepalive probes and TCP_USER_TIMEOUT, so that a peer that stops
+ * answering (host down, cable pulled, packets dropped) is noticed within
+ * about @timeout_ms even when nothing is being sent.  Fails (false) on
+ * other sockets; 0 leaves the socket alone.
+ */
+bool socket_set_keepalive(int fd, int64_t timeout_ms);
 /* Disables Nagle on TCP sockets; harmless elsewhere. */
 void socket_set_nodelay(int fd);
 
