@@ -1,10 +1,18 @@
 /*
- * channel.c: blocking byte channels with a thread-safe shutdown.
+ * channel.c: blocking byte channels with a thread-safe shutdown and
+ * deadlines.
  *
  * Sockets are woken with shutdown(2).  Pipes cannot be, so pipe I/O first
  * polls the fd together with an eventfd that shutdown signals.  Regular
  * files never block for long.  Memory channels serve PACKAGED blobs, the
  * fuzzer and unit tests.
+ *
+ * Deadlines (sockets and pipes): with a read or write timeout set, a call
+ * that makes no progress for that long fails with ETIMEDOUT — the peer
+ * sent nothing, or took nothing (its receive window stayed closed).  A
+ * write never blocks past it: sockets are written with MSG_DONTWAIT and
+ * polled for room in between.  This is how a silent link is told from a
+ * slow one (x-link-timeout, docs/system/migration.rst).
  */
 #include "qemu/osdep.h"
 #include "channel.h"
@@ -30,6 +38,8 @@ struct MigChannel {
     int shut_efd;           /* pipes: signalled by shutdown */
     pid_t pid;
     int shut;               /* atomic */
+    int64_t read_timeout_ms;    /* atomic; 0: none */
+    int64_t write_timeout_ms;   /* atomic; 0: none */
     const uint8_t *rbuf;
     size_t rlen, rpos;
     GByteArray *wbuf;
@@ -165,25 +175,64 @@ void mig_channel_set_send_queue(MigChannel *c, int bytes)
     }
 }
 
+void mig_channel_set_timeouts(MigChannel *c, int64_t read_ms,
+                              int64_t write_ms)
+{
+    if (read_ms >= 0) {
+        qatomic_set(&c->read_timeout_ms, read_ms);
+    }
+    if (write_ms >= 0) {
+        qatomic_set(&c->write_timeout_ms, write_ms);
+    }
+}
+
 int mig_channel_read_fd(MigChannel *c)
 {
     return c->kind == CHAN_FD || c->kind == CHAN_PIPES ? c->rfd : -1;
 }
 
-/* Pipes: wait until @fd is ready or the channel is shut down. */
-static bool chan_wait(MigChannel *c, int fd, short ev)
+/*
+ * Waits until @fd is ready for @ev, or the channel is shut down (pipes),
+ * for at most @timeout_ms (0: for ever).  0 when ready, -ESHUTDOWN or
+ * -ETIMEDOUT.
+ */
+static int chan_wait(MigChannel *c, int fd, short ev, int64_t timeout_ms)
 {
     struct pollfd p[2] = {
         { .fd = fd, .events = ev },
         { .fd = c->shut_efd, .events = POLLIN },
     };
+    int n = c->shut_efd >= 0 ? 2 : 1;
+    int64_t deadline = timeout_ms ? g_get_monotonic_time() / 1000 +
+                                    timeout_ms : 0;
 
-    while (poll(p, 2, -1) < 0) {
-        if (errno != EINTR) {
-            return false;
+    for (;;) {
+        int wait = deadline ? MAX(deadline - g_get_monotonic_time() / 1000,
+                                  0) : -1;
+        int r = poll(p, n, wait);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
         }
+        if (r < 0) {
+            return -errno;
+        }
+        if (n == 2 && (p[1].revents & POLLIN)) {
+            return -ESHUTDOWN;
+        }
+        if (r == 0) {
+            return -ETIMEDOUT;
+        }
+        return 0;
     }
-    return !(p[1].revents & POLLIN);
+}
+
+static void timeout_error(MigChannel *c, Error **errp, bool reading,
+                          int64_t ms)
+{
+    error_setg_errno(errp, ETIMEDOUT, "%s: the peer %s for %" PRId64
+                     " ms (x-link-timeout)", c->name,
+                     reading ? "sent nothing" : "took nothing", ms);
 }
 
 static ssize_t buf_readv(MigChannel *c, const struct iovec *iov, int n)
@@ -203,6 +252,7 @@ static ssize_t buf_readv(MigChannel *c, const struct iovec *iov, int n)
 ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
                           Error **errp)
 {
+    int64_t timeout = qatomic_read(&c->read_timeout_ms);
     ssize_t r;
 
     if (qatomic_read(&c->shut)) {
@@ -216,12 +266,19 @@ ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
         error_setg(errp, "%s: channel is write-only", c->name);
         return -1;
     case CHAN_PIPES:
-        if (!chan_wait(c, c->rfd, POLLIN)) {
-            error_setg(errp, "%s: channel shut down", c->name);
-            return -1;
-        }
-        break;
     case CHAN_FD:
+        if (c->kind == CHAN_PIPES || (c->is_socket && timeout)) {
+            int w = chan_wait(c, c->rfd, POLLIN, timeout);
+
+            if (w == -ETIMEDOUT) {
+                timeout_error(c, errp, true, timeout);
+                return -1;
+            }
+            if (w < 0) {
+                error_setg(errp, "%s: channel shut down", c->name);
+                return -1;
+            }
+        }
         break;
     }
     do {
@@ -238,10 +295,48 @@ ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
     return r;
 }
 
+/* A socket write that waits for room at most @timeout_ms. */
+static ssize_t socket_writev_deadline(MigChannel *c, const struct iovec *iov,
+                                      int n, int64_t timeout, Error **errp)
+{
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
+
+    for (;;) {
+        ssize_t r = sendmsg(c->wfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        int w;
+
+        if (r >= 0) {
+            return r;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            error_setg_errno(errp, errno, "%s: write failed", c->name);
+            return -1;
+        }
+        if (qatomic_read(&c->shut)) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+        w = chan_wait(c, c->wfd, POLLOUT, timeout);
+        if (w == -ETIMEDOUT) {
+            timeout_error(c, errp, false, timeout);
+            return -1;
+        }
+        if (w < 0) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+    }
+}
+
 ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
                            Error **errp)
 {
+    int64_t timeout = qatomic_read(&c->write_timeout_ms);
     ssize_t r;
+    int w;
 
     if (qatomic_read(&c->shut)) {
         error_setg(errp, "%s: channel shut down", c->name);
@@ -259,12 +354,20 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
         error_setg(errp, "%s: channel is read-only", c->name);
         return -1;
     case CHAN_PIPES:
-        if (!chan_wait(c, c->wfd, POLLOUT)) {
+        w = chan_wait(c, c->wfd, POLLOUT, timeout);
+        if (w == -ETIMEDOUT) {
+            timeout_error(c, errp, false, timeout);
+            return -1;
+        }
+        if (w < 0) {
             error_setg(errp, "%s: channel shut down", c->name);
             return -1;
         }
         break;
     case CHAN_FD:
+        if (c->is_socket && timeout) {
+            return socket_writev_deadline(c, iov, n, timeout, errp);
+        }
         break;
     }
     do {

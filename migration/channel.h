@@ -50,6 +50,13 @@ bool mig_channel_is_shut_down(MigChannel *c);
  * long queue of background pages.  No-op for other channels.
  */
 void mig_channel_set_send_queue(MigChannel *c, int bytes);
+/*
+ * Deadlines, in ms (0: none; -1: leave as it is): a read or write that
+ * makes no progress for that long fails with ETIMEDOUT.  Sockets and
+ * pipes only.  Thread-safe; applies from the next call on.
+ */
+void mig_channel_set_timeouts(MigChannel *c, int64_t read_ms,
+                              int64_t write_ms);
 /* The fd to poll for readability, or -1 for memory channels. */
 int mig_channel_read_fd(MigChannel *c);
 /* Seekable channels (file:): set the position for the next I/O. */

@@ -5,6 +5,12 @@
  * (async) data is one iovec; qemu_fflush() writev()s them all.  Read side:
  * buf holds [buf_index, buf_len) unread bytes from stream offset pos;
  * large gets bypass it and read straight into the caller's memory.
+ *
+ * Hold (qemu_file_hold()): while held, nothing goes to the channel; puts
+ * go to a growing buffer (hold_buf) and a growing list of pieces
+ * (hold_pieces: runs of hold_buf by offset, or external data by address),
+ * sent in order on release.  For what is written under the BQL, which
+ * must never wait for the peer.
  */
 #include "qemu/osdep.h"
 #include "qemu-file.h"
@@ -34,7 +40,17 @@ struct QEMUFile {
     int last_error;
     Error *last_error_obj;
     bool last_error_io;     /* the channel failed (see the header) */
+
+    bool hold;
+    GByteArray *hold_buf;
+    GArray *hold_pieces;    /* HoldPiece */
 };
+
+typedef struct HoldPiece {
+    const uint8_t *ext;     /* external data, or NULL: hold_buf at off */
+    size_t off;
+    size_t len;
+} HoldPiece;
 
 static QEMUFile *qemu_file_new(MigChannel *ioc, bool writable)
 {
@@ -145,6 +161,27 @@ void qemu_file_shutdown(QEMUFile *f)
 
 /* ---- write side ---- */
 
+static void hold_add(QEMUFile *f, const uint8_t *ext, const uint8_t *data,
+                     size_t size)
+{
+    HoldPiece *last = f->hold_pieces->len
+                      ? &g_array_index(f->hold_pieces, HoldPiece,
+                                       f->hold_pieces->len - 1) : NULL;
+    HoldPiece p = { .ext = ext, .off = f->hold_buf->len, .len = size };
+
+    if (!ext) {
+        g_byte_array_append(f->hold_buf, data, size);
+        if (last && !last->ext && last->off + last->len == p.off) {
+            last->len += size;
+            return;
+        }
+    } else if (last && last->ext && last->ext + last->len == ext) {
+        last->len += size;
+        return;
+    }
+    g_array_append_val(f->hold_pieces, p);
+}
+
 void qemu_fflush(QEMUFile *f)
 {
     struct iovec *iov = f->iov;
@@ -152,6 +189,9 @@ void qemu_fflush(QEMUFile *f)
     Error *err = NULL;
 
     assert(f->is_writable);
+    if (f->hold) {
+        return;
+    }
     while (cnt && !f->last_error) {
         ssize_t n = mig_channel_writev(f->ioc, iov, MIN(cnt, IOV_MAX), &err);
 
@@ -200,6 +240,11 @@ void qemu_put_buffer_async(QEMUFile *f, const uint8_t *buf, size_t size)
     if (f->last_error || size == 0) {
         return;
     }
+    if (f->hold) {
+        hold_add(f, buf, NULL, size);
+        account_bytes(f, size);
+        return;
+    }
     if (f->iovcnt == MAX_IOV_SIZE) {
         qemu_fflush(f);
     }
@@ -209,6 +254,11 @@ void qemu_put_buffer_async(QEMUFile *f, const uint8_t *buf, size_t size)
 
 void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
 {
+    if (f->hold && size && !f->last_error) {
+        hold_add(f, NULL, buf, size);
+        account_bytes(f, size);
+        return;
+    }
     while (size && !f->last_error) {
         size_t l;
 
@@ -281,10 +331,65 @@ void qemu_put_counted_string(QEMUFile *f, const char *str)
     qemu_put_buffer(f, (const uint8_t *)str, len);
 }
 
+void qemu_file_hold(QEMUFile *f, bool hold)
+{
+    assert(f->is_writable);
+    if (hold == f->hold) {
+        return;
+    }
+    if (hold) {
+        f->hold_buf = g_byte_array_new();
+        f->hold_pieces = g_array_new(false, false, sizeof(HoldPiece));
+        /* What is buffered goes first: it becomes held too. */
+        for (unsigned i = 0; i < f->iovcnt; i++) {
+            const uint8_t *p = f->iov[i].iov_base;
+            bool internal = p >= f->buf && p < f->buf + IO_BUF_SIZE;
+
+            hold_add(f, internal ? NULL : p, p, f->iov[i].iov_len);
+        }
+        f->iovcnt = 0;
+        f->buf_index = 0;
+        f->hold = true;
+        return;
+    }
+    f->hold = false;
+    trace_qemu_file_hold_release(f->hold_pieces->len, f->hold_buf->len);
+    for (guint i = 0; i < f->hold_pieces->len && !f->last_error;) {
+        struct iovec iov[MAX_IOV_SIZE];
+        unsigned n = 0;
+
+        /* In batches, through the ordinary flush (deadlines and all). */
+        for (; i < f->hold_pieces->len && n < MAX_IOV_SIZE; i++, n++) {
+            HoldPiece *p = &g_array_index(f->hold_pieces, HoldPiece, i);
+
+            iov[n].iov_base = (void *)(p->ext ? p->ext
+                                              : f->hold_buf->data + p->off);
+            iov[n].iov_len = p->len;
+        }
+        memcpy(f->iov, iov, n * sizeof(iov[0]));
+        f->iovcnt = n;
+        qemu_fflush(f);
+    }
+    f->iovcnt = 0;
+    f->buf_index = 0;
+    g_byte_array_unref(f->hold_buf);
+    g_array_free(f->hold_pieces, true);
+    f->hold_buf = NULL;
+    f->hold_pieces = NULL;
+}
+
 int qemu_fclose(QEMUFile *f)
 {
     int ret;
 
+    if (f->hold) {
+        /* (Only after a failure: what was held is not sent.) */
+        g_byte_array_unref(f->hold_buf);
+        g_array_free(f->hold_pieces, true);
+        f->hold = false;
+        f->iovcnt = 0;
+        f->buf_index = 0;
+    }
     if (f->is_writable) {
         qemu_fflush(f);
     }

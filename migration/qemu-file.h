@@ -28,8 +28,15 @@ QEMUFile *qemu_file_get_return_path(QEMUFile *f);
 int qemu_fclose(QEMUFile *f);
 MigChannel *qemu_file_get_ioc(QEMUFile *f);
 
-/* Sends everything buffered. */
+/* Sends everything buffered (nothing while held). */
 void qemu_fflush(QEMUFile *f);
+/*
+ * While held, nothing is sent: what is put (and async data, which must
+ * stay valid) is kept in memory, and sent in order when released, with
+ * the channel's deadlines.  For writes made under the BQL, which must
+ * not wait for the peer.
+ */
+void qemu_file_hold(QEMUFile *f, bool hold);
 /*
  * Queues @size bytes at @buf to be sent without copying; @buf must stay
  * valid until the next qemu_fflush() (guest RAM does).
