@@ -76,10 +76,41 @@ static void incoming_close_channels(MigrationIncomingState *mis)
     }
 }
 
-/* (The postcopy statistics stay for query-migrate.) */
-static void incoming_cleanup(MigrationIncomingState *mis)
+/*
+ * The last word to the source, SHUT, then the channels close.  From a
+ * thread of its own: the main loop must not wait for a stalled source
+ * (the write has the link's deadline).  Joined before the next incoming
+ * migration and at exit.
+ */
+static QemuThread shut_thread;
+static bool shut_thread_running;
+static uint32_t shut_value;
+
+static void *incoming_shut_thread(void *opaque)
 {
+    MigrationIncomingState *mis = opaque;
+
+    rp_send_shut(mis->rp, shut_value);
     incoming_close_channels(mis);
+    return NULL;
+}
+
+static void incoming_join_shut(void)
+{
+    if (shut_thread_running) {
+        qemu_thread_join(&shut_thread);
+        shut_thread_running = false;
+    }
+}
+
+/* (The postcopy statistics stay for query-migrate.) */
+static void incoming_end(MigrationIncomingState *mis, uint32_t shut)
+{
+    incoming_join_shut();
+    shut_value = shut;
+    qemu_thread_create(&shut_thread, "mig/dst/shut", incoming_shut_thread,
+                       mis, QEMU_THREAD_JOINABLE);
+    shut_thread_running = true;
     qemu_loadvm_state_cleanup(mis);
 }
 
@@ -87,10 +118,9 @@ static void incoming_fail(MigrationIncomingState *mis, Error *err)
 {
     migrate_set_state(&mis->state, qatomic_read(&mis->state),
                       MIGRATION_STATUS_FAILED);
-    rp_send_shut(mis->rp, 1);
     error_report("load of migration failed: %s", error_get_pretty(err));
     migration_incoming_set_error(mis, err);
-    incoming_cleanup(mis);
+    incoming_end(mis, 1);
     /* QEMU 7.2 exits here; so do we, cleanly and with status 1. */
     qemu_system_exit_request(1);
 }
@@ -100,9 +130,8 @@ static void incoming_complete(MigrationIncomingState *mis,
                               MigrationStatus from)
 {
     migrate_set_state(&mis->state, from, MIGRATION_STATUS_COMPLETED);
-    rp_send_shut(mis->rp, 0);
     trace_migration_incoming_done(qatomic_read(&mis->pages_received));
-    incoming_cleanup(mis);
+    incoming_end(mis, 0);
 }
 
 /* Main loop, BQL: after the load. */
@@ -210,6 +239,7 @@ static const PostcopyIncomingOps postcopy_ops = {
 
 void migration_incoming_prepare(MigrationIncomingState *mis)
 {
+    incoming_join_shut();
     postcopy_incoming_free(mis->postcopy);
     mis->postcopy = postcopy_incoming_new(mis, &postcopy_ops, mis);
     qatomic_set(&mis->pages_received, 0);
@@ -409,6 +439,12 @@ void migration_incoming_shutdown(void)
     MigrationIncomingState *mis = migration_incoming_get_current();
     bool listened;
 
+    if (shut_thread_running) {
+        /* (Its write has the link's deadline.) */
+        bql_unlock();
+        incoming_join_shut();
+        bql_lock();
+    }
     if (!mis->postcopy) {
         return;
     }

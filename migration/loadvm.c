@@ -278,6 +278,27 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     return ret;
 }
 
+/*
+ * A ferry source's keepalive PING: it promises one every @interval (in
+ * 10 ms), so from now on a silence much longer than that is a dead link,
+ * even before postcopy (a QEMU source may stay silent for as long as an
+ * operator keeps it in pre-switchover, so without the promise only
+ * postcopy watches the silence).  x-link-timeout 0 turns it off.
+ */
+static void loadvm_keepalive(QEMUFile *f, MigrationIncomingState *mis,
+                             uint32_t interval)
+{
+    int64_t t = migrate_link_timeout();
+    int64_t ms = (int64_t)interval * 10;
+
+    if (!t || qatomic_read(&mis->keepalive_ms) == ms) {
+        return;
+    }
+    qatomic_set(&mis->keepalive_ms, ms);
+    trace_loadvm_keepalive(ms, MAX(t, 4 * ms));
+    mig_channel_set_timeouts(qemu_file_get_ioc(f), MAX(t, 4 * ms), -1);
+}
+
 static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
                                   uint64_t start, Error **errp)
 {
@@ -320,6 +341,9 @@ static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
                              start, v);
         }
         trace_loadvm_ping(v);
+        if ((v & ~MIG_KEEPALIVE_INTERVAL_MASK) == MIG_KEEPALIVE_PING) {
+            loadvm_keepalive(f, mis, v & MIG_KEEPALIVE_INTERVAL_MASK);
+        }
         rp_send_pong(mis->rp, v);
         return 0;
     case MIG_CMD_PACKAGED:

@@ -56,6 +56,13 @@ typedef struct MigrationStats {
     uint64_t remaining;             /* bytes still dirty */
 } MigrationStats;
 
+/*
+ * ferry's keepalive PINGs: this value with the interval (in units of
+ * 10 ms) in the low 24 bits.  QEMU uses 1-4 and 0x42.
+ */
+#define MIG_KEEPALIVE_PING              0x7e000000u
+#define MIG_KEEPALIVE_INTERVAL_MASK     0x00ffffffu
+
 typedef struct RPReader RPReader;
 typedef struct RPWriter RPWriter;
 typedef struct PostcopyIncoming PostcopyIncoming;
@@ -120,7 +127,10 @@ typedef struct MigrationState {
     uint64_t postcopy_pages_resent; /* sent before a break, lost, sent again */
     uint64_t postcopy_pages_missing;    /* the destination lacked, at resume */
     uint64_t transferred_before;    /* main-channel bytes of broken links */
-    uint32_t rp_last_pong;          /* atomic */
+    /* Keepalive PINGs (outgoing.c): sent by the migration thread. */
+    uint32_t keepalive_sent;
+    uint32_t keepalive_answered;    /* atomic: PONGs to them */
+    int64_t keepalive_sent_at;      /* ms, monotonic */
 } MigrationState;
 
 typedef struct MigrationIncomingState {
@@ -153,6 +163,8 @@ typedef struct MigrationIncomingState {
     /* This incoming migration's postcopy machinery (postcopy-ram.h). */
     PostcopyIncoming *postcopy;
     uint64_t pages_received;        /* atomic */
+    /* A ferry source's keepalive interval (ms), once a PING said it. */
+    int64_t keepalive_ms;           /* atomic */
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);

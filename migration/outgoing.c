@@ -221,7 +221,9 @@ static void rp_pong(void *opaque, uint32_t value)
 {
     MigrationState *s = opaque;
 
-    qatomic_set(&s->rp_last_pong, value);
+    if ((value & ~MIG_KEEPALIVE_INTERVAL_MASK) == MIG_KEEPALIVE_PING) {
+        qatomic_inc(&s->keepalive_answered);
+    }
 }
 
 static bool rp_req_pages(void *opaque, RAMBlock *rb, uint64_t start,
@@ -302,6 +304,10 @@ static const RPReaderOps rp_ops = {
 
 static void rp_start(MigrationState *s, QEMUFile *f)
 {
+    /* A new link: no PING outstanding, the first one soon. */
+    s->keepalive_sent = 0;
+    qatomic_set(&s->keepalive_answered, 0);
+    s->keepalive_sent_at = g_get_monotonic_time() / 1000;
     qemu_mutex_lock(&s->rp_lock);
     s->rp_bitmaps = 0;
     s->rp_resume_acked = false;
@@ -316,37 +322,112 @@ static void rp_stop(MigrationState *s)
     s->rp = NULL;
 }
 
+/* The link is dead: an I/O error, and every channel shut down. */
+static void link_timed_out(MigrationState *s, const char *what)
+{
+    Error *err = NULL;
+
+    error_setg_errno(&err, ETIMEDOUT, "the destination %s for %" PRId64
+                     " ms (x-link-timeout)", what, migrate_link_timeout());
+    trace_migration_link_timeout(what);
+    migrate_set_error_class(s, err, true);
+    error_free(err);
+    shutdown_channels(s);
+}
+
 /*
  * Waits until the return-path thread reports @what (a field under
- * rp_lock reaching @want) or stops; false if it stopped first, or the
- * migration is being cancelled.
+ * rp_lock reaching @want) or stops; false if it stopped first, the
+ * migration is being cancelled, or x-link-timeout passed (then the link
+ * is declared dead, @silence saying what did not come).
  */
 static bool rp_wait(MigrationState *s, const unsigned *what, unsigned want,
-                    const bool *flag)
+                    const bool *flag, const char *silence)
 {
-    bool ok;
+    int64_t t = migrate_link_timeout();
+    int64_t deadline = g_get_monotonic_time() / 1000 + t;
+    bool ok, timed_out = false;
 
     qemu_mutex_lock(&s->rp_lock);
     while (!s->rp_stopped &&
            !(what ? *what >= want : *flag) &&
            qatomic_read(&s->state) != MIGRATION_STATUS_CANCELLING) {
-        qemu_cond_wait(&s->rp_cond, &s->rp_lock);
+        if (!t) {
+            qemu_cond_wait(&s->rp_cond, &s->rp_lock);
+            continue;
+        }
+        if (g_get_monotonic_time() / 1000 >= deadline) {
+            timed_out = true;
+            break;
+        }
+        qemu_cond_timedwait(&s->rp_cond, &s->rp_lock,
+                            deadline - g_get_monotonic_time() / 1000);
     }
     ok = what ? *what >= want : *flag;
     qemu_mutex_unlock(&s->rp_lock);
+    if (timed_out && !ok) {
+        link_timed_out(s, silence);
+    }
     return ok;
 }
 
 /* The destination's last word: SHUT(0), once it loaded everything. */
 static int rp_await_shut(MigrationState *s, Error **errp)
 {
-    rp_wait(s, NULL, 0, &s->rp_stopped);
+    if (!rp_wait(s, NULL, 0, &s->rp_stopped, "sent no SHUT")) {
+        rp_reader_shutdown(s->rp);
+    }
     rp_reader_join(s->rp);
     if (!rp_reader_got_shut_ok(s->rp)) {
         error_setg(errp, "the destination did not confirm the migration");
         return -EIO;
     }
     return 0;
+}
+
+/* ---------------- keepalive ---------------- */
+
+/*
+ * With a return path, the thread sends a PING every quarter of
+ * x-link-timeout and wants its PONG within the timeout: a destination
+ * whose loader stopped reading (frozen, or its stream stuck behind a dead
+ * link) is noticed even while the socket buffers still take data.  Every
+ * QEMU answers PINGs; the value (MIG_KEEPALIVE_PING with the interval in
+ * its low bits) tells a ferry destination how long the source may stay
+ * silent (loadvm.c).  Postcopy: under the writer lock, between sections.
+ */
+static void keepalive_tick(MigrationState *s, bool in_postcopy)
+{
+    int64_t t = migrate_link_timeout();
+    int64_t now = g_get_monotonic_time() / 1000;
+    uint32_t answered = qatomic_read(&s->keepalive_answered);
+    uint32_t value;
+
+    if (!t || !s->rp || !s->to_dst_file) {
+        return;
+    }
+    if (answered != s->keepalive_sent) {
+        if (now - s->keepalive_sent_at > t) {
+            link_timed_out(s, "answered no PING");
+        }
+        return;
+    }
+    if (now - s->keepalive_sent_at < t / 4) {
+        return;
+    }
+    value = MIG_KEEPALIVE_PING |
+            MIN(t / 4 / 10, (int64_t)MIG_KEEPALIVE_INTERVAL_MASK);
+    s->keepalive_sent++;
+    s->keepalive_sent_at = now;
+    if (in_postcopy) {
+        ram_postcopy_writer_lock();
+    }
+    qemu_savevm_send_ping(s->to_dst_file, value);
+    qemu_fflush(s->to_dst_file);
+    if (in_postcopy) {
+        ram_postcopy_writer_unlock();
+    }
+    trace_migration_keepalive(s->keepalive_sent);
 }
 
 /* ---------------- precopy ---------------- */
@@ -362,8 +443,17 @@ static int maybe_pause(MigrationState *s, int *cur, MigrationStatus next)
         return -ECANCELED;
     }
     bql_unlock();
-    qemu_sem_wait(&s->pause_sem);
+    /* (The link is watched meanwhile: a PING now and then.) */
+    while (qemu_sem_timedwait(&s->pause_sem, 100) < 0) {
+        keepalive_tick(s, false);
+        if (has_error(s)) {
+            break;
+        }
+    }
     bql_lock();
+    if (has_error(s)) {
+        return -EIO;
+    }
     if (!migrate_set_state(&s->state, MIGRATION_STATUS_PRE_SWITCHOVER,
                            next)) {
         return -ECANCELED;
@@ -385,6 +475,8 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
     }
     if (ret >= 0) {
         qemu_file_set_rate_limit(s->to_dst_file, 0);
+        /* Nothing may wait for the peer under the BQL: see below. */
+        qemu_file_hold(s->to_dst_file, true);
         if (migrate_props()->send_switchover_start) {
             qemu_savevm_send_switchover_start(s->to_dst_file);
         }
@@ -392,8 +484,17 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
                                                  errp);
     }
     bql_unlock();
+    /*
+     * Now it goes out, with the link's deadline, while QMP answers.  The
+     * VM stays stopped; a page written meanwhile by the monitor or qtest
+     * may or may not reach the destination (it never would have).
+     */
+    qemu_file_hold(s->to_dst_file, false);
     if (ret < 0) {
         return ret;
+    }
+    if (qemu_file_get_error_obj(s->to_dst_file, errp)) {
+        return -EIO;
     }
     /* The destination answers with SHUT once it has loaded everything. */
     return s->rp ? rp_await_shut(s, errp) : 0;
@@ -497,12 +598,15 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         return ret;
     }
     qemu_file_set_rate_limit(f, 0);
+    /* Nothing may wait for the peer under the BQL: sent after it. */
+    qemu_file_hold(f, true);
     if (migrate_props()->send_switchover_start) {
         qemu_savevm_send_switchover_start(f);
     }
     ret = ram_postcopy_send_discard_bitmap(f, errp);
     if (ret < 0) {
         bql_unlock();
+        qemu_file_hold(f, false);
         return ret;
     }
     qemu_savevm_send_ping(f, 2);
@@ -527,6 +631,8 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
     mig_channel_unref(pkg_ioc);
     s->downtime = now_ms() - s->downtime_start;
     bql_unlock();
+    /* The discards, the package and the PINGs go out now. */
+    qemu_file_hold(f, false);
     if (ret < 0) {
         return ret;
     }
@@ -627,7 +733,9 @@ static bool postcopy_do_resume(MigrationState *s, Error **errp)
         nblocks++;
     }
     qemu_fflush(f);
-    if (qemu_file_get_error(f) || !rp_wait(s, &s->rp_bitmaps, nblocks, NULL)) {
+    if (qemu_file_get_error(f) ||
+        !rp_wait(s, &s->rp_bitmaps, nblocks, NULL,
+                 "sent no received bitmap")) {
         error_setg(errp, "the destination did not send its received bitmaps");
         return false;
     }
@@ -635,7 +743,7 @@ static bool postcopy_do_resume(MigrationState *s, Error **errp)
     qemu_savevm_send_postcopy_resume(f);
     qemu_fflush(f);
     if (qemu_file_get_error(f) ||
-        !rp_wait(s, NULL, 0, &s->rp_resume_acked)) {
+        !rp_wait(s, NULL, 0, &s->rp_resume_acked, "sent no RESUME_ACK")) {
         error_setg(errp, "the destination did not acknowledge the resume");
         return false;
     }
@@ -668,14 +776,18 @@ static bool postcopy_pause(MigrationState *s, int *cur)
     migration_cpu_latency_release(&s->postcopy_cpu_latency);
     qatomic_set(&s->postcopy_paused_since, now_ms());
     st = qatomic_read(&s->state);
-    if (!migrate_set_state(&s->state, st, MIGRATION_STATUS_POSTCOPY_PAUSED)) {
+    if (st == MIGRATION_STATUS_CANCELLING) {
         error_free(err);
-        return false;           /* cancelled meanwhile */
+        return false;
     }
+    /* (Said before the status changes: whoever sees it can read why.) */
     error_report("postcopy: the link to the destination broke (%s); "
                  "migration paused (resume with migrate resume=true)",
                  error_get_pretty(err));
     g_clear_pointer(&err, error_free);
+    if (!migrate_set_state(&s->state, st, MIGRATION_STATUS_POSTCOPY_PAUSED)) {
+        return false;           /* cancelled meanwhile */
+    }
     migrate_clear_error(s);
 
     for (;;) {
@@ -846,6 +958,7 @@ static void *migration_thread(void *opaque)
             break;
         }
         rate_limit_wait(s, &it);
+        keepalive_tick(s, cur == MIGRATION_STATUS_POSTCOPY_ACTIVE);
     }
     if (has_error(s)) {
         ok = false;

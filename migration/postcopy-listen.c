@@ -265,6 +265,21 @@ static void listen_finish(PostcopyIncoming *pc, Error *err)
     pc->ops->finished(pc->opaque, err);
 }
 
+/*
+ * After RUN a source pushes pages until it is done (and a ferry source
+ * PINGs besides): silence on the main channel is a dead link.
+ */
+static void set_link_deadline(PostcopyIncoming *pc, QEMUFile *f)
+{
+    int64_t t = migrate_link_timeout();
+
+    if (t) {
+        t = MAX(t, 4 * qatomic_read(&pc->mis->keepalive_ms));
+        trace_postcopy_link_deadline(t);
+    }
+    mig_channel_set_timeouts(qemu_file_get_ioc(f), t, -1);
+}
+
 static void *postcopy_listen_thread(void *opaque)
 {
     PostcopyIncoming *pc = opaque;
@@ -274,6 +289,7 @@ static void *postcopy_listen_thread(void *opaque)
     trace_postcopy_listen_thread(1);
     /* Small reads: a requested page must not wait behind a big chunk. */
     qemu_file_set_read_chunk(f, 16 * 1024);
+    set_link_deadline(pc, f);
     if (migrate_postcopy_preempt()) {
         /* Requested pages come on the preempt channel: yield to them. */
         qemu_thread_set_class(QEMU_THREAD_BULK);
@@ -306,6 +322,7 @@ static void *postcopy_listen_thread(void *opaque)
         }
         pc->listen_file = f;
         qemu_file_set_read_chunk(f, 16 * 1024);
+        set_link_deadline(pc, f);
     }
     /* The package may still be loading: it has to end first. */
     qemu_event_wait(&pc->package_loaded);

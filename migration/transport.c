@@ -13,6 +13,7 @@
  */
 #include "qemu/osdep.h"
 #include "transport.h"
+#include "options.h"
 #include "qemu/sockets.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
@@ -161,6 +162,33 @@ static MigChannel *spawn_exec(const char *cmd, bool outgoing, Error **errp)
     return mig_channel_new_pipes(out[0], in[1], pid, "exec");
 }
 
+/*
+ * A socket to a peer, with x-link-timeout applied to what needs no
+ * reading: TCP keepalive (a dead host is noticed even while nothing is
+ * sent) and the write deadline (a peer that takes nothing for that long
+ * is gone).  Read deadlines are set by those who know that silence is
+ * wrong at that point.
+ */
+/* fd: and exec: reach a peer too: the write deadline applies. */
+static MigChannel *peer_channel(MigChannel *c)
+{
+    if (c) {
+        mig_channel_set_timeouts(c, -1, migrate_link_timeout());
+    }
+    return c;
+}
+
+static MigChannel *link_channel(int fd)
+{
+    int64_t t = migrate_link_timeout();
+    MigChannel *c;
+
+    socket_set_keepalive(fd, t);
+    c = mig_channel_new_fd(fd, "migration-socket");
+    mig_channel_set_timeouts(c, -1, t);
+    return c;
+}
+
 MigChannel *migration_connect(const char *uri, Error **errp)
 {
     trace_migration_connect(uri);
@@ -171,12 +199,13 @@ MigChannel *migration_connect(const char *uri, Error **errp)
         if (!addr) {
             return NULL;
         }
-        fd = socket_connect(addr, errp);
+        /* A host that drops everything is given up after the deadline. */
+        fd = socket_connect_timeout(addr, migrate_link_timeout(), errp);
         if (fd < 0) {
             return NULL;
         }
         socket_set_nodelay(fd);
-        return mig_channel_new_fd(fd, "migration-socket");
+        return link_channel(fd);
     }
     if (g_str_has_prefix(uri, "fd:")) {
         /* migration_uri_prepare() took (or dup'ed) this fd for us. */
@@ -186,10 +215,10 @@ MigChannel *migration_connect(const char *uri, Error **errp)
             error_setg(errp, "invalid file descriptor in '%s'", uri);
             return NULL;
         }
-        return mig_channel_new_fd(fd, "migration-fd");
+        return peer_channel(mig_channel_new_fd(fd, "migration-fd"));
     }
     if (g_str_has_prefix(uri, "exec:")) {
-        return spawn_exec(uri + 5, true, errp);
+        return peer_channel(spawn_exec(uri + 5, true, errp));
     }
     if (g_str_has_prefix(uri, "file:")) {
         g_autofree char *path = NULL;
@@ -247,7 +276,7 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     }
     trace_migration_incoming_accept(cfd);
     socket_set_nodelay(cfd);
-    if (fn(mig_channel_new_fd(cfd, "migration-socket"))) {
+    if (fn(link_channel(cfd))) {
         return G_SOURCE_CONTINUE;       /* another channel to come */
     }
     /* All channels are here: stop listening now. */
@@ -287,7 +316,7 @@ static void *listener_thread(void *opaque)
         }
         trace_migration_incoming_accept(cfd);
         socket_set_nodelay(cfd);
-        if (!fn(mig_channel_new_fd(cfd, "migration-socket"))) {
+        if (!fn(link_channel(cfd))) {
             qemu_mutex_lock(&listener.lock);
             /* (Unless a new listener replaced ours meanwhile.) */
             if (listener.fd == fd) {
@@ -414,10 +443,12 @@ bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
         int fd = migration_fd_param(uri + 3, errp);
 
         return fd >= 0 &&
-               deliver(fn, mig_channel_new_fd(fd, "migration-fd"), threaded);
+               deliver(fn, peer_channel(mig_channel_new_fd(fd,
+                                                           "migration-fd")),
+                       threaded);
     }
     if (g_str_has_prefix(uri, "exec:")) {
-        MigChannel *c = spawn_exec(uri + 5, false, errp);
+        MigChannel *c = peer_channel(spawn_exec(uri + 5, false, errp));
 
         return c && deliver(fn, c, threaded);
     }
