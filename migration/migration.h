@@ -127,10 +127,17 @@ typedef struct MigrationState {
     uint64_t postcopy_pages_resent; /* sent before a break, lost, sent again */
     uint64_t postcopy_pages_missing;    /* the destination lacked, at resume */
     uint64_t transferred_before;    /* main-channel bytes of broken links */
-    /* Keepalive PINGs (outgoing.c): sent by the migration thread. */
+    /*
+     * Keepalive PINGs (outgoing.c), all atomic: sent by the migration
+     * thread, answered in the return-path thread, watched by the
+     * watchdog thread (which waits on rp_cond; watchdog_quit: rp_lock).
+     */
     uint32_t keepalive_sent;
-    uint32_t keepalive_answered;    /* atomic: PONGs to them */
+    uint32_t keepalive_answered;
     int64_t keepalive_sent_at;      /* ms, monotonic */
+    QemuThread watchdog;
+    bool watchdog_running;          /* migration thread */
+    bool watchdog_quit;
 } MigrationState;
 
 typedef struct MigrationIncomingState {

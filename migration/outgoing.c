@@ -302,22 +302,28 @@ static const RPReaderOps rp_ops = {
     .stopped = rp_stopped,
 };
 
+static void watchdog_start(MigrationState *s);
+static void watchdog_stop(MigrationState *s);
+
 static void rp_start(MigrationState *s, QEMUFile *f)
 {
-    /* A new link: no PING outstanding, the first one soon. */
-    s->keepalive_sent = 0;
+    /* A new link: no PING outstanding, the first one at once. */
+    qatomic_set(&s->keepalive_sent, 0);
     qatomic_set(&s->keepalive_answered, 0);
-    s->keepalive_sent_at = g_get_monotonic_time() / 1000;
+    qatomic_set(&s->keepalive_sent_at, g_get_monotonic_time() / 1000 -
+                                       migrate_link_timeout());
     qemu_mutex_lock(&s->rp_lock);
     s->rp_bitmaps = 0;
     s->rp_resume_acked = false;
     s->rp_stopped = false;
     qemu_mutex_unlock(&s->rp_lock);
     s->rp = rp_reader_start(qemu_file_get_return_path(f), &rp_ops, s);
+    watchdog_start(s);
 }
 
 static void rp_stop(MigrationState *s)
 {
+    watchdog_stop(s);
     rp_reader_free(s->rp);
     s->rp = NULL;
 }
@@ -388,37 +394,43 @@ static int rp_await_shut(MigrationState *s, Error **errp)
 /* ---------------- keepalive ---------------- */
 
 /*
- * With a return path, the thread sends a PING every quarter of
- * x-link-timeout and wants its PONG within the timeout: a destination
- * whose loader stopped reading (frozen, or its stream stuck behind a dead
- * link) is noticed even while the socket buffers still take data.  Every
- * QEMU answers PINGs; the value (MIG_KEEPALIVE_PING with the interval in
- * its low bits) tells a ferry destination how long the source may stay
- * silent (loadvm.c).  Postcopy: under the writer lock, between sections.
+ * With a return path, the migration thread sends a PING every quarter of
+ * x-link-timeout (every second at most) once the last one was answered,
+ * and the watchdog thread declares the link dead when one stays
+ * unanswered for the timeout: a destination that stopped reading
+ * (frozen, or behind a dead link) is noticed within the timeout plus the
+ * interval, even while the socket buffers still take data, and even
+ * while the migration thread is blocked writing.  Every QEMU answers
+ * PINGs; the value (MIG_KEEPALIVE_PING with the interval in its low
+ * bits) tells a ferry destination how long the source may stay silent
+ * (loadvm.c).  A PING waits behind what the socket buffers hold (4 MiB
+ * in precopy): the timeout must exceed the time the link needs to drain
+ * them.  Postcopy: under the writer lock, between sections.
  */
+static int64_t keepalive_interval(void)
+{
+    return MIN(migrate_link_timeout() / 4, 1000);
+}
+
 static void keepalive_tick(MigrationState *s, bool in_postcopy)
 {
     int64_t t = migrate_link_timeout();
     int64_t now = g_get_monotonic_time() / 1000;
-    uint32_t answered = qatomic_read(&s->keepalive_answered);
+    uint32_t sent = qatomic_read(&s->keepalive_sent);
     uint32_t value;
 
     if (!t || !s->rp || !s->to_dst_file) {
         return;
     }
-    if (answered != s->keepalive_sent) {
-        if (now - s->keepalive_sent_at > t) {
-            link_timed_out(s, "answered no PING");
-        }
-        return;
-    }
-    if (now - s->keepalive_sent_at < t / 4) {
+    if (qatomic_read(&s->keepalive_answered) != sent ||
+        now - qatomic_read(&s->keepalive_sent_at) < keepalive_interval()) {
         return;
     }
     value = MIG_KEEPALIVE_PING |
-            MIN(t / 4 / 10, (int64_t)MIG_KEEPALIVE_INTERVAL_MASK);
-    s->keepalive_sent++;
-    s->keepalive_sent_at = now;
+            MIN(keepalive_interval() / 10,
+                (int64_t)MIG_KEEPALIVE_INTERVAL_MASK);
+    qatomic_set(&s->keepalive_sent_at, now);
+    qatomic_set(&s->keepalive_sent, sent + 1);
     if (in_postcopy) {
         ram_postcopy_writer_lock();
     }
@@ -427,7 +439,54 @@ static void keepalive_tick(MigrationState *s, bool in_postcopy)
     if (in_postcopy) {
         ram_postcopy_writer_unlock();
     }
-    trace_migration_keepalive(s->keepalive_sent);
+    trace_migration_keepalive(sent + 1);
+}
+
+static void *watchdog_thread(void *opaque)
+{
+    MigrationState *s = opaque;
+    int64_t t = migrate_link_timeout();
+
+    qemu_mutex_lock(&s->rp_lock);
+    while (!s->watchdog_quit) {
+        int64_t now = g_get_monotonic_time() / 1000;
+
+        if (qatomic_read(&s->keepalive_answered) !=
+            qatomic_read(&s->keepalive_sent) &&
+            now - qatomic_read(&s->keepalive_sent_at) > t) {
+            qemu_mutex_unlock(&s->rp_lock);
+            link_timed_out(s, "answered no PING");
+            return NULL;
+        }
+        qemu_cond_timedwait(&s->rp_cond, &s->rp_lock,
+                            MAX(keepalive_interval() / 4, 10));
+    }
+    qemu_mutex_unlock(&s->rp_lock);
+    return NULL;
+}
+
+static void watchdog_start(MigrationState *s)
+{
+    if (!migrate_link_timeout()) {
+        return;
+    }
+    s->watchdog_quit = false;
+    qemu_thread_create(&s->watchdog, "mig/src/watch", watchdog_thread, s,
+                       QEMU_THREAD_JOINABLE);
+    s->watchdog_running = true;
+}
+
+static void watchdog_stop(MigrationState *s)
+{
+    if (!s->watchdog_running) {
+        return;
+    }
+    qemu_mutex_lock(&s->rp_lock);
+    s->watchdog_quit = true;
+    qemu_cond_broadcast(&s->rp_cond);
+    qemu_mutex_unlock(&s->rp_lock);
+    qemu_thread_join(&s->watchdog);
+    s->watchdog_running = false;
 }
 
 /* ---------------- precopy ---------------- */
@@ -933,7 +992,7 @@ static void *migration_thread(void *opaque)
     it.start_ms = now_ms();
     it.start_bytes = transferred(s);
     for (;;) {
-        bool done;
+        bool done, failed;
 
         if (qatomic_read(&s->state) != cur) {
             break;              /* cancelling */
@@ -945,7 +1004,12 @@ static void *migration_thread(void *opaque)
             migrate_set_error(s, err);
             g_clear_pointer(&err, error_free);
         }
-        if (has_error(s) && can_pause(s)) {
+        /*
+         * Decided once: an error recorded from now on (migrate-pause, the
+         * return path, the watchdog) is handled at the next turn.
+         */
+        failed = has_error(s);
+        if (failed && can_pause(s)) {
             if (!postcopy_pause(s, &cur)) {
                 ok = false;
                 break;
@@ -954,15 +1018,16 @@ static void *migration_thread(void *opaque)
             it.start_bytes = transferred(s);
             continue;
         }
-        if (done || has_error(s)) {
+        if (done || failed) {
             break;
         }
         rate_limit_wait(s, &it);
         keepalive_tick(s, cur == MIGRATION_STATUS_POSTCOPY_ACTIVE);
     }
-    if (has_error(s)) {
-        ok = false;
-    }
+    /*
+     * (ok is set only when done: a failure before leaves it false, and an
+     * error recorded after the destination's SHUT(0) changes nothing.)
+     */
 
 finish:
     if (err) {

@@ -40,6 +40,7 @@ typedef struct Pair {
     char *sock;         /* where the destination listens first */
     char *uri;
     bool preempt;
+    const char *dst_extra;  /* more destination options, or NULL */
 } Pair;
 
 static char *tmp_path(const char *name)
@@ -83,7 +84,8 @@ static bool pair_start(Pair *p, bool preempt, const char *via)
                              "-device loader,file=%s,addr=0x%x", RAM_MB,
                              p->pattern_file, DATA_START);
     p->dst = qtest_init_opts(&dst_opts, "-name target -M none -m %dM "
-                             "-incoming unix:%s", RAM_MB, p->sock);
+                             "-incoming unix:%s %s", RAM_MB, p->sock,
+                             p->dst_extra ? p->dst_extra : "");
     set_caps(p->src, preempt);
     set_caps(p->dst, preempt);
     /* Slow enough that the link breaks with most pages still to come. */
@@ -345,12 +347,24 @@ static gpointer read_byte(gpointer opaque)
     return NULL;
 }
 
+/* The destination's fault thread could not send the request. */
+static bool request_unsent(void *opaque)
+{
+    g_autofree char *log = NULL;
+
+    return g_file_get_contents(opaque, &log, NULL, NULL) &&
+           strstr(log, "postcopy_request_unsent");
+}
+
 static void test_stuck_main_loop(void)
 {
     g_autofree char *path = tmp_path("recover2.sock");
+    g_autofree char *trace = tmp_path("stuck-trace.log");
+    g_autofree char *extra = g_strdup_printf(
+        "-trace enable=postcopy_request_unsent -D %s", trace);
     Reader r = { 0 };
     GThread *t;
-    Pair p = { 0 };
+    Pair p = { .dst_extra = extra };
 
     if (!pair_start(&p, false, NULL)) {
         return;
@@ -365,6 +379,8 @@ static void test_stuck_main_loop(void)
     r.who = p.dst;
     r.addr = DATA_START + DATA_LEN - 100;
     t = g_thread_new("reader", read_byte, &r);
+    /* The fault happened, and its request had no link to go on. */
+    g_assert_true(qtest_poll_until(request_unsent, trace, qtest_timeout()));
     /* Out of band, while in-band commands wait for the main loop. */
     qtest_qmp_assert_success(p.dst, "{'exec-oob': 'migrate-recover', "
                              "'arguments': {'uri': 'unix:%s'}}", path);
@@ -377,6 +393,7 @@ static void test_stuck_main_loop(void)
     g_assert_cmpint(query_int(p.dst, "x-postcopy-requests-resent"), >=, 1);
     finish_and_check(&p, 1);
     pair_finish(&p);
+    unlink(trace);
 }
 
 /* ---- refusals ---- */
