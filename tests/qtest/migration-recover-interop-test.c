@@ -11,10 +11,16 @@
  * destination's memory is compared byte for byte.  Pages are also read
  * on the destination before the break and after the recovery, so that
  * page requests cross the return path on both links.
+ * And x-link-timeout against QEMU 7.2, which answers the PINGs ferry uses
+ * but watches nothing itself: a relay in the test stops forwarding during
+ * postcopy, and the ferry side — source or destination — reaches
+ * postcopy-paused within the timeout plus a second.
  * Skipped, with the reason, without the QEMU binary or userfaultfd.
  */
 #include "migration-helpers.h"
+#include "migration-relay.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -134,6 +140,58 @@ static void test_recover(const void *opaque)
     unlink(pattern);
 }
 
+/* ---- a silent link, the ferry side watching it ---- */
+
+#define LINK_TIMEOUT_MS 2000
+
+static void test_stall(const void *opaque)
+{
+    bool src_qemu = GPOINTER_TO_INT(opaque);
+    g_autofree char *pattern = make_pattern_file(PAT_LEN, 29);
+    g_autofree char *sock = g_strdup_printf("%s/rst-%d.sock",
+                                            qtest_tmpdir(), getpid());
+    g_autofree char *via = g_strdup_printf("%s/rsv-%d.sock",
+                                           qtest_tmpdir(), getpid());
+    g_autofree char *timeout = g_strdup_printf(
+        "-global migration.x-link-timeout=%d", LINK_TIMEOUT_MS);
+    QTestState *src, *dst, *ferry;
+    Relay *relay;
+    int64_t t0, t;
+
+    if (!qtest_have_qemu() || !have_userfaultfd()) {
+        return;
+    }
+    relay = relay_new(via, sock);
+    src = start_vm(src_qemu, "-device loader,file=%s,addr=0x%x %s", pattern,
+                   PAT_ADDR, src_qemu ? "" : timeout);
+    dst = start_vm(!src_qemu, "-incoming unix:%s %s", sock,
+                   src_qemu ? timeout : "");
+    ferry = src_qemu ? dst : src;
+    for (int i = 0; i < 2; i++) {
+        migrate_set_capability(i ? dst : src, "events", true);
+        migrate_set_capability(i ? dst : src, "postcopy-ram", true);
+    }
+    migrate_set_parameter_int(src, "max-bandwidth", 4 << 20);
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 4 << 20);
+    qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': 'unix:%s'}}", via);
+    qtest_qmp_assert_success(src, "{'execute': 'migrate-start-postcopy'}");
+    qtest_qmp_eventwait(dst, "RESUME");
+    wait_for_migration_status(src, "postcopy-active");
+    wait_for_migration_status(dst, "postcopy-active");
+    t0 = g_get_monotonic_time() / 1000;
+    relay_stall(relay, true);
+    wait_for_migration_status(ferry, "postcopy-paused");
+    t = g_get_monotonic_time() / 1000 - t0;
+    g_test_message("ferry %s noticed the stall after %" PRId64 " ms",
+                   src_qemu ? "destination" : "source", t);
+    g_assert_cmpint(t, <=, LINK_TIMEOUT_MS + 1000);
+    qtest_kill(src);
+    qtest_kill(dst);
+    relay_free(relay);
+    unlink(pattern);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -142,5 +200,9 @@ int main(int argc, char **argv)
                                                 cases[i].name);
         g_test_add_data_func(path, &cases[i], test_recover);
     }
+    g_test_add_data_func("/interop/link/stall/ferry-to-qemu",
+                         GINT_TO_POINTER(false), test_stall);
+    g_test_add_data_func("/interop/link/stall/qemu-to-ferry",
+                         GINT_TO_POINTER(true), test_stall);
     return g_test_run();
 }
