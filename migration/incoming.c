@@ -275,9 +275,10 @@ static void *incoming_thread(void *opaque)
 }
 
 /*
- * Main loop: a channel is here.  The first is the main channel; with
- * postcopy-preempt the loading waits for the second (QEMU 7.2 tells them
- * apart by arrival order and starts only when both exist).
+ * Main loop: a channel is here.  The first is the main channel, and
+ * loading starts at once; with postcopy-preempt the next one is the
+ * preempt channel, whenever it comes (QEMU 7.2 opens it right after the
+ * main one, 8.0+ at the switch to postcopy): the listener stays.
  */
 static bool incoming_process(MigChannel *ioc)
 {
@@ -286,21 +287,17 @@ static bool incoming_process(MigChannel *ioc)
     Error *err = NULL;
 
     mig_channel_unref(ioc);
-    qemu_mutex_lock(&mis->channel_lock);
     if (mis->from_src_file) {
-        trace_postcopy_preempt_channel("accepted");
-        mis->preempt_file = f;
-        qemu_mutex_unlock(&mis->channel_lock);
-    } else {
-        mis->from_src_file = f;
-        qemu_mutex_unlock(&mis->channel_lock);
-        if (migrate_postcopy_preempt()) {
-            if (!postcopy_preempt_check_uri(mis->uri ? mis->uri : "", &err)) {
-                incoming_fail(mis, err);
-                return false;
-            }
-            return true;        /* wait for the preempt channel */
-        }
+        postcopy_incoming_preempt_channel(mis->postcopy, f);
+        return false;
+    }
+    qemu_mutex_lock(&mis->channel_lock);
+    mis->from_src_file = f;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (migrate_postcopy_preempt() &&
+        !postcopy_preempt_check_uri(mis->uri ? mis->uri : "", &err)) {
+        incoming_fail(mis, err);
+        return false;
     }
     global_state_reset_received();
     if (!migrate_set_state(&mis->state, MIGRATION_STATUS_NONE,
@@ -313,7 +310,7 @@ static bool incoming_process(MigChannel *ioc)
     qemu_thread_create(&mis->thread, "mig/dst/load", incoming_thread, mis,
                        QEMU_THREAD_JOINABLE);
     mis->thread_created = true;
-    return false;
+    return migrate_postcopy_preempt();
 }
 
 bool migration_incoming_start(MigrationIncomingState *mis, const char *uri,
@@ -347,55 +344,40 @@ bool migration_incoming_setup(const char *uri, Error **errp)
 
 /*
  * The recovery's channels, as they arrive (accept thread, or the monitor
- * thread for fd:/exec:/file:): main first, then preempt if it is on.
+ * thread for fd:/exec:/file:): the main one first, and the recovery
+ * starts at once; with postcopy-preempt then the preempt one, before the
+ * handshake (QEMU 7.2) or in it (8.0+).
  */
-static QemuMutex recover_lock;
-static QEMUFile *recover_main;
+static bool recover_have_main;      /* this recovery's main channel came */
 
 static bool incoming_recover_channel(MigChannel *ioc)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     QEMUFile *f = qemu_file_new_input(ioc);
-    QEMUFile *main;
 
     mig_channel_unref(ioc);
-    qemu_mutex_lock(&recover_lock);
-    if (!recover_main && migrate_postcopy_preempt()) {
-        recover_main = f;
-        qemu_mutex_unlock(&recover_lock);
-        trace_migration_incoming_recover_channel("main, waiting for preempt");
-        return true;
+    if (qatomic_xchg(&recover_have_main, true)) {
+        trace_migration_incoming_recover_channel("preempt");
+        postcopy_incoming_preempt_channel(mis->postcopy, f);
+        return false;
     }
-    main = recover_main ? recover_main : f;
-    recover_main = NULL;
-    qemu_mutex_unlock(&recover_lock);
-    trace_migration_incoming_recover_channel(main == f ? "main" : "preempt");
-    postcopy_incoming_recover(mis->postcopy, main, main == f ? NULL : f);
-    return false;
+    trace_migration_incoming_recover_channel("main");
+    return postcopy_incoming_recover(mis->postcopy, f) &&
+           migrate_postcopy_preempt();
 }
 
 bool migration_incoming_recover(const char *uri, Error **errp)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
-    static bool once;
 
     if (!postcopy_incoming_wants_channels(mis->postcopy)) {
         error_setg(errp, "Migrate recover can only be run when postcopy is "
                    "paused.");
         return false;
     }
-    if (!once) {
-        qemu_mutex_init(&recover_lock);
-        once = true;
-    }
     /* A listener armed by an earlier migrate-recover goes. */
     migration_incoming_unlisten();
-    qemu_mutex_lock(&recover_lock);
-    if (recover_main) {
-        qemu_fclose(recover_main);
-        recover_main = NULL;
-    }
-    qemu_mutex_unlock(&recover_lock);
+    qatomic_set(&recover_have_main, false);
     trace_migration_incoming_recover(uri);
     if (!migration_incoming_listen(uri, incoming_recover_channel, true,
                                    errp)) {

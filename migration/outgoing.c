@@ -709,8 +709,21 @@ static int postcopy_completion(MigrationState *s, Error **errp)
     ram_postcopy_writer_lock();
     ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
     ram_postcopy_writer_unlock();
-    /* After the main channel's EOF, 7.2 ends the preempt channel. */
-    ram_postcopy_preempt_end(s->postcopy_qemufile_src);
+    /*
+     * After the main channel's EOF, 7.2's protocol ends the preempt
+     * channel with an EOS.  A destination that has all it asked for may
+     * have closed it already (QEMU 8.0+ expects no EOS): whether the EOS
+     * got there does not matter, SHUT decides.
+     */
+    if (s->postcopy_qemufile_src) {
+        QEMUFile *preempt;
+
+        ram_postcopy_preempt_end(s->postcopy_qemufile_src);
+        qemu_mutex_lock(&s->qemu_file_lock);
+        preempt = g_steal_pointer(&s->postcopy_qemufile_src);
+        qemu_mutex_unlock(&s->qemu_file_lock);
+        trace_postcopy_preempt_eos_sent(qemu_fclose(preempt));
+    }
 
     if (ret < 0) {
         return ret;

@@ -247,6 +247,7 @@ void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
 {
     uintptr_t key = (uintptr_t)rb->host + host_offset;
     PostcopyRequest *req;
+    bool all_served = false;
     int64_t now;
 
     if (qatomic_read(&pc->recoveries)) {
@@ -256,7 +257,7 @@ void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
         return;         /* nothing was ever asked for */
     }
     now = get_clock();
-    QEMU_LOCK_GUARD(&pc->req_lock);
+    qemu_mutex_lock(&pc->req_lock);
     req = g_hash_table_lookup(pc->requested, (gpointer)key);
     if (req) {
         for (guint i = 0; i < req->faults->len; i++) {
@@ -268,9 +269,17 @@ void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
                                                         PostcopyFault,
                                                         0).start_ns);
         g_hash_table_remove(pc->requested, (gpointer)key);
+        all_served = g_hash_table_size(pc->requested) == 0;
     }
     if (pc->blocked) {
         blocktime_end(pc, key, now);
+    }
+    qemu_mutex_unlock(&pc->req_lock);
+    if (all_served) {
+        /* The end may wait for this (postcopy_preempt_wait_done()). */
+        qemu_mutex_lock(&pc->pause_lock);
+        qemu_cond_broadcast(&pc->pause_cond);
+        qemu_mutex_unlock(&pc->pause_lock);
     }
 }
 

@@ -128,10 +128,10 @@ struct PostcopyIncoming {
     QemuCond pause_cond;            /* any change below */
     bool quitting;                  /* exit: stop waiting, give up */
     QEMUFile *recover_main;         /* handed over by the recovery */
-    QEMUFile *recover_preempt;
-    QEMUFile *preempt_file;         /* what the preempt thread reads */
-    bool preempt_parked;            /* it waits for a new channel */
-    bool preempt_done;              /* it ended (EOS, or gave up) */
+    QEMUFile *preempt_next;         /* the preempt thread's next channel */
+    bool preempt_parked;            /* it waits for a channel */
+    bool preempt_broken;            /* ... because its channel broke */
+    bool preempt_done;              /* it ended (EOS, stopped, gave up) */
 
     /* The first error of the current link (pause clears it). */
     QemuMutex error_lock;
@@ -180,11 +180,14 @@ bool postcopy_listen_start(PostcopyIncoming *pc, Error **errp);
 int postcopy_resume(PostcopyIncoming *pc, Error **errp);
 
 /* postcopy-preempt.c */
-/* Starts the preempt thread on @f (LISTEN), or hands @f to it (RESUME). */
+/* LISTEN: starts the preempt thread (it waits for its channel). */
+void postcopy_preempt_start(PostcopyIncoming *pc);
+/* A preempt channel arrived: the thread reads it (now or from LISTEN). */
 void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f);
 /*
- * Waits until the preempt thread read its EOS (0), or stopped on an error
- * (-1, recorded); 0 at once without preempt.
+ * After the main channel's EOF: waits until the preempt thread read an
+ * EOS or every requested page is here (0), or its channel broke (-1, the
+ * error recorded); 0 at once without preempt.
  */
 int postcopy_preempt_wait_done(PostcopyIncoming *pc);
 /* Waits until it is parked or done, after its channel was shut down. */

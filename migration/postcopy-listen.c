@@ -155,8 +155,7 @@ bool postcopy_incoming_wants_channels(PostcopyIncoming *pc)
                  MIGRATION_STATUS_POSTCOPY_PAUSED;
 }
 
-void postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main,
-                               QEMUFile *preempt)
+bool postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main)
 {
     MigrationIncomingState *mis = pc->mis;
 
@@ -167,40 +166,42 @@ void postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main,
         trace_postcopy_recover_refused(MigrationStatus_str(
                                        qatomic_read(&mis->state)));
         qemu_fclose(main);
-        if (preempt) {
-            qemu_fclose(preempt);
-        }
-        return;
+        return false;
     }
     qemu_mutex_lock(&mis->channel_lock);
     mis->from_src_file = main;
-    mis->preempt_file = preempt;
     qemu_mutex_unlock(&mis->channel_lock);
     /* The return path runs over the new main channel at once. */
     rp_writer_attach(mis->rp, qemu_file_get_return_path(main));
     pc->recover_main = main;
-    pc->recover_preempt = preempt;
     migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
                       MIGRATION_STATUS_POSTCOPY_RECOVER);
     qemu_cond_broadcast(&pc->pause_cond);
     qemu_mutex_unlock(&pc->pause_lock);
+    return true;
+}
+
+void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
+{
+    MigrationIncomingState *mis = pc->mis;
+    QEMUFile *old;
+
+    trace_postcopy_preempt_channel("accepted");
+    qemu_mutex_lock(&mis->channel_lock);
+    old = mis->preempt_file;
+    mis->preempt_file = f;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (old) {
+        /* (Only one that never carried anything: see close_links().) */
+        qemu_file_shutdown(old);
+    }
+    postcopy_preempt_run(pc, f);
 }
 
 int postcopy_resume(PostcopyIncoming *pc, Error **errp)
 {
     MigrationIncomingState *mis = pc->mis;
-    QEMUFile *preempt = NULL;
 
-    if (migrate_postcopy_preempt()) {
-        qemu_mutex_lock(&pc->pause_lock);
-        preempt = g_steal_pointer(&pc->recover_preempt);
-        qemu_mutex_unlock(&pc->pause_lock);
-        if (!preempt) {
-            error_setg(errp, "postcopy-preempt is on, but the recovery "
-                       "brought no preempt channel");
-            return -EINVAL;
-        }
-    }
     if (!migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
                            MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
         error_setg(errp, "POSTCOPY_RESUME in the wrong state");
@@ -217,9 +218,7 @@ int postcopy_resume(PostcopyIncoming *pc, Error **errp)
     rp_send_resume_ack(mis->rp, RP_RESUME_ACK_VALUE);
     /* What was in flight when the link broke is asked for again. */
     postcopy_resend_requests(pc);
-    if (migrate_postcopy_preempt()) {
-        postcopy_preempt_run(pc, preempt);
-    }
+    /* (A new preempt channel went to its thread as it arrived.) */
     postcopy_cpu_latency_take(pc);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * postcopy-preempt.c: postcopy's second channel (capability
- * postcopy-preempt), in QEMU 7.2's protocol (spec §11).
+ * postcopy-preempt), spec §11.
  *
  * Without it, a page the destination asks for waits behind whatever is
  * queued on the main channel; the preempt channel carries requested pages
@@ -8,24 +8,36 @@
  * buffers for the background push.
  *
  * The preempt channel is a second connection to the destination's listen
- * address, opened by the source right after the main one at the start of
- * the migration, and again right after the new main one on a recovery.
- * It has no header: bare RAM page records (§4.3), each channel with its
- * own "last block" for CONTINUE, and a final EOS that the 7.2 source
- * writes after the main channel's EOF.  The destination tells the
- * channels apart by their order of arrival and starts loading only when
- * both are there.
+ * address.  It has no header: bare RAM page records (§4.3), with its own
+ * "last block" for CONTINUE.  Two protocols:
  *
- * Source: outgoing.c connects; ram.c sends requested pages on it from the
- * return-path thread (ram_save_urgent()) and the EOS at completion.
- * Destination (here): from LISTEN, a thread loads pages from the channel
- * with its own temporary page, up to EOS.  A bad record fails the
- * migration: the thread records the error (the first one decides) and
- * shuts the main channel down so that the listen thread stops too.  A
- * broken channel is the link's failure: the thread shuts the main channel
- * down as well (the listen thread pauses), then parks until the recovery
- * hands it the new channel (postcopy_preempt_run()) or the end comes.
- * pause_lock covers preempt_file, preempt_parked and preempt_done.
+ *   QEMU 7.2 (ferry's source)  the source connects it right after the
+ *       main channel (again on a recovery, before the handshake) and
+ *       writes an EOS on it after the main channel's EOF;
+ *   QEMU 8.0+  the source connects it at the switch to postcopy (on a
+ *       recovery after the bitmaps, before POSTCOPY_RESUME) and writes no
+ *       EOS: the destination ends it once every page it asked for is here.
+ *
+ * The destination serves both without being told which: the first
+ * connection is the main channel and loading starts at once; the next one
+ * is the preempt channel, whenever it comes (postcopy_incoming_preempt_
+ * channel()).  From LISTEN a thread loads it with its own temporary page;
+ * it waits for the channel if it has not come yet.  After the main
+ * channel's EOF the listen thread waits until that thread read an EOS or
+ * no requested page is missing any more (every page is sent once: what is
+ * still on the preempt channel was asked for), then stops it.
+ *
+ * A bad record fails the migration: the thread records the error (the
+ * first one decides) and shuts the main channel down so that the listen
+ * thread stops too.  A broken channel is the link's failure: the thread
+ * shuts the main channel down as well (the listen thread pauses), then
+ * parks until the recovery hands it the new channel or the end comes.
+ * pause_lock covers preempt_next, preempt_parked, preempt_broken,
+ * preempt_done.
+ *
+ * Source: outgoing.c connects (7.2's order); ram.c sends requested pages
+ * on it from the return-path thread (ram_save_urgent()) and the EOS at
+ * completion.
  */
 #include "qemu/osdep.h"
 #include "postcopy-int.h"
@@ -35,6 +47,23 @@
 #include "transport.h"
 #include "trace.h"
 
+/* pause_lock held: waits for the next channel; NULL when it is over. */
+static QEMUFile *wait_channel(PostcopyIncoming *pc)
+{
+    QEMUFile *f;
+
+    pc->preempt_parked = true;
+    qemu_cond_broadcast(&pc->pause_cond);
+    trace_postcopy_preempt_parked();
+    while (!pc->quitting && !pc->preempt_next) {
+        qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
+    }
+    f = pc->quitting ? NULL : g_steal_pointer(&pc->preempt_next);
+    pc->preempt_parked = false;
+    pc->preempt_broken = false;
+    return f;
+}
+
 static void *preempt_thread(void *opaque)
 {
     PostcopyIncoming *pc = opaque;
@@ -42,11 +71,20 @@ static void *preempt_thread(void *opaque)
 
     trace_postcopy_preempt_thread(1);
     qemu_mutex_lock(&pc->pause_lock);
-    f = pc->preempt_file;
+    f = wait_channel(pc);
     qemu_mutex_unlock(&pc->pause_lock);
-    for (;;) {
+    while (f) {
+        bool quitting;
+
+        trace_postcopy_preempt_channel("loading");
         if (pc->ops->load_preempt(f, pc->opaque) == 0) {
             break;                          /* EOS */
+        }
+        qemu_mutex_lock(&pc->pause_lock);
+        quitting = pc->quitting;
+        qemu_mutex_unlock(&pc->pause_lock);
+        if (quitting) {
+            break;                          /* stopped at the end */
         }
         postcopy_record_stream_error(pc, f, "preempt");
         /* Either way the listen thread must know at once. */
@@ -55,20 +93,9 @@ static void *preempt_thread(void *opaque)
             break;
         }
         qemu_mutex_lock(&pc->pause_lock);
-        pc->preempt_parked = true;
-        pc->preempt_file = NULL;
-        qemu_cond_broadcast(&pc->pause_cond);
-        trace_postcopy_preempt_parked();
-        while (!pc->quitting && !pc->preempt_file) {
-            qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
-        }
-        f = pc->preempt_file;
-        pc->preempt_parked = false;
+        pc->preempt_broken = true;
+        f = wait_channel(pc);
         qemu_mutex_unlock(&pc->pause_lock);
-        if (!f) {
-            break;                          /* the end, while parked */
-        }
-        trace_postcopy_preempt_channel("resumed");
     }
     qemu_mutex_lock(&pc->pause_lock);
     pc->preempt_done = true;
@@ -78,42 +105,51 @@ static void *preempt_thread(void *opaque)
     return NULL;
 }
 
-void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f)
+void postcopy_preempt_start(PostcopyIncoming *pc)
 {
-    qemu_mutex_lock(&pc->pause_lock);
-    pc->preempt_file = f;
-    if (pc->preempt_thread_running && !pc->preempt_done) {
-        /* Parked on the old link: this wakes it. */
-        qemu_cond_broadcast(&pc->pause_cond);
-        qemu_mutex_unlock(&pc->pause_lock);
-        return;
-    }
-    qemu_mutex_unlock(&pc->pause_lock);
-    if (pc->preempt_thread_running) {
-        /* It ended (EOS came before the break): a new one. */
-        qemu_thread_join(&pc->preempt_thread);
-    }
     pc->preempt_done = false;
     qemu_thread_create(&pc->preempt_thread, "mig/dst/preempt",
                        preempt_thread, pc, QEMU_THREAD_JOINABLE);
     pc->preempt_thread_running = true;
 }
 
+void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f)
+{
+    QEMU_LOCK_GUARD(&pc->pause_lock);
+    if (pc->preempt_next && pc->preempt_next != f) {
+        /* (A channel that was never used: the recovery replaced it.) */
+        trace_postcopy_preempt_channel("replaced");
+    }
+    pc->preempt_next = f;
+    qemu_cond_broadcast(&pc->pause_cond);
+}
+
+/* pause_lock held. */
+static bool requests_all_served(PostcopyIncoming *pc)
+{
+    QEMU_LOCK_GUARD(&pc->req_lock);
+    return g_hash_table_size(pc->requested) == 0;
+}
+
 int postcopy_preempt_wait_done(PostcopyIncoming *pc)
 {
-    int ret = 0;
-
     if (!pc->preempt_thread_running) {
         return 0;
     }
     QEMU_LOCK_GUARD(&pc->pause_lock);
-    while (!pc->preempt_done && !pc->preempt_parked) {
+    for (;;) {
+        if (pc->preempt_done) {
+            return 0;
+        }
+        if (pc->preempt_parked && pc->preempt_broken) {
+            return -1;      /* it broke before the end (recorded) */
+        }
+        if (requests_all_served(pc)) {
+            trace_postcopy_preempt_channel("all requests served");
+            return 0;
+        }
         qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
     }
-    if (pc->preempt_parked) {
-        ret = -1;           /* it broke before its EOS (recorded) */
-    }
-    return ret;
 }
 
 void postcopy_preempt_wait_parked(PostcopyIncoming *pc)

@@ -81,9 +81,6 @@ void postcopy_incoming_free(PostcopyIncoming *pc)
     if (pc->recover_main) {
         qemu_fclose(pc->recover_main);
     }
-    if (pc->recover_preempt) {
-        qemu_fclose(pc->recover_preempt);
-    }
     g_hash_table_destroy(pc->zeropage_ok);
     error_free(pc->error);
     error_free(pc->package_error);
@@ -435,10 +432,6 @@ static int handle_listen(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
     if (ps == POSTCOPY_INCOMING_ADVISE) {
         disable_thp();
     }
-    if (migrate_postcopy_preempt() && !mis->preempt_file) {
-        return fail(f, errp, -EINVAL, "postcopy-preempt is on, but the "
-                    "preempt channel is missing");
-    }
     if (!postcopy_fault_start(pc, &err)) {
         error_propagate(errp, err);
         qemu_file_set_error(f, -EIO);
@@ -448,7 +441,8 @@ static int handle_listen(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
     migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
                       MIGRATION_STATUS_POSTCOPY_ACTIVE);
     if (migrate_postcopy_preempt()) {
-        postcopy_preempt_run(pc, mis->preempt_file);
+        /* (Its channel may come later: QEMU 8.0+ opens it at the switch.) */
+        postcopy_preempt_start(pc);
     }
     if (!postcopy_listen_start(pc, &err)) {
         error_propagate(errp, err);

@@ -102,12 +102,16 @@ bool postcopy_ram_supported_by_host(Error **errp);
 /* Whether a new connection now is a recovery (postcopy-paused). */
 bool postcopy_incoming_wants_channels(PostcopyIncoming *pc);
 /*
- * Recovery: the new main channel (and, with preempt, the new preempt
- * channel, else NULL) arrived.  Takes both; postcopy-paused ->
+ * Recovery: the new main channel arrived.  Takes it; postcopy-paused ->
  * postcopy-recover, and the listen thread reads @main from now on.
+ * False (and @main closed) if it came too late or too early.
  */
-void postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main,
-                               QEMUFile *preempt);
+bool postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main);
+/*
+ * A preempt channel arrived (any time: QEMU 7.2 sends it right after the
+ * main one, 8.0+ at the switch or in the recovery handshake).  Takes it.
+ */
+void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f);
 /*
  * Breaks the links on purpose (migrate-pause): @why is recorded as the
  * link's failure first, so that the pause says so.
