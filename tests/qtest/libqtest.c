@@ -104,6 +104,26 @@ bool qtest_have_qemu(void)
     return true;
 }
 
+const char *qtest_qemu10_binary(void)
+{
+    const char *b = getenv("QTEST_QEMU10_BINARY");
+
+    return b ? b : "/var/cache/ferry/qemu-system-x86_64-10";
+}
+
+bool qtest_have_qemu10(void)
+{
+    if (access(qtest_qemu10_binary(), X_OK) != 0) {
+        g_autofree char *msg = g_strdup_printf(
+            "QEMU 10.x not found at %s (scripts/setup-qemu10.sh makes it: "
+            "Debian 13's QEMU in a chroot)", qtest_qemu10_binary());
+
+        g_test_skip(msg);
+        return false;
+    }
+    return true;
+}
+
 const char *qtest_ferry_binary(void)
 {
     const char *b = getenv("QTEST_FERRY_BINARY");

@@ -52,6 +52,9 @@ const char *qtest_ferry_binary(void);
 const char *qtest_qemu_binary(void);
 /* Whether it is there; if not, skips the test, saying how to get it. */
 bool qtest_have_qemu(void);
+/* The second peer, QEMU 10.x ($QTEST_QEMU10_BINARY or setup-qemu10.sh's). */
+const char *qtest_qemu10_binary(void);
+bool qtest_have_qemu10(void);
 /* A fresh private directory for this test's sockets and files. */
 const char *qtest_tmpdir(void);
 

@@ -1,6 +1,10 @@
 /*
  * migration-recover-interop-test: postcopy recovery between ferry and the
- * real QEMU 7.2, in both directions, plain and with postcopy-preempt.
+ * real QEMU — 7.2, and 10.x (Debian 13's, in a chroot made by
+ * scripts/setup-qemu10.sh) — in both directions, plain and with
+ * postcopy-preempt.  QEMU 10.x runs with no option for ferry: it speaks
+ * its own preempt protocol (the channel at the switch, no EOS), which a
+ * ferry destination follows, and takes ferry's 7.2 one.
  *
  * A postcopy migration of 64 MiB of pseudo-random data (loaded with
  * "-device loader", read back with "pmemsave", as QEMU's Debian build
@@ -16,6 +20,8 @@
  * postcopy, and the ferry side — source or destination — reaches
  * postcopy-paused within the timeout plus a second.
  * Skipped, with the reason, without the QEMU binary or userfaultfd.
+ * The destination is always started with "-incoming defer" (QEMU 10.x
+ * wants postcopy-preempt set before its incoming migration starts).
  */
 #include "migration-helpers.h"
 #include "migration-relay.h"
@@ -28,25 +34,43 @@
 #define PAT_ADDR    0x100000
 #define PAT_LEN     (64u << 20)
 
+typedef enum Peer {
+    PEER_QEMU72,
+    PEER_QEMU10,
+} Peer;
+
 typedef struct Case {
     const char *name;
+    Peer peer;
     bool src_qemu;          /* QEMU sends to ferry, else the other way */
     bool preempt;
     bool pause_dst;         /* migrate-pause on the destination */
 } Case;
 
 static const Case cases[] = {
-    { "plain/ferry-to-qemu", false, false, false },
-    { "plain/qemu-to-ferry", true, false, false },
-    { "plain/ferry-to-qemu/dst-pause", false, false, true },
-    { "plain/qemu-to-ferry/dst-pause", true, false, true },
-    { "preempt/ferry-to-qemu", false, true, false },
-    { "preempt/qemu-to-ferry", true, true, false },
+    { "plain/ferry-to-qemu", PEER_QEMU72, false, false, false },
+    { "plain/qemu-to-ferry", PEER_QEMU72, true, false, false },
+    { "plain/ferry-to-qemu/dst-pause", PEER_QEMU72, false, false, true },
+    { "plain/qemu-to-ferry/dst-pause", PEER_QEMU72, true, false, true },
+    { "preempt/ferry-to-qemu", PEER_QEMU72, false, true, false },
+    { "preempt/qemu-to-ferry", PEER_QEMU72, true, true, false },
+    { "qemu10/plain/ferry-to-qemu", PEER_QEMU10, false, false, false },
+    { "qemu10/plain/qemu-to-ferry", PEER_QEMU10, true, false, false },
+    { "qemu10/plain/qemu-to-ferry/dst-pause", PEER_QEMU10, true, false,
+      true },
+    { "qemu10/preempt/ferry-to-qemu", PEER_QEMU10, false, true, false },
+    { "qemu10/preempt/qemu-to-ferry", PEER_QEMU10, true, true, false },
 };
 
-static QTestState *start_vm(bool qemu, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
-static QTestState *start_vm(bool qemu, const char *fmt, ...)
+static bool have_peer(Peer peer)
+{
+    return peer == PEER_QEMU10 ? qtest_have_qemu10() : qtest_have_qemu();
+}
+
+/* ferry (@qemu false), or the QEMU @peer. */
+static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
 {
     QTestOptions o = { .no_qtest = qemu, .capture_stderr = true };
     g_autofree char *args = NULL;
@@ -55,7 +79,10 @@ static QTestState *start_vm(bool qemu, const char *fmt, ...)
     va_start(ap, fmt);
     args = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    o.binary = qemu ? qtest_qemu_binary() : NULL;
+    if (qemu) {
+        o.binary = peer == PEER_QEMU10 ? qtest_qemu10_binary()
+                                       : qtest_qemu_binary();
+    }
     return qtest_init_opts(&o, "-M none -m %dM -nodefaults -display none %s",
                            RAM_MB, args);
 }
@@ -86,13 +113,13 @@ static void test_recover(const void *opaque)
     QTestState *src, *dst;
     gsize len;
 
-    if (!qtest_have_qemu() || !have_userfaultfd()) {
+    if (!have_peer(c->peer) || !have_userfaultfd()) {
         return;
     }
     g_assert_true(g_file_get_contents(pattern, &want, &len, NULL));
-    src = start_vm(c->src_qemu, "-device loader,file=%s,addr=0x%x", pattern,
-                   PAT_ADDR);
-    dst = start_vm(!c->src_qemu, "-incoming unix:%s", sock);
+    src = start_vm(c->src_qemu, c->peer, "-device loader,file=%s,addr=0x%x",
+                   pattern, PAT_ADDR);
+    dst = start_vm(!c->src_qemu, c->peer, "-incoming defer");
     for (int i = 0; i < 2; i++) {
         migrate_set_capability(i ? dst : src, "events", true);
         migrate_set_capability(i ? dst : src, "postcopy-ram", true);
@@ -100,6 +127,8 @@ static void test_recover(const void *opaque)
             migrate_set_capability(i ? dst : src, "postcopy-preempt", true);
         }
     }
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'unix:%s'}}", sock);
     migrate_set_parameter_int(src, "max-bandwidth", 4 << 20);
     migrate_set_parameter_int(src, "max-postcopy-bandwidth", 4 << 20);
     qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments': "
@@ -144,9 +173,20 @@ static void test_recover(const void *opaque)
 
 #define LINK_TIMEOUT_MS 2000
 
+typedef struct StallCase {
+    Peer peer;
+    bool src_qemu;
+} StallCase;
+
+static const StallCase stall_cases[] = {
+    { PEER_QEMU72, false }, { PEER_QEMU72, true },
+    { PEER_QEMU10, false }, { PEER_QEMU10, true },
+};
+
 static void test_stall(const void *opaque)
 {
-    bool src_qemu = GPOINTER_TO_INT(opaque);
+    const StallCase *c = opaque;
+    bool src_qemu = c->src_qemu;
     g_autofree char *pattern = make_pattern_file(PAT_LEN, 29);
     g_autofree char *sock = g_strdup_printf("%s/rst-%d.sock",
                                             qtest_tmpdir(), getpid());
@@ -158,13 +198,13 @@ static void test_stall(const void *opaque)
     Relay *relay;
     int64_t t0, t;
 
-    if (!qtest_have_qemu() || !have_userfaultfd()) {
+    if (!have_peer(c->peer) || !have_userfaultfd()) {
         return;
     }
     relay = relay_new(via, sock);
-    src = start_vm(src_qemu, "-device loader,file=%s,addr=0x%x %s", pattern,
-                   PAT_ADDR, src_qemu ? "" : timeout);
-    dst = start_vm(!src_qemu, "-incoming unix:%s %s", sock,
+    src = start_vm(src_qemu, c->peer, "-device loader,file=%s,addr=0x%x %s",
+                   pattern, PAT_ADDR, src_qemu ? "" : timeout);
+    dst = start_vm(!src_qemu, c->peer, "-incoming unix:%s %s", sock,
                    src_qemu ? timeout : "");
     ferry = src_qemu ? dst : src;
     for (int i = 0; i < 2; i++) {
@@ -200,9 +240,14 @@ int main(int argc, char **argv)
                                                 cases[i].name);
         g_test_add_data_func(path, &cases[i], test_recover);
     }
-    g_test_add_data_func("/interop/link/stall/ferry-to-qemu",
-                         GINT_TO_POINTER(false), test_stall);
-    g_test_add_data_func("/interop/link/stall/qemu-to-ferry",
-                         GINT_TO_POINTER(true), test_stall);
+    for (size_t i = 0; i < G_N_ELEMENTS(stall_cases); i++) {
+        const StallCase *c = &stall_cases[i];
+        g_autofree char *path = g_strdup_printf(
+            "/interop/link/stall/%s%s", c->peer == PEER_QEMU10 ? "qemu10/"
+                                                                : "",
+            c->src_qemu ? "qemu-to-ferry" : "ferry-to-qemu");
+
+        g_test_add_data_func(path, c, test_stall);
+    }
     return g_test_run();
 }
