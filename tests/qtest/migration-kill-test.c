@@ -8,16 +8,18 @@
  *                      VM running                    (nothing arrived)
  *   active (precopy)   failed, VM running            destination exits 1
  *   pre-switchover     failed, VM running            destination exits 1
- *   device             failed, VM running            -
+ *   device             failed, VM running            destination exits 1
  *   postcopy-active    postcopy-paused, VM stopped;  postcopy-paused, the
  *                      cancel: cancelled, stopped     guest runs; quits
- *   completion         failed, VM running (precopy,  -
- *                      killed waiting for SHUT)
+ *   completion         failed, VM running (precopy,  completed, the VM runs
+ *                      killed waiting for SHUT)      (it had everything)
  *
  * ferry notices a dead peer in pre-switchover at once (its PINGs fail),
  * where QEMU would wait for migrate-continue first: the result is the
- * same.  "device" and "completion" on the source's side end in a few
- * milliseconds, too short to hit with a kill from outside.
+ * same.  To catch "device" and "completion", which last milliseconds, the
+ * destination is frozen (SIGSTOP) while the source writes its switchover
+ * (more than the sockets hold: stuck in "device") or waits for SHUT (all
+ * of it in the sockets already), and thawed after the kill.
  */
 #include "migration-helpers.h"
 
@@ -55,7 +57,9 @@ static const KillCase cases[] = {
     { "source/setup", PHASE_SETUP, false },
     { "source/active", PHASE_ACTIVE, false },
     { "source/pre-switchover", PHASE_PRE_SWITCHOVER, false },
+    { "source/device", PHASE_DEVICE, false },
     { "source/postcopy-active", PHASE_POSTCOPY, false },
+    { "source/completion", PHASE_COMPLETION, false },
 };
 
 static int64_t now_ms(void)
@@ -139,10 +143,15 @@ static void test_kill(const void *opaque)
     case PHASE_DEVICE:
     case PHASE_COMPLETION:
         migrate_set_capability(src, "pause-before-switchover", true);
-        migrate_set_parameter_int(src, "max-bandwidth", 0);
         if (c->phase == PHASE_DEVICE) {
-            /* Switch at once: most of the data is left for then. */
+            /*
+             * Switch after the first window: most of the data is left for
+             * the switchover, more than the sockets hold.
+             */
+            migrate_set_parameter_int(src, "max-bandwidth", 16 << 20);
             migrate_set_parameter_int(src, "downtime-limit", 100000);
+        } else {
+            migrate_set_parameter_int(src, "max-bandwidth", 0);
         }
         migrate_qmp(src, uri);
         wait_for_migration_status(src, "pre-switchover");
@@ -175,6 +184,18 @@ static void test_kill(const void *opaque)
 
     kill(qtest_pid(victim), SIGKILL);
     qtest_kill(victim);
+    if (!c->kill_dst && (c->phase == PHASE_DEVICE ||
+                         c->phase == PHASE_COMPLETION)) {
+        kill(qtest_pid(dst), SIGCONT);
+    }
+    if (!c->kill_dst && c->phase == PHASE_COMPLETION) {
+        /* Everything was in the socket: the destination has the VM. */
+        wait_for_migration_complete(dst);
+        expect_runstate(dst, "running");
+        quit_promptly(dst);
+        unlink(pattern);
+        return;
+    }
 
     if (c->kill_dst && !postcopy) {
         /* A failed precopy costs the source nothing. */

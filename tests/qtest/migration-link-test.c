@@ -7,7 +7,8 @@
  * or one of the processes is frozen with SIGSTOP.  Then:
  *
  * - after RUN, each live side reaches postcopy-paused within the timeout
- *   plus a second, answers QMP within a second meanwhile, and the
+ *   plus a second, answers QMP within a second meanwhile (migrate-pause
+ *   included, which does not wait for the timeout), and the
  *   migration recovers and completes with the memory intact — also once
  *   the frozen process is thawed;
  * - before RUN, the source fails within the timeout plus a second with
@@ -169,6 +170,33 @@ static void test_stall_postcopy(void)
     pair_finish(&p);
 }
 
+/*
+ * The operator does not wait for the timeout: migrate-pause, in band,
+ * answers at once during the stall and pauses the source; the
+ * destination still notices the silence by itself.
+ */
+static void test_stall_pause(void)
+{
+    Pair p = { 0 };
+    int64_t t0;
+
+    if (!have_userfaultfd()) {
+        return;
+    }
+    pair_start(&p);
+    start_postcopy(&p);
+    relay_stall(p.relay, true);
+    t0 = now_ms();
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-pause'}");
+    g_assert_cmpint(now_ms() - t0, <, 1000);
+    wait_for_migration_status(p.src, "postcopy-paused");
+    g_assert_cmpint(now_ms() - t0, <, 1000);
+    g_assert_cmpint(time_to_status(p.dst, "postcopy-paused", t0), <=,
+                    TIMEOUT_MS + SLACK_MS);
+    recover_and_check(&p);
+    pair_finish(&p);
+}
+
 /* ---- postcopy: one side frozen ---- */
 
 static void test_sigstop(const void *opaque)
@@ -324,6 +352,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/link/stall/postcopy", test_stall_postcopy);
+    g_test_add_func("/migration/link/stall/migrate-pause", test_stall_pause);
     g_test_add_data_func("/migration/link/sigstop/destination",
                          GINT_TO_POINTER(true), test_sigstop);
     g_test_add_data_func("/migration/link/sigstop/source",
