@@ -1,8 +1,10 @@
 """benchimpls: which implementations a benchmark runs, side by side.
 
 Shared by the benchmarks in tests/bench: --impls names them, --only keeps
-ferry's or QEMU's, and each comes out as (name, binary, extra arguments).
+ferry's or QEMU's, and each comes out as (name, binary, extra arguments);
+and parse_size() for their size arguments.
 """
+import argparse
 import os
 
 LOWLAT_DEV = '/dev/cpu_dma_latency'
@@ -43,3 +45,14 @@ def choose(ap, args, say=print):
             say('QEMU 7.2 not found at %s: no ratios (apt install '
                 'qemu-system-x86)' % args.qemu)
     return impls
+
+
+def parse_size(text):
+    """Bytes from '512M', '1G', '64K' or a plain number (argparse type)."""
+    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
+    t = text.strip().upper()
+    num = t.rstrip('KMG')
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError('bad size %r' % text)

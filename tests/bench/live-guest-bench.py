@@ -55,16 +55,6 @@ class BenchError(Exception):
     pass
 
 
-def parse_size(text):
-    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
-    t = text.strip().upper()
-    num = t.rstrip('KMG')
-    try:
-        return int(float(num) * units[t[len(num):]])
-    except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError('bad size %r' % text)
-
-
 class Run:
     """One postcopy migration of the running guest on @impl."""
 
@@ -200,8 +190,8 @@ def main():
     ap.add_argument('--image', default=str(
         ROOT / 'build' / 'tests' / 'migration' /
         'a-b-bootblock-random.img'))
-    ap.add_argument('--size', type=parse_size, default=512 << 20)
-    ap.add_argument('--cap', type=parse_size, default=64 << 20,
+    ap.add_argument('--size', type=benchimpls.parse_size, default=512 << 20)
+    ap.add_argument('--cap', type=benchimpls.parse_size, default=64 << 20,
                     help='max-postcopy-bandwidth of the capped case')
     ap.add_argument('--runs', type=int, default=2)
     ap.add_argument('--preempt', action='store_true',

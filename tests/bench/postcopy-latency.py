@@ -66,16 +66,6 @@ class BenchError(Exception):
     pass
 
 
-def parse_size(text):
-    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
-    t = text.strip().upper()
-    num = t.rstrip('KMG')
-    try:
-        return int(float(num) * units[t[len(num):]])
-    except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError('bad size %r' % text)
-
-
 def pct(vals, p):
     """Nearest-rank percentile."""
     if not vals:
@@ -261,14 +251,14 @@ def main():
     ap = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         epilog='See tests/bench/README.md.')
-    ap.add_argument('--size', type=parse_size, default=1 << 30,
+    ap.add_argument('--size', type=benchimpls.parse_size, default=1 << 30,
                     help='guest RAM (default 1G)')
     ap.add_argument('--runs', type=int, default=3,
                     help='runs per implementation and case (default 3)')
-    ap.add_argument('--cap', type=parse_size, default=64 << 20,
+    ap.add_argument('--cap', type=benchimpls.parse_size, default=64 << 20,
                     help='max-postcopy-bandwidth of the capped case, bytes/s '
                     '(default 64M)')
-    ap.add_argument('--precopy-bandwidth', type=parse_size, default=8 << 20,
+    ap.add_argument('--precopy-bandwidth', type=benchimpls.parse_size, default=8 << 20,
                     help='max-bandwidth before the switch (default 8M)')
     ap.add_argument('--max-faults', type=int, default=400,
                     help='stop sampling a run after this many faults')

@@ -54,6 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchimpls  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 PAGE = 4096
@@ -61,16 +63,6 @@ PAGE = 4096
 
 class BenchError(Exception):
     pass
-
-
-def parse_size(text):
-    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
-    t = text.strip().upper()
-    num = t.rstrip('KMG')
-    try:
-        return int(float(num) * units[t[len(num):]])
-    except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError('bad size %r' % text)
 
 
 class Relay:
@@ -365,11 +357,11 @@ def fmt(v, unit=''):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  epilog='See tests/bench/README.md.')
-    ap.add_argument('--size', type=parse_size, default=1 << 30)
+    ap.add_argument('--size', type=benchimpls.parse_size, default=1 << 30)
     ap.add_argument('--runs', type=int, default=2)
-    ap.add_argument('--cap', type=parse_size, default=128 << 20,
+    ap.add_argument('--cap', type=benchimpls.parse_size, default=128 << 20,
                     help='max-postcopy-bandwidth before the cut (bytes/s)')
-    ap.add_argument('--cut', type=parse_size, default=None,
+    ap.add_argument('--cut', type=benchimpls.parse_size, default=None,
                     help='cut after this many bytes (default size/4)')
     ap.add_argument('--link-timeout', type=int, default=5000,
                     help="ferry's x-link-timeout, ms (default 5000)")
