@@ -2,25 +2,38 @@
  * channel.c: blocking byte channels with a thread-safe shutdown and
  * deadlines.
  *
- * Sockets are woken with shutdown(2).  Pipes cannot be, so pipe I/O first
- * polls the fd together with an eventfd that shutdown signals.  Regular
- * files never block for long.  Memory channels serve PACKAGED blobs, the
- * fuzzer and unit tests.
+ * Sockets are woken with shutdown(2).  Pipes cannot be: they are
+ * non-blocking, and pipe I/O polls the fd together with an eventfd that
+ * shutdown signals, so that no call sleeps in read(2) or write(2).
+ * Regular files never block for long.  Memory channels serve PACKAGED
+ * blobs, the fuzzer and unit tests.
  *
  * Deadlines (sockets and pipes): with a read or write timeout set, a call
  * that makes no progress for that long fails with ETIMEDOUT — the peer
- * sent nothing, or took nothing (its receive window stayed closed).  A
- * write never blocks past it: sockets are written with MSG_DONTWAIT and
- * polled for room in between.  This is how a silent link is told from a
- * slow one (x-link-timeout, docs/system/migration.rst).
+ * sent nothing, or took nothing (its receive window stayed closed, its
+ * pipe stayed full).  A write never blocks past it: sockets are written
+ * with MSG_DONTWAIT, pipes are non-blocking, and both are polled for
+ * room in between.  This is how a silent link is told from a slow one
+ * (x-link-timeout, docs/system/migration.rst).
  */
 #include "qemu/osdep.h"
 #include "channel.h"
 #include "qemu/atomic.h"
+#include "trace.h"
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+/*
+ * How long an exec: command may take to end once its pipes are closed
+ * (it has its input's EOF) before it is terminated; none after a
+ * shutdown (a cancel or a failure: what it does no longer matters).
+ */
+#define EXEC_EXIT_MS    10000
+#define EXEC_TERM_MS    1000
 
 typedef enum {
     CHAN_FD,
@@ -67,7 +80,7 @@ MigChannel *mig_channel_new_fd(int fd, const char *name)
         c->kind = CHAN_PIPES;
         c->shut_efd = eventfd(0, EFD_CLOEXEC);
     }
-    qemu_set_nonblock(fd, false);
+    qemu_set_nonblock(fd, c->kind == CHAN_PIPES);
     return c;
 }
 
@@ -80,6 +93,12 @@ MigChannel *mig_channel_new_pipes(int rfd, int wfd, pid_t pid,
     c->wfd = wfd;
     c->pid = pid;
     c->shut_efd = eventfd(0, EFD_CLOEXEC);
+    if (rfd >= 0) {
+        qemu_set_nonblock(rfd, true);
+    }
+    if (wfd >= 0) {
+        qemu_set_nonblock(wfd, true);
+    }
     return c;
 }
 
@@ -114,6 +133,53 @@ MigChannel *mig_channel_ref(MigChannel *c)
     return c;
 }
 
+/* Whether @pid ended within @ms (0: now); it is not reaped. */
+static bool child_ended(pid_t pid, int64_t ms)
+{
+    siginfo_t si = { 0 };
+    int pfd;
+
+    if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid == pid) {
+        return true;
+    }
+    if (!ms) {
+        return false;
+    }
+    pfd = syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0) {
+        return false;
+    }
+    {
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        int r;
+
+        do {
+            r = poll(&p, 1, ms);
+        } while (r < 0 && errno == EINTR);
+        close(pfd);
+        return r > 0;
+    }
+}
+
+/*
+ * Reaps an exec: command (and what it started: it leads its own process
+ * group), terminating it if it does not end by itself, as QEMU does.
+ */
+static void reap_command(pid_t pid, bool shut)
+{
+    if (!child_ended(pid, shut ? 0 : EXEC_EXIT_MS)) {
+        trace_migration_exec_terminate(pid, "SIGTERM");
+        kill(-pid, SIGTERM);
+        if (!child_ended(pid, EXEC_TERM_MS)) {
+            trace_migration_exec_terminate(pid, "SIGKILL");
+            kill(-pid, SIGKILL);
+        }
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
 static void chan_close_fd(int *fd)
 {
     if (*fd >= 0) {
@@ -134,7 +200,7 @@ void mig_channel_unref(MigChannel *c)
     chan_close_fd(&c->shut_efd);
     if (c->pid > 0) {
         /* exec: the command sees EOF and ends; collect it. */
-        waitpid(c->pid, NULL, 0);
+        reap_command(c->pid, qatomic_read(&c->shut));
     }
     if (c->wbuf) {
         g_byte_array_unref(c->wbuf);
@@ -235,6 +301,23 @@ static void timeout_error(MigChannel *c, Error **errp, bool reading,
                      reading ? "sent nothing" : "took nothing", ms);
 }
 
+/* chan_wait(), and the error it makes if not ready: shut down or late. */
+static bool chan_wait_ok(MigChannel *c, int fd, short ev, int64_t timeout_ms,
+                         bool reading, Error **errp)
+{
+    int w = chan_wait(c, fd, ev, timeout_ms);
+
+    if (w == -ETIMEDOUT) {
+        timeout_error(c, errp, reading, timeout_ms);
+        return false;
+    }
+    if (w < 0) {
+        error_setg(errp, "%s: channel shut down", c->name);
+        return false;
+    }
+    return true;
+}
+
 static ssize_t buf_readv(MigChannel *c, const struct iovec *iov, int n)
 {
     ssize_t done = 0;
@@ -267,23 +350,20 @@ ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
         return -1;
     case CHAN_PIPES:
     case CHAN_FD:
+        break;
+    }
+    for (;;) {
         if (c->kind == CHAN_PIPES || (c->is_socket && timeout)) {
-            int w = chan_wait(c, c->rfd, POLLIN, timeout);
-
-            if (w == -ETIMEDOUT) {
-                timeout_error(c, errp, true, timeout);
-                return -1;
-            }
-            if (w < 0) {
-                error_setg(errp, "%s: channel shut down", c->name);
+            if (!chan_wait_ok(c, c->rfd, POLLIN, timeout, true, errp)) {
                 return -1;
             }
         }
-        break;
-    }
-    do {
         r = readv(c->rfd, iov, n);
-    } while (r < 0 && errno == EINTR);
+        if (r >= 0 || (errno != EINTR && errno != EAGAIN &&
+                       errno != EWOULDBLOCK)) {
+            break;
+        }
+    }
     if (r < 0) {
         error_setg_errno(errp, errno, "%s: read failed", c->name);
         return -1;
@@ -303,7 +383,6 @@ static ssize_t socket_writev_deadline(MigChannel *c, const struct iovec *iov,
 
     for (;;) {
         ssize_t r = sendmsg(c->wfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        int w;
 
         if (r >= 0) {
             return r;
@@ -319,13 +398,7 @@ static ssize_t socket_writev_deadline(MigChannel *c, const struct iovec *iov,
             error_setg(errp, "%s: channel shut down", c->name);
             return -1;
         }
-        w = chan_wait(c, c->wfd, POLLOUT, timeout);
-        if (w == -ETIMEDOUT) {
-            timeout_error(c, errp, false, timeout);
-            return -1;
-        }
-        if (w < 0) {
-            error_setg(errp, "%s: channel shut down", c->name);
+        if (!chan_wait_ok(c, c->wfd, POLLOUT, timeout, false, errp)) {
             return -1;
         }
     }
@@ -336,7 +409,6 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
 {
     int64_t timeout = qatomic_read(&c->write_timeout_ms);
     ssize_t r;
-    int w;
 
     if (qatomic_read(&c->shut)) {
         error_setg(errp, "%s: channel shut down", c->name);
@@ -354,15 +426,6 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
         error_setg(errp, "%s: channel is read-only", c->name);
         return -1;
     case CHAN_PIPES:
-        w = chan_wait(c, c->wfd, POLLOUT, timeout);
-        if (w == -ETIMEDOUT) {
-            timeout_error(c, errp, false, timeout);
-            return -1;
-        }
-        if (w < 0) {
-            error_setg(errp, "%s: channel shut down", c->name);
-            return -1;
-        }
         break;
     case CHAN_FD:
         if (c->is_socket && timeout) {
@@ -370,9 +433,17 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
         }
         break;
     }
-    do {
+    for (;;) {
+        if (c->kind == CHAN_PIPES &&
+            !chan_wait_ok(c, c->wfd, POLLOUT, timeout, false, errp)) {
+            return -1;
+        }
         r = writev(c->wfd, iov, n);
-    } while (r < 0 && errno == EINTR);
+        if (r >= 0 || (errno != EINTR && errno != EAGAIN &&
+                       errno != EWOULDBLOCK)) {
+            break;
+        }
+    }
     if (r < 0) {
         error_setg_errno(errp, errno, "%s: write failed", c->name);
         return -1;

@@ -34,10 +34,17 @@ struct QEMUFile {
     unsigned iovcnt;
 
     uint64_t total_transferred;
+    uint64_t written;       /* write: bytes the channel took */
     uint64_t rate_limit_max;        /* atomic */
     uint64_t rate_limit_used;       /* atomic */
 
-    int last_error;
+    /*
+     * The first error.  Any thread may record it (set_error()) or read
+     * it: the recorder that claims it writes obj and io, then publishes
+     * last_error (release); a reader that sees it (acquire) sees them.
+     */
+    int error_claimed;      /* atomic */
+    int last_error;         /* atomic */
     Error *last_error_obj;
     bool last_error_io;     /* the channel failed (see the header) */
 
@@ -83,29 +90,34 @@ MigChannel *qemu_file_get_ioc(QEMUFile *f)
     return f->ioc;
 }
 
+static inline int file_error(QEMUFile *f)
+{
+    return qatomic_load_acquire(&f->last_error);
+}
+
 int qemu_file_get_error(QEMUFile *f)
 {
-    return f->last_error;
+    return file_error(f);
 }
 
 int qemu_file_get_error_obj(QEMUFile *f, Error **errp)
 {
-    if (f->last_error && errp) {
+    if (file_error(f) && errp) {
         if (f->last_error_obj) {
             *errp = error_copy(f->last_error_obj);
         } else {
-            error_setg_errno(errp, -f->last_error, "stream error");
+            error_setg_errno(errp, -file_error(f), "stream error");
         }
     }
-    return f->last_error;
+    return file_error(f);
 }
 
 static void set_error(QEMUFile *f, int ret, Error *err, bool io)
 {
-    if (f->last_error == 0 && ret) {
-        f->last_error = ret;
+    if (ret && !qatomic_xchg(&f->error_claimed, 1)) {
         f->last_error_obj = err;
         f->last_error_io = io;
+        qatomic_store_release(&f->last_error, ret);
         trace_qemu_file_set_error(ret, io, err ? error_get_pretty(err) : "");
     } else {
         error_free(err);
@@ -125,7 +137,7 @@ static void set_io_error(QEMUFile *f, int ret, Error *err)
 
 bool qemu_file_error_is_io(QEMUFile *f)
 {
-    return f->last_error && f->last_error_io;
+    return file_error(f) && f->last_error_io;
 }
 
 void qemu_file_set_error(QEMUFile *f, int ret)
@@ -192,13 +204,14 @@ void qemu_fflush(QEMUFile *f)
     if (f->hold) {
         return;
     }
-    while (cnt && !f->last_error) {
+    while (cnt && !file_error(f)) {
         ssize_t n = mig_channel_writev(f->ioc, iov, MIN(cnt, IOV_MAX), &err);
 
         if (n < 0) {
             set_io_error(f, -EIO, err);
             break;
         }
+        f->written += n;
         /* Partial write: skip the iovecs (and part of one) that went. */
         while (cnt && (size_t)n >= iov->iov_len) {
             n -= iov->iov_len;
@@ -237,7 +250,7 @@ static void account_bytes(QEMUFile *f, size_t size)
 
 void qemu_put_buffer_async(QEMUFile *f, const uint8_t *buf, size_t size)
 {
-    if (f->last_error || size == 0) {
+    if (file_error(f) || size == 0) {
         return;
     }
     if (f->hold) {
@@ -254,12 +267,12 @@ void qemu_put_buffer_async(QEMUFile *f, const uint8_t *buf, size_t size)
 
 void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
 {
-    if (f->hold && size && !f->last_error) {
+    if (f->hold && size && !file_error(f)) {
         hold_add(f, NULL, buf, size);
         account_bytes(f, size);
         return;
     }
-    while (size && !f->last_error) {
+    while (size && !file_error(f)) {
         size_t l;
 
         /*
@@ -354,7 +367,7 @@ void qemu_file_hold(QEMUFile *f, bool hold)
     }
     f->hold = false;
     trace_qemu_file_hold_release(f->hold_pieces->len, f->hold_buf->len);
-    for (guint i = 0; i < f->hold_pieces->len && !f->last_error;) {
+    for (guint i = 0; i < f->hold_pieces->len && !file_error(f);) {
         struct iovec iov[MAX_IOV_SIZE];
         unsigned n = 0;
 
@@ -393,7 +406,7 @@ int qemu_fclose(QEMUFile *f)
     if (f->is_writable) {
         qemu_fflush(f);
     }
-    ret = f->last_error;
+    ret = file_error(f);
     error_free(f->last_error_obj);
     mig_channel_unref(f->ioc);
     g_free(f->buf);
@@ -419,7 +432,7 @@ static size_t qemu_fill_buffer(QEMUFile *f)
     Error *err = NULL;
     ssize_t n;
 
-    if (f->last_error) {
+    if (file_error(f)) {
         return 0;
     }
     /* Move the unread tail to the front. */
@@ -480,7 +493,7 @@ int qemu_peek_byte(QEMUFile *f, int offset)
 
 void qemu_file_skip(QEMUFile *f, size_t size)
 {
-    while (size && !f->last_error) {
+    while (size && !file_error(f)) {
         size_t avail = f->buf_len - f->buf_index;
 
         if (!avail && !qemu_fill_buffer(f)) {
@@ -496,7 +509,7 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
 {
     size_t done = 0;
 
-    while (done < size && !f->last_error) {
+    while (done < size && !file_error(f)) {
         size_t avail = f->buf_len - f->buf_index;
 
         if (avail) {
@@ -594,6 +607,11 @@ size_t qemu_get_counted_string(QEMUFile *f, char buf[256])
 
 /* ---- accounting ---- */
 
+uint64_t qemu_file_written(QEMUFile *f)
+{
+    return f->written;
+}
+
 uint64_t qemu_file_total_transferred(QEMUFile *f)
 {
     return f->total_transferred;
@@ -613,7 +631,7 @@ bool qemu_file_rate_limit(QEMUFile *f)
 {
     uint64_t max = qatomic_read(&f->rate_limit_max);
 
-    if (f->last_error) {
+    if (file_error(f)) {
         return true;
     }
     return max && qatomic_read(&f->rate_limit_used) >= max;

@@ -87,13 +87,19 @@ void qemu_file_shutdown(QEMUFile *f);
 
 /* ---- accounting and rate limiting ---- */
 
-/* Bytes put (written or queued) / read so far. */
 /*
  * An input file cut from a bigger stream (a PACKAGED blob): its offsets,
  * in messages and qemu_file_tell(), count from @base.  Before any read.
  */
 void qemu_file_set_base_offset(QEMUFile *f, uint64_t base);
+/* Bytes put (written or queued) / read so far. */
 uint64_t qemu_file_total_transferred(QEMUFile *f);
+/*
+ * Bytes the channel took so far (written side): less than
+ * qemu_file_total_transferred() while some are buffered or held, or
+ * after a failed write.
+ */
+uint64_t qemu_file_written(QEMUFile *f);
 /* Bytes allowed per rate-limit window; 0 means unlimited. */
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t limit);
 uint64_t qemu_file_get_rate_limit(QEMUFile *f);

@@ -150,6 +150,8 @@ static MigChannel *spawn_exec(const char *cmd, bool outgoing, Error **errp)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
+        /* Its own group: whatever it starts ends with it (channel.c). */
+        setpgid(0, 0);
         dup2(in[0], STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -425,6 +426,77 @@ static void test_cancel(void)
     qtest_quit(src);
 }
 
+/*
+ * exec: to a command that stops reading: the migration thread is stuck on
+ * a full pipe (with no deadline, x-link-timeout=0).  migrate_cancel gets
+ * it out at once, the command is terminated, the VM runs on, and the
+ * process can exit.
+ */
+static void test_cancel_exec(void)
+{
+    g_autofree char *file = tmp_path("exec-head");
+    g_autofree char *uri = g_strdup_printf("exec:head -c 100000 > %s; "
+                                           "exec sleep 600", file);
+    QTestState *src = qtest_init("-M none -m 64M "
+                                 "-global migration.x-link-timeout=0");
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout() * G_USEC_PER_SEC;
+    g_autofree char *st = NULL;
+    struct stat sb;
+
+    fill_guest(src, 29);
+    migrate_qmp(src, uri);
+    /*
+     * Once head has its 100000 bytes, nothing reads the pipe any more:
+     * the thread, which writes at full speed, fills it (64 KiB) at once
+     * and then waits on it.
+     */
+    while (stat(file, &sb) < 0 || sb.st_size < 100000) {
+        g_assert_true(g_get_monotonic_time() < deadline);
+        poll(NULL, 0, 5);
+    }
+    qtest_qmp_assert_success(src, "{'execute': 'migrate_cancel'}");
+    wait_for_migration_status(src, "cancelled");
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, "running");
+    check_guest(src, 29);
+    qtest_quit(src);
+    unlink(file);
+}
+
+/*
+ * The destination is told to exit (SIGTERM) while it loads: it stops the
+ * load and exits cleanly (status 0, as on any SIGTERM) — its loader must
+ * not write RAM that the exit frees.  The source fails with its VM
+ * running.
+ */
+static void test_quit_during_load(void)
+{
+    g_autofree char *sock = tmp_path("quit.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    QTestOptions o = { .capture_stderr = true };
+    QTestState *src = qtest_init("-M none -m 64M");
+    QTestState *dst = qtest_init_opts(&o, "-M none -m 64M -incoming %s",
+                                      uri);
+    g_autofree char *st = NULL;
+    int status;
+
+    fill_guest(src, 31);
+    migrate_set_parameter_int(src, "max-bandwidth", 1 << 20);
+    migrate_qmp(src, uri);
+    wait_for_migration_status(dst, "active");
+    kill(qtest_pid(dst), SIGTERM);
+    status = qtest_wait_exit(dst);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    qtest_kill(dst);
+    wait_for_migration_fail(src, false);
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, "running");
+    check_guest(src, 31);
+    qtest_quit(src);
+}
+
 static void test_unreachable(void)
 {
     g_autofree char *sock = tmp_path("later.sock");
@@ -677,6 +749,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/precopy/unix/written-after-lookup",
                     test_written_after_lookup);
     g_test_add_func("/migration/cancel", test_cancel);
+    g_test_add_func("/migration/cancel-exec", test_cancel_exec);
+    g_test_add_func("/migration/quit-during-load", test_quit_during_load);
     g_test_add_func("/migration/unreachable", test_unreachable);
     g_test_add_func("/migration/qmp-errors", test_qmp_errors);
     g_test_add_func("/migration/stream/capture-precopy-none",
