@@ -200,8 +200,14 @@ static int load_main(QEMUFile *f, void *opaque)
     int ret = qemu_loadvm_state_main(f, mis, &err);
 
     /* (The error is on @f too: that is where postcopy reads it.) */
-    error_free(err);
-    return ret < 0 ? ret : 0;
+    g_clear_pointer(&err, error_free);
+    if (ret > 0) {
+        /* Only the package may quit the load (RUN): not the main channel. */
+        error_setg(&err, "the main channel's load quit after RUN");
+        qemu_file_set_error_obj(f, -EINVAL, err);
+        return -EINVAL;
+    }
+    return ret;
 }
 
 static int load_preempt(QEMUFile *f, void *opaque)
@@ -266,6 +272,7 @@ static void *incoming_thread(void *opaque)
         postcopy_incoming_package_done(mis->postcopy, ret < 0 ? err : NULL);
         return NULL;
     }
+    postcopy_incoming_load_ended(mis->postcopy);
     savevm_foreach_load_cleanup();
     r = g_new0(IncomingResult, 1);
     r->mis = mis;

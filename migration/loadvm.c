@@ -235,7 +235,7 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
      * and never inside another package (which would let a tiny stream
      * nest thousands of buffers deep).
      */
-    if (mis->in_package) {
+    if (qatomic_read(&mis->package)) {
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
                          "inside a PACKAGED blob", start);
     }
@@ -263,9 +263,9 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     mig_channel_unref(ioc);
     /* Errors inside name their offset in the whole stream. */
     qemu_file_set_base_offset(pf, qemu_file_tell(f) - length);
-    mis->in_package = true;
+    qatomic_set(&mis->package, pf);
     ret = qemu_loadvm_state_main(pf, mis, errp);
-    mis->in_package = false;
+    qatomic_set(&mis->package, NULL);
     if (ret == 0) {
         /* The blob must end with RUN (which makes the loop quit). */
         ret = load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED blob "

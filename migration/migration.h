@@ -166,7 +166,12 @@ typedef struct MigrationIncomingState {
      */
     QemuMutex loadvm_lock;
     GPtrArray *loadvm_handlers;     /* LoadStateEntry * */
-    bool in_package;                /* incoming thread: loading PACKAGED */
+    /*
+     * The PACKAGED blob the incoming thread is loading, or NULL (atomic:
+     * the listen thread compares it too).  LISTEN and RUN only count
+     * when read from it.
+     */
+    QEMUFile *package;
     /* This incoming migration's postcopy machinery (postcopy-ram.h). */
     PostcopyIncoming *postcopy;
     uint64_t pages_received;        /* atomic */

@@ -123,6 +123,15 @@ bool postcopy_incoming_listen_started(PostcopyIncoming *pc)
     return pc && pc->listen_thread_running;
 }
 
+void postcopy_incoming_load_ended(PostcopyIncoming *pc)
+{
+    PostcopyState ps = pc ? postcopy_get_state(pc) : POSTCOPY_INCOMING_NONE;
+
+    if (ps == POSTCOPY_INCOMING_ADVISE || ps == POSTCOPY_INCOMING_DISCARD) {
+        postcopy_set_state(pc, ps, POSTCOPY_INCOMING_END);
+    }
+}
+
 /* ---- the first error ---- */
 
 static void record_error(PostcopyIncoming *pc, Error *err, bool io)
@@ -204,6 +213,15 @@ void postcopy_incoming_package_done(PostcopyIncoming *pc, Error *err)
     qemu_event_set(&pc->package_loaded);
 }
 
+/*
+ * Records @ret on @f with *@errp's message (the listen thread reports the
+ * stream's first error, and should say what it was).
+ */
+static void stream_error(QEMUFile *f, int ret, Error **errp)
+{
+    qemu_file_set_error_obj(f, ret, errp && *errp ? error_copy(*errp) : NULL);
+}
+
 static int fail(QEMUFile *f, Error **errp, int ret, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 static int fail(QEMUFile *f, Error **errp, int ret, const char *fmt, ...)
@@ -215,7 +233,7 @@ static int fail(QEMUFile *f, Error **errp, int ret, const char *fmt, ...)
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     error_setg(errp, "%s", msg);
-    qemu_file_set_error(f, ret);
+    stream_error(f, ret, errp);
     return ret;
 }
 
@@ -286,7 +304,7 @@ static int handle_advise(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
     }
     if (!postcopy_ram_supported_by_host(&err)) {
         error_propagate(errp, err);
-        qemu_file_set_error(f, -ENOTSUP);
+        stream_error(f, -ENOTSUP, errp);
         return -ENOTSUP;
     }
     if (summary != ram_pagesize_summary()) {
@@ -302,7 +320,7 @@ static int handle_advise(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
     RAMBLOCK_FOREACH(rb) {
         if (!ram_block_discard_range(rb, 0, rb->used_length, &err)) {
             error_propagate(errp, err);
-            qemu_file_set_error(f, -EIO);
+            stream_error(f, -EIO, errp);
             return -EIO;
         }
         rb->postcopy_length = rb->used_length;
@@ -409,7 +427,7 @@ static int handle_discard(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
         ret = discard_range(rb, rs, rl, errp);
         if (ret) {
             error_prepend(errp, "offset %" PRIu64 ": ", start);
-            qemu_file_set_error(f, ret);
+            stream_error(f, ret, errp);
             return ret;
         }
     }
@@ -433,8 +451,10 @@ static int handle_listen(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
         disable_thp();
     }
     if (!postcopy_fault_start(pc, &err)) {
+        /* (Whatever it registered and opened so far goes.) */
+        postcopy_fault_stop(pc);
         error_propagate(errp, err);
-        qemu_file_set_error(f, -EIO);
+        stream_error(f, -EIO, errp);
         return -EIO;
     }
     postcopy_set_state(pc, ps, POSTCOPY_INCOMING_LISTENING);
@@ -446,7 +466,7 @@ static int handle_listen(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
     }
     if (!postcopy_listen_start(pc, &err)) {
         error_propagate(errp, err);
-        qemu_file_set_error(f, -EIO);
+        stream_error(f, -EIO, errp);
         return -EIO;
     }
     return 0;
@@ -525,7 +545,7 @@ static int handle_resume(PostcopyIncoming *pc, QEMUFile *f, Error **errp)
         return 0;
     }
     if (postcopy_resume(pc, errp) < 0) {
-        qemu_file_set_error(f, -EINVAL);
+        stream_error(f, -EINVAL, errp);
         return -EINVAL;
     }
     return 0;
@@ -535,6 +555,16 @@ int postcopy_incoming_command(PostcopyIncoming *pc, QEMUFile *f,
                               unsigned cmd, unsigned len, uint64_t start,
                               Error **errp)
 {
+    /*
+     * LISTEN hands the main channel to the listen thread and RUN ends the
+     * package's load: anywhere but inside the package they would have two
+     * threads reading one channel.
+     */
+    if ((cmd == MIG_CMD_POSTCOPY_LISTEN || cmd == MIG_CMD_POSTCOPY_RUN) &&
+        f != qatomic_read(&pc->mis->package)) {
+        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s outside the "
+                    "PACKAGED blob", start, mig_cmd_name(cmd));
+    }
     switch (cmd) {
     case MIG_CMD_POSTCOPY_ADVISE:
         return handle_advise(pc, f, len, start, errp);

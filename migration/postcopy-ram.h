@@ -75,6 +75,8 @@ bool postcopy_incoming_listening(PostcopyIncoming *pc);
 void postcopy_incoming_package_done(PostcopyIncoming *pc, Error *err);
 /* The listen thread runs (incoming.c then leaves the finish to it). */
 bool postcopy_incoming_listen_started(PostcopyIncoming *pc);
+/* The load ended before LISTEN (in precopy, or failed): ADVISE -> END. */
+void postcopy_incoming_load_ended(PostcopyIncoming *pc);
 
 /* ---- pages (ram.c) ---- */
 

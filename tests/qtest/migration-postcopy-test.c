@@ -465,6 +465,18 @@ static const Malformed malformed[] = {
     /* LISTEN (08 0004 0000) turned into RUN before LISTEN. */
     { "run-before-listen", "\x08\x00\x04\x00\x00", 5,
       "\x08\x00\x05\x00\x00", "CMD_POSTCOPY_RUN in wrong postcopy state" },
+    /*
+     * PING 2 (08 0002 0004 00000002), just before PACKAGED, turned into a
+     * LISTEN on the main channel: it would have the listen thread read
+     * the main channel while the incoming thread still does.
+     */
+    { "listen-outside-package", "\x08\x00\x02\x00\x04\x00\x00\x00\x02", 9,
+      "\x08\x00\x04\x00\x00\x00\x00\x00\x02",
+      "POSTCOPY_LISTEN outside the PACKAGED blob" },
+    /* PING 4, just after PACKAGED, turned into a RUN on the main channel. */
+    { "run-outside-package", "\x08\x00\x02\x00\x04\x00\x00\x00\x04", 9,
+      "\x08\x00\x05\x00\x00\x00\x00\x00\x04",
+      "POSTCOPY_RUN outside the PACKAGED blob" },
     /* DISCARD with a bad version byte. */
     { "discard-version", "\x08\x00\x06\x00\x16\x00", 6,
       "\x08\x00\x06\x00\x16\x07", "invalid version" },
