@@ -11,7 +11,8 @@
  *   main loop, success                 run state from "globalstate"
  *                                      (autostart obeyed) [RESUME];
  *                                      active -> completed; RP SHUT(0)
- *   main loop, failure                 active -> failed; RP SHUT(1);
+ *   main loop, failure                 active -> failed; RP SHUT(1)
+ *                                      (if the link still carries it);
  *                                      "load of migration failed: ...";
  *                                      the process exits with status 1
  *
@@ -56,26 +57,6 @@ typedef struct IncomingResult {
     Error *err;
 } IncomingResult;
 
-/* Closes the channels (whatever thread read them has ended). */
-static void incoming_close_channels(MigrationIncomingState *mis)
-{
-    QEMUFile *main, *preempt;
-
-    rp_writer_detach(mis->rp);
-    qemu_mutex_lock(&mis->channel_lock);
-    main = mis->from_src_file;
-    preempt = mis->preempt_file;
-    mis->from_src_file = NULL;
-    mis->preempt_file = NULL;
-    qemu_mutex_unlock(&mis->channel_lock);
-    if (main) {
-        qemu_fclose(main);
-    }
-    if (preempt) {
-        qemu_fclose(preempt);
-    }
-}
-
 /*
  * The last word to the source, SHUT, then the channels close.  From a
  * thread of its own: the main loop must not wait for a stalled source
@@ -91,7 +72,7 @@ static void *incoming_shut_thread(void *opaque)
     MigrationIncomingState *mis = opaque;
 
     rp_send_shut(mis->rp, shut_value);
-    incoming_close_channels(mis);
+    migration_incoming_close_channels(mis);
     return NULL;
 }
 

@@ -226,6 +226,25 @@ void migration_incoming_set_error(MigrationIncomingState *mis, Error *err)
     mis->error = err;
 }
 
+void migration_incoming_close_channels(MigrationIncomingState *mis)
+{
+    QEMUFile *main, *preempt;
+
+    rp_writer_detach(mis->rp);
+    qemu_mutex_lock(&mis->channel_lock);
+    main = mis->from_src_file;
+    preempt = mis->preempt_file;
+    mis->from_src_file = NULL;
+    mis->preempt_file = NULL;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (main) {
+        qemu_fclose(main);
+    }
+    if (preempt) {
+        qemu_fclose(preempt);
+    }
+}
+
 void migration_state_init(void)
 {
     MigrationState *s = g_new0(MigrationState, 1);

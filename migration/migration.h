@@ -224,6 +224,11 @@ void migrate_clear_error(MigrationState *s);
 /* Creates the two states (migration-qmp.c's migration_init()). */
 void migration_state_init(void);
 
+/*
+ * Detaches the return path and closes both channels of the destination
+ * (whatever read them has stopped, or parked holding none).
+ */
+void migration_incoming_close_channels(MigrationIncomingState *mis);
 /* The destination's error (takes @err; replaces an older one). */
 void migration_incoming_set_error(MigrationIncomingState *mis, Error *err);
 

@@ -11,12 +11,13 @@
  * latency (fault to placement) goes into the statistics, and vCPUs that
  * were blocked on it stop accumulating blocktime.
  *
- * While the link is broken the return path is detached: requests are
- * dropped on the floor but stay in the table, and the recovery asks for
- * every page in it again (postcopy_resend_requests()) before the fault
- * thread may send anything on the new link.  send_lock orders the two
- * senders, so that the "last named block" of REQ_PAGES is always the one
- * the source saw last.
+ * From the break until POSTCOPY_RESUME requests are closed: they are
+ * not sent (the return path may be gone, or be a new link whose source
+ * takes no request before it resumed) but stay in the table, and the
+ * resume asks for every page in it again (postcopy_resend_requests())
+ * and opens requests again, so that the fault thread sends nothing on
+ * the new link before.  send_lock orders the two senders, so that the
+ * "last named block" of REQ_PAGES is always the one the source saw last.
  *
  * Statistics follow QEMU 10.1's definitions: per fault (each thread that
  * faulted on a missing page), split into vCPU threads and the others
@@ -103,7 +104,8 @@ static void send_request(PostcopyIncoming *pc, RAMBlock *rb,
 {
     bool named = rb != pc->last_req_block;
 
-    if (rp_send_req_pages(pc->mis->rp, rb, named, host_offset,
+    if (pc->requests_open &&
+        rp_send_req_pages(pc->mis->rp, rb, named, host_offset,
                           rb->page_size)) {
         pc->last_req_block = rb;
     } else {
@@ -111,6 +113,13 @@ static void send_request(PostcopyIncoming *pc, RAMBlock *rb,
         pc->last_req_block = NULL;
         trace_postcopy_request_unsent(rb->idstr, host_offset);
     }
+}
+
+void postcopy_requests_close(PostcopyIncoming *pc)
+{
+    QEMU_LOCK_GUARD(&pc->send_lock);
+    pc->requests_open = false;
+    pc->last_req_block = NULL;
 }
 
 void postcopy_resend_requests(PostcopyIncoming *pc)
@@ -123,6 +132,7 @@ void postcopy_resend_requests(PostcopyIncoming *pc)
     QEMU_LOCK_GUARD(&pc->send_lock);
     /* The source forgot which block we named last. */
     pc->last_req_block = NULL;
+    pc->requests_open = true;
     qemu_mutex_lock(&pc->req_lock);
     g_hash_table_iter_init(&it, pc->requested);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -253,9 +263,6 @@ void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
     if (qatomic_read(&pc->recoveries)) {
         qatomic_inc(&pc->pages_after_recovery);
     }
-    if (!qatomic_read(&pc->requests)) {
-        return;         /* nothing was ever asked for */
-    }
     now = get_clock();
     qemu_mutex_lock(&pc->req_lock);
     req = g_hash_table_lookup(pc->requested, (gpointer)key);
@@ -378,6 +385,7 @@ bool postcopy_fault_start(PostcopyIncoming *pc, Error **errp)
         error_setg_errno(errp, errno, "eventfd failed");
         return false;
     }
+    pc->requests_open = true;
     qemu_thread_create(&pc->fault_thread, "mig/dst/fault",
                        postcopy_fault_thread, pc, QEMU_THREAD_JOINABLE);
     pc->fault_thread_running = true;

@@ -15,11 +15,14 @@
  *   listen thread     the main channel from LISTEN to EOF; pauses on a
  *                     broken link and goes on with the recovered one;
  *                     tears everything down at the end
- *   preempt thread    the preempt channel from LISTEN to EOS; parks on a
- *                     broken link until the recovery gives it a new one
+ *   preempt thread    the preempt channel from LISTEN to the end; parks
+ *                     on a broken link (and after an EOS) until the
+ *                     recovery gives it a new one
  *   fault thread      userfaults -> page requests, from LISTEN to the end
- *   main loop         accepts channels (first and recovery: incoming.c),
- *                     runs the VM after RUN, QMP
+ *   main loop         accepts the first channels (incoming.c), runs the
+ *                     VM after RUN, in-band QMP
+ *   accept thread     (or the monitor's I/O thread for fd:, exec:, file:)
+ *                     hands a recovery's channels over (migrate-recover)
  *
  * Lock order, outermost first (a thread holding one may take only those
  * below it):
@@ -86,6 +89,11 @@ struct PostcopyIncoming {
 
     QemuMutex send_lock;            /* below: the request sequence */
     RAMBlock *last_req_block;       /* named by the last REQ_PAGES_ID */
+    /*
+     * Requests may go out: from LISTEN to a break, and again from
+     * POSTCOPY_RESUME (a source takes none before it, as in QEMU).
+     */
+    bool requests_open;
 
     QemuMutex req_lock;             /* below: requests and statistics */
     GHashTable *requested;          /* host page address -> fault ns */
@@ -117,7 +125,6 @@ struct PostcopyIncoming {
     bool listen_thread_running;     /* incoming thread sets, free reads */
     QEMUFile *listen_file;          /* the main channel it reads */
     QemuEvent package_loaded;       /* the incoming thread is done */
-    Error *package_error;           /* set before package_loaded */
 
     /* The preempt thread (postcopy-preempt.c). */
     QemuThread preempt_thread;
@@ -127,11 +134,18 @@ struct PostcopyIncoming {
     QemuMutex pause_lock;
     QemuCond pause_cond;            /* any change below */
     bool quitting;                  /* exit: stop waiting, give up */
+    /*
+     * From a break until the recovery's main channel: the link is being
+     * torn down, and a preempt channel that comes now is the failed
+     * attempt's (refused).
+     */
+    bool pausing;
     QEMUFile *recover_main;         /* handed over by the recovery */
     QEMUFile *preempt_next;         /* the preempt thread's next channel */
     bool preempt_parked;            /* it waits for a channel */
-    bool preempt_broken;            /* ... because its channel broke */
-    bool preempt_done;              /* it ended (EOS, stopped, gave up) */
+    bool preempt_broken;            /* ... because this link's broke */
+    bool preempt_eos;               /* ... after an EOS on this link */
+    bool preempt_done;              /* it ended (stopped, gave up) */
 
     /* The first error of the current link (pause clears it). */
     QemuMutex error_lock;
@@ -168,7 +182,9 @@ void postcopy_fault_fini(PostcopyIncoming *pc);
 /* A host page was placed: completes its request (latency, blocktime). */
 void postcopy_page_placed(PostcopyIncoming *pc, RAMBlock *rb,
                           uint64_t host_offset);
-/* After a recovery: asks again for every page still missing. */
+/* A break: no request goes out until postcopy_resend_requests(). */
+void postcopy_requests_close(PostcopyIncoming *pc);
+/* POSTCOPY_RESUME: asks again for every page still missing; opens. */
 void postcopy_resend_requests(PostcopyIncoming *pc);
 bool postcopy_block_zeropage_ok(PostcopyIncoming *pc, RAMBlock *rb);
 void postcopy_cpu_latency_drop(PostcopyIncoming *pc);
@@ -182,16 +198,20 @@ int postcopy_resume(PostcopyIncoming *pc, Error **errp);
 /* postcopy-preempt.c */
 /* LISTEN: starts the preempt thread (it waits for its channel). */
 void postcopy_preempt_start(PostcopyIncoming *pc);
-/* A preempt channel arrived: the thread reads it (now or from LISTEN). */
-void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f);
 /*
  * After the main channel's EOF: waits until the preempt thread read an
- * EOS or every requested page is here (0), or its channel broke (-1, the
- * error recorded); 0 at once without preempt.
+ * EOS or every requested page is here (0), or its channel broke (-1);
+ * 0 at once without preempt.
  */
 int postcopy_preempt_wait_done(PostcopyIncoming *pc);
-/* Waits until it is parked or done, after its channel was shut down. */
-void postcopy_preempt_wait_parked(PostcopyIncoming *pc);
+/*
+ * A break: refuses preempt channels from now on, shuts the current one
+ * down and waits until the thread is parked with no channel (or done),
+ * so that it holds none that close_links() closes.
+ */
+void postcopy_preempt_park(PostcopyIncoming *pc);
+/* After the link's first error was taken: forgets this link's end. */
+void postcopy_preempt_link_reset(PostcopyIncoming *pc);
 /* Makes it give up and joins it. */
 void postcopy_preempt_stop(PostcopyIncoming *pc);
 

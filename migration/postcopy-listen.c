@@ -18,19 +18,19 @@
  *   I/O error on the main channel        (preempt thread: I/O error, it
  *   (or the preempt thread shut it       shuts the main channel down and
  *    down after one on its own)          parks; fault thread: requests
- *   shut the preempt channel down,       now go nowhere but stay in the
- *   wait until that thread parked        table; vCPUs on missing pages
- *   close both channels, detach the      wait in the kernel)
- *   return path, drop half-built host
- *   pages                                QMP migrate-recover: listen
- *   postcopy-active -> postcopy-paused   accept (incoming.c) ->
- *   wait ........................... <── postcopy_incoming_recover():
- *                                        postcopy-paused -> recover
- *   read the new main channel:
- *   RECV_BITMAP -> RP RECV_BITMAP + bitmap
+ *   close requests; refuse preempt       stay in the table, none goes
+ *   channels, shut the current one       out; vCPUs on missing pages
+ *   down, wait until its thread parked   wait in the kernel)
+ *   close both channels, detach the
+ *   return path, take the link's first   QMP migrate-recover: listen
+ *   error, drop half-built host pages    accept (incoming.c) ->
+ *   postcopy-active -> postcopy-paused   postcopy_incoming_recover():
+ *   wait ........................... <── drop a stale error, attach the
+ *                                        return path; paused -> recover
+ *   read the new main channel:           (a preempt channel goes to its
+ *   RECV_BITMAP -> RP RECV_BITMAP        thread as it arrives)
  *   POSTCOPY_RESUME -> postcopy_resume(): recover -> postcopy-active,
- *   RESUME_ACK, re-send every pending request, hand the new preempt
- *   channel to its thread
+ *   RESUME_ACK, re-send every pending request, open requests
  *   go on with the pages ...
  *
  * A second break during the handshake pauses again (recover -> paused);
@@ -47,39 +47,12 @@
 #include "qemu/error-report.h"
 #include "trace.h"
 
-/* Stops the preempt thread's reading and waits until it waits. */
-static void park_preempt(PostcopyIncoming *pc)
-{
-    MigrationIncomingState *mis = pc->mis;
-
-    qemu_mutex_lock(&mis->channel_lock);
-    if (mis->preempt_file) {
-        qemu_file_shutdown(mis->preempt_file);
-    }
-    qemu_mutex_unlock(&mis->channel_lock);
-    postcopy_preempt_wait_parked(pc);
-}
-
 /* Closes the broken channels; the return path goes with the main one. */
 static void close_links(PostcopyIncoming *pc)
 {
-    MigrationIncomingState *mis = pc->mis;
-    QEMUFile *main, *preempt;
-
-    rp_writer_shutdown(mis->rp);
-    rp_writer_detach(mis->rp);
-    qemu_mutex_lock(&mis->channel_lock);
-    main = mis->from_src_file;
-    preempt = mis->preempt_file;
-    mis->from_src_file = NULL;
-    mis->preempt_file = NULL;
-    qemu_mutex_unlock(&mis->channel_lock);
-    if (main) {
-        qemu_fclose(main);
-    }
-    if (preempt) {
-        qemu_fclose(preempt);
-    }
+    /* (Wakes a writer blocked on the broken link first.) */
+    rp_writer_shutdown(pc->mis->rp);
+    migration_incoming_close_channels(pc->mis);
     pc->listen_file = NULL;
 }
 
@@ -109,17 +82,21 @@ static QEMUFile *pause_incoming(PostcopyIncoming *pc)
 {
     MigrationIncomingState *mis = pc->mis;
     int st = qatomic_read(&mis->state);
-    QEMUFile *f = NULL;
+    QEMUFile *f;
+    bool quitting;
     Error *err;
 
     trace_postcopy_pause_incoming(MigrationStatus_str(st));
-    park_preempt(pc);
+    /* No more page requests until POSTCOPY_RESUME on a new link. */
+    postcopy_requests_close(pc);
+    postcopy_preempt_park(pc);
     close_links(pc);
     /*
      * The first error of this link, now that nothing else can record
      * one: the next link starts without.
      */
     err = postcopy_take_error(pc);
+    postcopy_preempt_link_reset(pc);
     /* Half-built host pages are not received: they come again. */
     for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
         postcopy_tmp_page_reset(pc->tmp[i]);
@@ -141,11 +118,15 @@ static QEMUFile *pause_incoming(PostcopyIncoming *pc)
     while (!pc->quitting && !pc->recover_main) {
         qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
     }
-    if (!pc->quitting) {
-        f = g_steal_pointer(&pc->recover_main);
-    }
+    f = g_steal_pointer(&pc->recover_main);
+    quitting = pc->quitting;
     qemu_mutex_unlock(&pc->pause_lock);
-    trace_postcopy_pause_incoming_continued(f != NULL);
+    trace_postcopy_pause_incoming_continued(!quitting);
+    if (quitting) {
+        /* (A recovery that came as the exit began: it is closed here.) */
+        close_links(pc);
+        return NULL;
+    }
     return f;
 }
 
@@ -158,44 +139,39 @@ bool postcopy_incoming_wants_channels(PostcopyIncoming *pc)
 bool postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main)
 {
     MigrationIncomingState *mis = pc->mis;
+    Error *stale;
 
+    qemu_mutex_lock(&mis->channel_lock);
     qemu_mutex_lock(&pc->pause_lock);
     if (pc->quitting || pc->recover_main ||
         qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
         qemu_mutex_unlock(&pc->pause_lock);
+        qemu_mutex_unlock(&mis->channel_lock);
         trace_postcopy_recover_refused(MigrationStatus_str(
                                        qatomic_read(&mis->state)));
         qemu_fclose(main);
         return false;
     }
-    qemu_mutex_lock(&mis->channel_lock);
+    /*
+     * Whatever was recorded since the pause took the old link's error
+     * (a migrate-pause racing with the break) is not this link's.
+     */
+    stale = postcopy_take_error(pc);
+    if (stale) {
+        trace_postcopy_recover_stale_error(error_get_pretty(stale));
+        error_free(stale);
+    }
     mis->from_src_file = main;
-    qemu_mutex_unlock(&mis->channel_lock);
     /* The return path runs over the new main channel at once. */
     rp_writer_attach(mis->rp, qemu_file_get_return_path(main));
     pc->recover_main = main;
+    pc->pausing = false;
     migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
                       MIGRATION_STATUS_POSTCOPY_RECOVER);
     qemu_cond_broadcast(&pc->pause_cond);
     qemu_mutex_unlock(&pc->pause_lock);
-    return true;
-}
-
-void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
-{
-    MigrationIncomingState *mis = pc->mis;
-    QEMUFile *old;
-
-    trace_postcopy_preempt_channel("accepted");
-    qemu_mutex_lock(&mis->channel_lock);
-    old = mis->preempt_file;
-    mis->preempt_file = f;
     qemu_mutex_unlock(&mis->channel_lock);
-    if (old) {
-        /* (Only one that never carried anything: see close_links().) */
-        qemu_file_shutdown(old);
-    }
-    postcopy_preempt_run(pc, f);
+    return true;
 }
 
 int postcopy_resume(PostcopyIncoming *pc, Error **errp)
@@ -216,7 +192,10 @@ int postcopy_resume(PostcopyIncoming *pc, Error **errp)
     qemu_mutex_unlock(&pc->req_lock);
     trace_postcopy_resume();
     rp_send_resume_ack(mis->rp, RP_RESUME_ACK_VALUE);
-    /* What was in flight when the link broke is asked for again. */
+    /*
+     * What was in flight when the link broke is asked for again, and
+     * the fault thread may send on the new link from now on.
+     */
     postcopy_resend_requests(pc);
     /* (A new preempt channel went to its thread as it arrived.) */
     postcopy_cpu_latency_take(pc);
@@ -250,16 +229,15 @@ void postcopy_incoming_join(PostcopyIncoming *pc)
 /* The listen thread's end: everything stops, whatever the outcome. */
 static void listen_finish(PostcopyIncoming *pc, Error *err)
 {
-    MigrationIncomingState *mis = pc->mis;
-
     /* (Placement needs the userfaultfd: the preempt thread stops first.) */
     postcopy_preempt_stop(pc);
     postcopy_fault_stop(pc);
     postcopy_set_state(pc, postcopy_get_state(pc), POSTCOPY_INCOMING_END);
-    if (err) {
-        /* Wake whatever still blocks on a channel. */
-        rp_writer_shutdown(mis->rp);
-    }
+    /*
+     * The return path stays: SHUT, 0 or 1, goes on it from incoming.c
+     * with the link's deadline (after a failure, if the main channel was
+     * not shut down to stop its reader).  Nothing else writes it now.
+     */
     trace_postcopy_listen_thread(0);
     pc->ops->finished(pc->opaque, err);
 }
@@ -300,6 +278,9 @@ static void *postcopy_listen_thread(void *opaque)
             if (postcopy_preempt_wait_done(pc) == 0) {
                 break;
             }
+            /* (Recorded already by the preempt thread, if first.) */
+            postcopy_incoming_break(pc, "the preempt channel broke before "
+                                    "its end");
         } else {
             postcopy_record_stream_error(pc, f, NULL);
             /*

@@ -32,8 +32,16 @@
  * thread stops too.  A broken channel is the link's failure: the thread
  * shuts the main channel down as well (the listen thread pauses), then
  * parks until the recovery hands it the new channel or the end comes.
- * pause_lock covers preempt_next, preempt_parked, preempt_broken,
- * preempt_done.
+ * It parks after an EOS too: the link may still break before the main
+ * channel's EOF, and a 7.2 source then sends the pages asked again on
+ * the recovery's preempt channel.
+ *
+ * Ownership: the preempt channel of a link is mis->preempt_file (which
+ * close_links() closes) and, until the thread takes it, preempt_next.
+ * The pause refuses new channels (pausing) and waits until the thread is
+ * parked holding none, so that nothing it reads is ever closed under it.
+ * pause_lock covers pausing, preempt_next, preempt_parked,
+ * preempt_broken, preempt_eos, preempt_done.
  *
  * Source: outgoing.c connects (7.2's order); ram.c sends requested pages
  * on it from the return-path thread (ram_save_urgent()) and the EOS at
@@ -61,6 +69,7 @@ static QEMUFile *wait_channel(PostcopyIncoming *pc)
     f = pc->quitting ? NULL : g_steal_pointer(&pc->preempt_next);
     pc->preempt_parked = false;
     pc->preempt_broken = false;
+    pc->preempt_eos = false;
     return f;
 }
 
@@ -74,11 +83,17 @@ static void *preempt_thread(void *opaque)
     f = wait_channel(pc);
     qemu_mutex_unlock(&pc->pause_lock);
     while (f) {
-        bool quitting;
+        bool quitting, eos = false;
 
         trace_postcopy_preempt_channel("loading");
         if (pc->ops->load_preempt(f, pc->opaque) == 0) {
-            break;                          /* EOS */
+            /*
+             * EOS: this link's last page.  A recovery may still bring a
+             * new channel (the link can break before the main channel's
+             * EOF, and a QEMU 7.2 source then sends requested pages on
+             * the new one): wait for it as after a break.
+             */
+            eos = true;
         }
         qemu_mutex_lock(&pc->pause_lock);
         quitting = pc->quitting;
@@ -86,14 +101,17 @@ static void *preempt_thread(void *opaque)
         if (quitting) {
             break;                          /* stopped at the end */
         }
-        postcopy_record_stream_error(pc, f, "preempt");
-        /* Either way the listen thread must know at once. */
-        postcopy_break_links(pc);
-        if (!qemu_file_error_is_io(f)) {
-            break;
+        if (!eos) {
+            postcopy_record_stream_error(pc, f, "preempt");
+            /* Either way the listen thread must know at once. */
+            postcopy_break_links(pc);
+            if (!qemu_file_error_is_io(f)) {
+                break;
+            }
         }
         qemu_mutex_lock(&pc->pause_lock);
-        pc->preempt_broken = true;
+        pc->preempt_broken = !eos;
+        pc->preempt_eos = eos;
         f = wait_channel(pc);
         qemu_mutex_unlock(&pc->pause_lock);
     }
@@ -113,15 +131,31 @@ void postcopy_preempt_start(PostcopyIncoming *pc)
     pc->preempt_thread_running = true;
 }
 
-void postcopy_preempt_run(PostcopyIncoming *pc, QEMUFile *f)
+/*
+ * A preempt channel: the first one, or a recovery's.  One per link: it
+ * is mis->preempt_file (for shutting down; close_links() closes it) and
+ * the thread's next channel, both at once.  One that comes while a
+ * broken link is torn down, or a second one, is refused.
+ */
+void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
 {
-    QEMU_LOCK_GUARD(&pc->pause_lock);
-    if (pc->preempt_next && pc->preempt_next != f) {
-        /* (A channel that was never used: the recovery replaced it.) */
-        trace_postcopy_preempt_channel("replaced");
+    MigrationIncomingState *mis = pc->mis;
+    bool refused;
+
+    qemu_mutex_lock(&mis->channel_lock);
+    qemu_mutex_lock(&pc->pause_lock);
+    refused = pc->quitting || pc->pausing || mis->preempt_file;
+    if (!refused) {
+        mis->preempt_file = f;
+        pc->preempt_next = f;
+        qemu_cond_broadcast(&pc->pause_cond);
     }
-    pc->preempt_next = f;
-    qemu_cond_broadcast(&pc->pause_cond);
+    qemu_mutex_unlock(&pc->pause_lock);
+    qemu_mutex_unlock(&mis->channel_lock);
+    trace_postcopy_preempt_channel(refused ? "refused" : "accepted");
+    if (refused) {
+        qemu_fclose(f);
+    }
 }
 
 /* pause_lock held. */
@@ -138,11 +172,11 @@ int postcopy_preempt_wait_done(PostcopyIncoming *pc)
     }
     QEMU_LOCK_GUARD(&pc->pause_lock);
     for (;;) {
-        if (pc->preempt_done) {
+        if (pc->preempt_done || (pc->preempt_parked && pc->preempt_eos)) {
             return 0;
         }
         if (pc->preempt_parked && pc->preempt_broken) {
-            return -1;      /* it broke before the end (recorded) */
+            return -1;      /* this link's channel broke before its end */
         }
         if (requests_all_served(pc)) {
             trace_postcopy_preempt_channel("all requests served");
@@ -152,15 +186,36 @@ int postcopy_preempt_wait_done(PostcopyIncoming *pc)
     }
 }
 
-void postcopy_preempt_wait_parked(PostcopyIncoming *pc)
+void postcopy_preempt_park(PostcopyIncoming *pc)
 {
+    MigrationIncomingState *mis = pc->mis;
+
+    qemu_mutex_lock(&mis->channel_lock);
+    qemu_mutex_lock(&pc->pause_lock);
+    pc->pausing = true;
+    qemu_mutex_unlock(&pc->pause_lock);
+    if (mis->preempt_file) {
+        qemu_file_shutdown(mis->preempt_file);
+    }
+    qemu_mutex_unlock(&mis->channel_lock);
     if (!pc->preempt_thread_running) {
         return;
     }
+    /*
+     * A channel handed over before the refusal began was shut down above
+     * too: the thread takes it, fails at once and parks again.
+     */
     QEMU_LOCK_GUARD(&pc->pause_lock);
-    while (!pc->preempt_done && !pc->preempt_parked) {
+    while (!pc->preempt_done && !(pc->preempt_parked && !pc->preempt_next)) {
         qemu_cond_wait(&pc->pause_cond, &pc->pause_lock);
     }
+}
+
+void postcopy_preempt_link_reset(PostcopyIncoming *pc)
+{
+    QEMU_LOCK_GUARD(&pc->pause_lock);
+    pc->preempt_broken = false;
+    pc->preempt_eos = false;
 }
 
 void postcopy_preempt_stop(PostcopyIncoming *pc)

@@ -77,13 +77,8 @@ void postcopy_incoming_free(PostcopyIncoming *pc)
     for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
         postcopy_tmp_page_free(pc->tmp[i]);
     }
-    /* Recovery channels that came too late to be used. */
-    if (pc->recover_main) {
-        qemu_fclose(pc->recover_main);
-    }
     g_hash_table_destroy(pc->zeropage_ok);
     error_free(pc->error);
-    error_free(pc->package_error);
     qemu_event_destroy(&pc->package_loaded);
     qemu_cond_destroy(&pc->pause_cond);
     qemu_mutex_destroy(&pc->pause_lock);
@@ -531,7 +526,11 @@ static int handle_recv_bitmap(PostcopyIncoming *pc, QEMUFile *f,
                     "block '%s' not found", start, name);
     }
     trace_postcopy_recv_bitmap(name);
-    /* Nothing places pages meanwhile: the loaders wait for RESUME. */
+    /*
+     * The bitmap cannot change before the source has resumed: it sends
+     * no page until then (one that did, and then sent the page again,
+     * would be refused as already present).
+     */
     rp_send_recv_bitmap(pc->mis->rp, rb, rb->receivedmap,
                         rb->postcopy_length >> TARGET_PAGE_BITS);
     return 0;

@@ -111,7 +111,9 @@ bool postcopy_incoming_wants_channels(PostcopyIncoming *pc);
 bool postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main);
 /*
  * A preempt channel arrived (any time: QEMU 7.2 sends it right after the
- * main one, 8.0+ at the switch or in the recovery handshake).  Takes it.
+ * main one, 8.0+ at the switch or in the recovery handshake).  Takes it:
+ * the preempt thread reads it, or it is closed (a second one for the
+ * same link, or one that comes while a broken link is torn down).
  */
 void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f);
 /*
