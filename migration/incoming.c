@@ -122,6 +122,12 @@ static void incoming_finish_bh(void *opaque)
     MigrationIncomingState *mis = r->mis;
     Error *err = r->err;
 
+    if (!mis->thread_created) {
+        /* (The exit stopped the load and joined the thread already.) */
+        error_free(err);
+        g_free(r);
+        return;
+    }
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
     g_free(r);
@@ -354,10 +360,24 @@ static bool incoming_recover_channel(MigChannel *ioc)
            migrate_postcopy_preempt();
 }
 
+/* oob_lock held: the exit has not begun (and will wait for us). */
+static bool oob_allowed(MigrationIncomingState *mis, Error **errp)
+{
+    if (mis->exiting) {
+        error_setg(errp, "the process is exiting");
+        return false;
+    }
+    return true;
+}
+
 bool migration_incoming_recover(const char *uri, Error **errp)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
 
+    QEMU_LOCK_GUARD(&mis->oob_lock);
+    if (!oob_allowed(mis, errp)) {
+        return false;
+    }
     if (!postcopy_incoming_wants_channels(mis->postcopy)) {
         error_setg(errp, "Migrate recover can only be run when postcopy is "
                    "paused.");
@@ -384,10 +404,15 @@ bool migration_incoming_pause(Error **errp)
 
     /*
      * (Out of band: PostcopyIncoming lives from the first channel to the
-     * next incoming migration or the exit, so it is there in any state
-     * but none.)
+     * exit, which waits for oob_lock, so it is there in any state but
+     * none.)
      */
-    if (qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+    QEMU_LOCK_GUARD(&mis->oob_lock);
+    if (!oob_allowed(mis, errp)) {
+        return false;
+    }
+    if (qatomic_read(&mis->state) != MIGRATION_STATUS_POSTCOPY_ACTIVE ||
+        !mis->postcopy) {
         error_setg(errp, "migrate-pause is currently only supported during "
                    "postcopy-active state");
         return false;
@@ -398,22 +423,55 @@ bool migration_incoming_pause(Error **errp)
 }
 
 /*
- * At exit (main loop, BQL), before the vCPUs are stopped: a destination
- * left postcopy-paused has vCPUs asleep on pages that will never come.
- * The listen thread gives up and tears the userfaultfd down, which wakes
- * them (the pages then read as zero, which no longer matters), so that
- * pausing them cannot hang the exit.
+ * At exit: a load still running in the incoming thread (precopy, or
+ * postcopy before LISTEN) stops, its channel shut down; the thread is
+ * joined (BQL released: loading may need it).
+ */
+static void incoming_stop_load(MigrationIncomingState *mis)
+{
+    if (!mis->thread_created) {
+        return;
+    }
+    trace_migration_incoming_stop_load();
+    qemu_mutex_lock(&mis->channel_lock);
+    if (mis->from_src_file) {
+        qemu_file_shutdown(mis->from_src_file);
+    }
+    qemu_mutex_unlock(&mis->channel_lock);
+    bql_unlock();
+    qemu_thread_join(&mis->thread);
+    bql_lock();
+    mis->thread_created = false;
+}
+
+/*
+ * At exit (main loop, BQL), before the vCPUs are stopped and RAM goes.
+ * The out-of-band commands are refused from now on and the listener
+ * closes.  A load still running is stopped: its channel is shut down
+ * and the incoming thread joined (it must not write RAM that is being
+ * freed).  A destination left postcopy-paused has vCPUs asleep on pages
+ * that will never come: the listen thread gives up and tears the
+ * userfaultfd down, which wakes them (the pages then read as zero, which
+ * no longer matters), so that pausing them cannot hang the exit.
  */
 void migration_incoming_shutdown(void)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     bool listened;
 
+    qemu_mutex_lock(&mis->oob_lock);
+    mis->exiting = true;
+    qemu_mutex_unlock(&mis->oob_lock);
+    /* (Joins a recovery's accept thread: nothing hands channels over.) */
+    migration_incoming_unlisten();
     if (shut_thread_running) {
         /* (Its write has the link's deadline.) */
         bql_unlock();
         incoming_join_shut();
         bql_lock();
+    }
+    if (!postcopy_incoming_listen_started(mis->postcopy)) {
+        incoming_stop_load(mis);
     }
     if (!mis->postcopy) {
         return;

@@ -383,11 +383,10 @@ void migration_shutdown(void)
 {
     MigrationState *s = migrate_get_current();
 
-    /* At exit: stop an outgoing migration, stop listening. */
+    /* At exit: stop an outgoing migration, then the incoming side. */
     if (s && migration_is_running()) {
         migrate_cancel(s);
         migrate_wait_thread(s);
     }
-    migration_incoming_unlisten();
     migration_incoming_shutdown();
 }

@@ -261,6 +261,7 @@ void migration_state_init(void)
     current_migration = s;
 
     qemu_mutex_init(&mis->channel_lock);
+    qemu_mutex_init(&mis->oob_lock);
     qemu_mutex_init(&mis->error_lock);
     qemu_mutex_init(&mis->loadvm_lock);
     mis->loadvm_handlers = g_ptr_array_new_with_free_func(g_free);

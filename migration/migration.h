@@ -150,6 +150,14 @@ typedef struct MigrationIncomingState {
      * writer for the whole migration, channels attached and detached.
      */
     QemuMutex channel_lock;
+    /*
+     * The out-of-band commands (migrate-pause, migrate-recover, from the
+     * monitor's I/O thread) against the exit, which frees what they use:
+     * they run under oob_lock and give up once exiting is set.  Above
+     * channel_lock in the lock order.
+     */
+    QemuMutex oob_lock;
+    bool exiting;
     QEMUFile *from_src_file;        /* the main channel */
     QEMUFile *preempt_file;         /* postcopy-preempt's second */
     RPWriter *rp;

@@ -281,10 +281,15 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     if (fn(link_channel(cfd))) {
         return G_SOURCE_CONTINUE;       /* another channel to come */
     }
-    /* All channels are here: stop listening now. */
+    /*
+     * All channels are here: stop listening now (unless a migrate-recover
+     * replaced this listener meanwhile, from the monitor's I/O thread).
+     */
     qemu_mutex_lock(&listener.lock);
-    listener.watch = 0;
-    listener_close();
+    if (listener.fd == fd) {
+        listener.watch = 0;
+        listener_close();
+    }
     qemu_mutex_unlock(&listener.lock);
     return G_SOURCE_REMOVE;
 }
@@ -436,7 +441,8 @@ static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
 bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
                                bool threaded, Error **errp)
 {
-    listener_init();
+    /* One listener at a time: an earlier one stops first. */
+    migration_incoming_unlisten();
     trace_migration_incoming_listen(uri, threaded);
     if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
         return listen_socket(uri, fn, threaded, errp);
