@@ -16,6 +16,8 @@
  *     │        │         │         v   │ (connect failed)    │
  *     │        │         │   postcopy-recover-setup ─(src)───┘
  *     │        └─────────┴──> cancelling ──> cancelled
+ *     │                              └──> completed  (the destination
+ *     │                                   confirmed first: too late)
  *     └──> active (destination)        (and any running state ──> failed)
  *   completed / failed / cancelled ──> setup   (the next migration)
  *
@@ -67,7 +69,7 @@ static const uint32_t status_next[MIGRATION_STATUS__MAX] = {
     [MIGRATION_STATUS_POSTCOPY_RECOVER] = S(POSTCOPY_ACTIVE) |
                                           S(POSTCOPY_PAUSED) | S(FAILED) |
                                           S(CANCELLING),
-    [MIGRATION_STATUS_CANCELLING] = S(CANCELLED) | S(FAILED),
+    [MIGRATION_STATUS_CANCELLING] = S(CANCELLED) | S(FAILED) | S(COMPLETED),
     [MIGRATION_STATUS_COMPLETED] = S(SETUP),
     [MIGRATION_STATUS_FAILED] = S(SETUP),
     [MIGRATION_STATUS_CANCELLED] = S(SETUP),
@@ -257,6 +259,7 @@ void migration_state_init(void)
     qemu_sem_init(&s->postcopy_pause_sem, 0);
     qemu_mutex_init(&s->rp_lock);
     qemu_cond_init(&s->rp_cond);
+    s->rp_bitmap_blocks = g_hash_table_new(NULL, NULL);
     s->postcopy_cpu_latency = -1;
     current_migration = s;
 

@@ -108,6 +108,7 @@ typedef struct MigrationState {
     QemuMutex rp_lock;
     QemuCond rp_cond;
     unsigned rp_bitmaps;            /* rp_lock: bitmaps received */
+    GHashTable *rp_bitmap_blocks;   /* rp_lock: ... for these RAMBlocks */
     bool rp_resume_acked;           /* rp_lock */
     bool rp_stopped;                /* rp_lock: the reader ended */
     int64_t start_time;             /* ms, realtime */
@@ -225,7 +226,7 @@ void migration_parameters_changed(void);
  */
 void migrate_set_error(MigrationState *s, const Error *error);
 void migrate_set_error_class(MigrationState *s, const Error *error, bool io);
-/* Whether the first error is the link's; forgets it (a new link). */
+/* Whether the first error is the link's (migrate_clear_error() forgets). */
 bool migrate_error_is_io(MigrationState *s);
 void migrate_clear_error(MigrationState *s);
 

@@ -256,6 +256,17 @@ static bool rp_recv_bitmap(void *opaque, RAMBlock *rb,
                    MigrationStatus_str(st));
         return false;
     }
+    /*
+     * One per block: the handshake goes on once each block has one, so a
+     * second one (it would change the bitmap under the resume) is wrong.
+     */
+    qemu_mutex_lock(&s->rp_lock);
+    if (!g_hash_table_add(s->rp_bitmap_blocks, rb)) {
+        qemu_mutex_unlock(&s->rp_lock);
+        error_setg(errp, "RP: a second RECV_BITMAP for block %s", rb->idstr);
+        return false;
+    }
+    qemu_mutex_unlock(&s->rp_lock);
     qatomic_add(&s->postcopy_pages_resent,
                 ram_postcopy_reload_bitmap(rb, received));
     QEMU_LOCK_GUARD(&s->rp_lock);
@@ -314,6 +325,7 @@ static void rp_start(MigrationState *s, QEMUFile *f)
                                        migrate_link_timeout());
     qemu_mutex_lock(&s->rp_lock);
     s->rp_bitmaps = 0;
+    g_hash_table_remove_all(s->rp_bitmap_blocks);
     s->rp_resume_acked = false;
     s->rp_stopped = false;
     qemu_mutex_unlock(&s->rp_lock);
@@ -564,7 +576,13 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     migration_cpu_latency_release(&s->postcopy_cpu_latency);
     bql_lock();
     s->total_time = now_ms() - s->start_time;
-    if (ok && migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED)) {
+    /*
+     * The destination confirmed: completed, even if a cancel came after
+     * (too late: the VM runs there now, it must not resume here).
+     */
+    if (ok && (migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED) ||
+               migrate_set_state(&s->state, MIGRATION_STATUS_CANCELLING,
+                                 MIGRATION_STATUS_COMPLETED))) {
         if (!s->postcopy_after_run) {
             /* (In postcopy it was measured at the switch.) */
             s->downtime = now_ms() - s->downtime_start;
@@ -634,6 +652,7 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
     QEMUFile *pf;
     const uint8_t *pkg;
     size_t pkg_len;
+    uint64_t pkg_end = 0;
     int ret;
 
     bql_lock();
@@ -681,10 +700,13 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         pkg = mig_channel_buffer_data(pkg_ioc, &pkg_len);
         trace_postcopy_start_package(pkg_len);
         qemu_savevm_send_packaged(f, pkg, pkg_len);
-        /* From here the destination may run the VM. */
+        pkg_end = qemu_file_total_transferred(f);
+        /*
+         * From here the destination may run the VM (a migrate-pause now
+         * pauses, and a failure never resumes it here) ...
+         */
         s->postcopy_after_run = true;
         qemu_savevm_send_ping(f, 4);
-        postcopy_go(s);
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
@@ -695,6 +717,21 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
     if (ret < 0) {
         return ret;
     }
+    if (qemu_file_written(f) < pkg_end) {
+        /*
+         * ... unless the package never left whole: the destination loads
+         * it only once it has all of it, so it cannot run the VM, and a
+         * failure here resumes it as a failed precopy does.
+         */
+        trace_postcopy_start_package_unsent(qemu_file_written(f), pkg_end);
+        s->postcopy_after_run = false;
+        if (!qemu_file_get_error_obj(f, errp)) {
+            error_setg(errp, "the postcopy package was not sent");
+        }
+        return -EIO;
+    }
+    /* (Not before: nothing else may write the main channel in the hold.) */
+    postcopy_go(s);
     set_file_rate_limit(s);
     qemu_file_reset_rate_limit(f);
     return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
@@ -1011,6 +1048,13 @@ static void *migration_thread(void *opaque)
             break;              /* cancelling */
         }
         done = migration_iteration_run(s, &cur, &ok, &err);
+        if (done && ok) {
+            /*
+             * The destination confirmed (SHUT 0): whatever was recorded
+             * since (migrate-pause, the watchdog) changes nothing.
+             */
+            break;
+        }
         /* The channels' errors first: theirs is the class that counts. */
         record_channel_errors(s);
         if (err) {
@@ -1037,10 +1081,7 @@ static void *migration_thread(void *opaque)
         rate_limit_wait(s, &it);
         keepalive_tick(s, cur == MIGRATION_STATUS_POSTCOPY_ACTIVE);
     }
-    /*
-     * (ok is set only when done: a failure before leaves it false, and an
-     * error recorded after the destination's SHUT(0) changes nothing.)
-     */
+    /* (ok is set only when done: a failure before leaves it false.) */
 
 finish:
     if (err) {
@@ -1163,11 +1204,15 @@ bool migrate_resume(MigrationState *s, const char *uri, Error **errp)
         return false;
     }
     qemu_mutex_lock(&s->qemu_file_lock);
-    g_free(s->resume_uri);
+    migration_uri_discard(s->resume_uri);
     s->resume_uri = prepared;
     qemu_mutex_unlock(&s->qemu_file_lock);
     if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
                            MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
+        /* (The migration thread takes it only in recover-setup.) */
+        qemu_mutex_lock(&s->qemu_file_lock);
+        migration_uri_discard(g_steal_pointer(&s->resume_uri));
+        qemu_mutex_unlock(&s->qemu_file_lock);
         error_setg(errp, "Cannot resume if there is no paused migration");
         return false;
     }

@@ -738,6 +738,8 @@ static void ram_save_cleanup(void *opaque)
         return;
     }
     memory_global_dirty_log_stop();
+    /* (A postcopy that failed or was cancelled left them set.) */
+    ram_postcopy_set_direct(false, NULL);
     ram_drop_requests(rs);
     qemu_mutex_lock(&rs->bitmap_mutex);
     RAMBLOCK_FOREACH(rb) {

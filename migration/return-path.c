@@ -152,7 +152,7 @@ void rp_writer_shutdown(RPWriter *w)
     }
 }
 
-/* Header + @len bytes of @data, then @extra (or NULL), flushed: lock held. */
+/* Header and @len bytes of @data, not yet flushed: lock held. */
 static bool writer_put(RPWriter *w, unsigned type, const uint8_t *data,
                        uint16_t len)
 {

@@ -119,6 +119,17 @@ char *migration_uri_prepare(const char *uri, Error **errp)
     return g_strdup(uri);
 }
 
+void migration_uri_discard(char *prepared)
+{
+    int fd;
+
+    if (prepared && g_str_has_prefix(prepared, "fd:") &&
+        qemu_strtoi(prepared + 3, NULL, 10, &fd) == 0 && fd >= 0) {
+        close(fd);
+    }
+    g_free(prepared);
+}
+
 /* Runs "/bin/sh -c CMD" with pipes to its stdin and from its stdout. */
 static MigChannel *spawn_exec(const char *cmd, bool outgoing, Error **errp)
 {

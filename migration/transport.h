@@ -24,6 +24,8 @@ bool migration_uri_known(const char *uri);
  * thread never needs the monitor.  Returns the URI to connect to.
  */
 char *migration_uri_prepare(const char *uri, Error **errp);
+/* A prepared URI that will not be connected to: frees it (and its fd). */
+void migration_uri_discard(char *prepared);
 MigChannel *migration_connect(const char *uri, Error **errp);
 
 /*

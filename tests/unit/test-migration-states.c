@@ -107,6 +107,7 @@ static const char *const status_allowed[][2] = {
     { "postcopy-recover", "postcopy-paused" },
     { "postcopy-recover", "failed" }, { "postcopy-recover", "cancelling" },
     { "cancelling", "cancelled" }, { "cancelling", "failed" },
+    { "cancelling", "completed" },
     { "completed", "setup" }, { "failed", "setup" }, { "cancelled", "setup" },
 };
 
