@@ -129,6 +129,33 @@ static uint32_t guest_passes(QTestState *qts)
     return qtest_readl(qts, GUEST_COUNTER + 8);
 }
 
+typedef struct CounterWait {
+    QTestState *qts;
+    uint32_t min;
+} CounterWait;
+
+static bool counter_has_enough(void *opaque)
+{
+    CounterWait *w = opaque;
+
+    return guest_passes(w->qts) >= w->min;
+}
+
+/*
+ * Waits until @g's pass counter in memory reaches @min (the serial output
+ * may be ahead of it or behind: the chardev writes it asynchronously).
+ */
+static void wait_for_counter(Guest *g, uint32_t min)
+{
+    CounterWait w = { g->qts, min };
+
+    if (!qtest_poll_until(counter_has_enough, &w, qtest_timeout() * 1000)) {
+        g_test_message("the pass counter stayed at %u, below %u after %d s",
+                       guest_passes(g->qts), min, qtest_timeout());
+        g_assert_not_reached();
+    }
+}
+
 /*
  * With the guest stopped: bytes of consecutive pages may differ only where
  * the pass was interrupted, and there by exactly one.
@@ -163,7 +190,9 @@ static void check_destination_runs(Guest *dst)
 
     g_assert_cmpstr(st, ==, "running");
     passes = guest_passes(dst->qts);
+    /* It prints, and it counts. */
     wait_for_passes(dst, 2);
+    wait_for_counter(dst, passes + 2);
     qtest_qmp_assert_success(dst->qts, "{'execute': 'stop'}");
     g_assert_cmpuint(guest_passes(dst->qts), >=, passes + 2);
     check_guest_memory(dst->qts);
