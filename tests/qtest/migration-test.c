@@ -396,20 +396,33 @@ static void test_written_after_lookup(void)
     qtest_quit(dst);
 }
 
-static void test_cancel(void)
+/*
+ * A precopy of guest pattern @seed over a unix socket named @name, held
+ * to @bandwidth bytes/s so that it is still running when the test acts;
+ * the destination's stderr is captured.
+ */
+static void start_slow_migration(const char *name, uint32_t seed,
+                                 uint64_t bandwidth, QTestState **src,
+                                 QTestState **dst)
 {
-    g_autofree char *sock = tmp_path("cancel.sock");
+    g_autofree char *sock = tmp_path(name);
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     QTestOptions o = { .capture_stderr = true };
-    QTestState *src = qtest_init("-M none -m 64M");
-    QTestState *dst = qtest_init_opts(&o, "-M none -m 64M -incoming %s",
-                                      uri);
+
+    *src = qtest_init("-M none -m 64M");
+    *dst = qtest_init_opts(&o, "-M none -m 64M -incoming %s", uri);
+    fill_guest(*src, seed);
+    migrate_set_parameter_int(*src, "max-bandwidth", bandwidth);
+    migrate_qmp(*src, uri);
+}
+
+static void test_cancel(void)
+{
+    QTestState *src, *dst;
     g_autofree char *st = NULL;
     int status;
 
-    fill_guest(src, 23);
-    migrate_set_parameter_int(src, "max-bandwidth", 100 << 10);
-    migrate_qmp(src, uri);
+    start_slow_migration("cancel.sock", 23, 100 << 10, &src, &dst);
     wait_for_migration_status(src, "active");
     qtest_qmp_assert_success(src, "{'execute': 'migrate_cancel'}");
     wait_for_migration_status(src, "cancelled");
@@ -472,18 +485,11 @@ static void test_cancel_exec(void)
  */
 static void test_quit_during_load(void)
 {
-    g_autofree char *sock = tmp_path("quit.sock");
-    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    QTestOptions o = { .capture_stderr = true };
-    QTestState *src = qtest_init("-M none -m 64M");
-    QTestState *dst = qtest_init_opts(&o, "-M none -m 64M -incoming %s",
-                                      uri);
+    QTestState *src, *dst;
     g_autofree char *st = NULL;
     int status;
 
-    fill_guest(src, 31);
-    migrate_set_parameter_int(src, "max-bandwidth", 1 << 20);
-    migrate_qmp(src, uri);
+    start_slow_migration("quit.sock", 31, 1 << 20, &src, &dst);
     wait_for_migration_status(dst, "active");
     kill(qtest_pid(dst), SIGTERM);
     status = qtest_wait_exit(dst);
