@@ -248,14 +248,16 @@ static void close_fd(gpointer p)
 
 int monitor_get_fd(const char *name, Error **errp)
 {
-    gpointer value;
+    gpointer key, value;
 
+    /* (Stealing takes the name out too: it is ours to free.) */
     if (!named_fds ||
-        !g_hash_table_steal_extended(named_fds, name, NULL, &value)) {
+        !g_hash_table_steal_extended(named_fds, name, &key, &value)) {
         error_setg(errp, "File descriptor named '%s' has not been found",
                    name);
         return -1;
     }
+    g_free(key);
     return GPOINTER_TO_INT(value);
 }
 
