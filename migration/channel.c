@@ -29,8 +29,9 @@
 
 /*
  * How long an exec: command may take to end once its pipes are closed
- * (it has its input's EOF) before it is terminated; none after a
- * shutdown (a cancel or a failure: what it does no longer matters).
+ * (it has its input's EOF) before it is terminated; none if the channel
+ * was shut down (a cancel or a failure: what it does no longer matters;
+ * a migration that succeeds does not shut its channels down).
  */
 #define EXEC_EXIT_MS    10000
 #define EXEC_TERM_MS    1000
@@ -49,6 +50,7 @@ struct MigChannel {
     int rfd, wfd;
     bool is_socket;
     int shut_efd;           /* pipes: signalled by shutdown */
+    int fifo_flags;         /* fd: FIFO's file flags to restore, or -1 */
     pid_t pid;
     int shut;               /* atomic */
     int64_t read_timeout_ms;    /* atomic; 0: none */
@@ -66,6 +68,7 @@ static MigChannel *chan_new(ChanKind kind, const char *name)
     c->kind = kind;
     c->name = g_strdup(name);
     c->rfd = c->wfd = c->shut_efd = -1;
+    c->fifo_flags = -1;
     return c;
 }
 
@@ -79,6 +82,8 @@ MigChannel *mig_channel_new_fd(int fd, const char *name)
     if (!c->is_socket && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
         c->kind = CHAN_PIPES;
         c->shut_efd = eventfd(0, EFD_CLOEXEC);
+        /* (Others may share the file description: given back as it was.) */
+        c->fifo_flags = fcntl(fd, F_GETFL);
     }
     qemu_set_nonblock(fd, c->kind == CHAN_PIPES);
     return c;
@@ -148,6 +153,16 @@ static bool child_ended(pid_t pid, int64_t ms)
     }
     pfd = syscall(SYS_pidfd_open, pid, 0);
     if (pfd < 0) {
+        /* (No pidfd: look again every 10 ms until the time is up.) */
+        int64_t end = g_get_monotonic_time() + ms * 1000;
+
+        while (g_get_monotonic_time() < end) {
+            g_usleep(10000);
+            if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid == pid) {
+                return true;
+            }
+        }
         return false;
     }
     {
@@ -163,17 +178,17 @@ static bool child_ended(pid_t pid, int64_t ms)
 }
 
 /*
- * Reaps an exec: command (and what it started: it leads its own process
- * group), terminating it if it does not end by itself, as QEMU does.
+ * Reaps an exec: command, terminating it if it does not end by itself
+ * (QEMU terminates it at once; ferry leaves it time after a success).
  */
 static void reap_command(pid_t pid, bool shut)
 {
     if (!child_ended(pid, shut ? 0 : EXEC_EXIT_MS)) {
         trace_migration_exec_terminate(pid, "SIGTERM");
-        kill(-pid, SIGTERM);
+        kill(pid, SIGTERM);
         if (!child_ended(pid, EXEC_TERM_MS)) {
             trace_migration_exec_terminate(pid, "SIGKILL");
-            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
         }
     }
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
@@ -192,6 +207,9 @@ void mig_channel_unref(MigChannel *c)
 {
     if (!c || qatomic_fetch_sub(&c->refcnt, 1) != 1) {
         return;
+    }
+    if (c->fifo_flags >= 0) {
+        fcntl(c->rfd, F_SETFL, c->fifo_flags);
     }
     if (c->wfd != c->rfd) {
         chan_close_fd(&c->wfd);

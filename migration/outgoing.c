@@ -577,8 +577,9 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     bql_lock();
     s->total_time = now_ms() - s->start_time;
     /*
-     * The destination confirmed: completed, even if a cancel came after
-     * (too late: the VM runs there now, it must not resume here).
+     * Done (the destination confirmed with SHUT(0), or without a return
+     * path the last byte went): completed, even if a cancel came after.
+     * It is too late: the VM may run there now, it must not resume here.
      */
     if (ok && (migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED) ||
                migrate_set_state(&s->state, MIGRATION_STATUS_CANCELLING,
@@ -1097,7 +1098,13 @@ finish:
     } else if (!ok) {
         migrate_clear_error(s);     /* the cancel caused it */
     }
-    shutdown_channels(s);
+    if (!ok) {
+        /*
+         * Wakes whoever still waits on a channel.  (Not after a success:
+         * an exec: command then gets its time to finish its output.)
+         */
+        shutdown_channels(s);
+    }
     rp_stop(s);
     migration_finish(s, cur, ok);
     close_channels(s);

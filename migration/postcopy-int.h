@@ -27,6 +27,7 @@
  * Lock order, outermost first (a thread holding one may take only those
  * below it):
  *   BQL
+ *   mis->oob_lock         migrate-pause/-recover against the exit
  *   mis->channel_lock     the channel pointers in MigrationIncomingState
  *   pc->pause_lock        pause and recovery hand-over between threads
  *   pc->send_lock         the order of page requests on the return path

@@ -123,7 +123,12 @@ static QEMUFile *pause_incoming(PostcopyIncoming *pc)
     qemu_mutex_unlock(&pc->pause_lock);
     trace_postcopy_pause_incoming_continued(!quitting);
     if (quitting) {
-        /* (A recovery that came as the exit began: it is closed here.) */
+        /*
+         * A recovery that came as the exit began: its channels close
+         * here, once the preempt thread (which may have taken the new
+         * preempt channel) has stopped reading.
+         */
+        postcopy_preempt_park(pc);
         close_links(pc);
         return NULL;
     }

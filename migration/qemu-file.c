@@ -115,10 +115,11 @@ int qemu_file_get_error_obj(QEMUFile *f, Error **errp)
 static void set_error(QEMUFile *f, int ret, Error *err, bool io)
 {
     if (ret && !qatomic_xchg(&f->error_claimed, 1)) {
+        trace_qemu_file_set_error(ret, io, err ? error_get_pretty(err) : "");
         f->last_error_obj = err;
         f->last_error_io = io;
+        /* (From here a reader may see it, and free it with the file.) */
         qatomic_store_release(&f->last_error, ret);
-        trace_qemu_file_set_error(ret, io, err ? error_get_pretty(err) : "");
     } else {
         error_free(err);
     }

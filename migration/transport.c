@@ -28,6 +28,7 @@
 typedef struct Listener {
     QemuMutex lock;
     int fd;
+    unsigned gen;           /* one more for each listener */
     guint watch;            /* main-loop mode */
     SocketAddress *addr;
     char *bound;            /* actual address, kept after the accept */
@@ -161,8 +162,6 @@ static MigChannel *spawn_exec(const char *cmd, bool outgoing, Error **errp)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        /* Its own group: whatever it starts ends with it (channel.c). */
-        setpgid(0, 0);
         dup2(in[0], STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -281,6 +280,7 @@ static void listener_close(void)
 
 static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
 {
+    unsigned gen = GPOINTER_TO_UINT(data);
     int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     MigrationIncomingFn *fn = listener.fn;
 
@@ -297,7 +297,7 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
      * replaced this listener meanwhile, from the monitor's I/O thread).
      */
     qemu_mutex_lock(&listener.lock);
-    if (listener.fd == fd) {
+    if (listener.gen == gen) {
         listener.watch = 0;
         listener_close();
     }
@@ -429,6 +429,7 @@ static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
     }
     qemu_mutex_lock(&listener.lock);
     listener.fd = fd;
+    listener.gen++;
     listener.addr = addr;
     g_free(listener.bound);
     {
@@ -443,7 +444,8 @@ static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
                            listener_thread, NULL, QEMU_THREAD_JOINABLE);
         listener.thread_running = true;
     } else {
-        listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept, NULL);
+        listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept,
+                                       GUINT_TO_POINTER(listener.gen));
     }
     qemu_mutex_unlock(&listener.lock);
     return true;
