@@ -35,19 +35,21 @@ struct QTestState {
     GString *stderr_buf;
     int exit_status;
     bool exited;
+    char *name;             /* the binary's base name, for messages */
+    int expected_exit;      /* qtest_quit(): QTEST_EXIT_ANY, or the code */
 };
 
-static GList *live_children;    /* pid_t as pointers; test thread only */
+static GList *live_children;    /* QTestState *; test thread only */
 static char *tmpdir;
 static unsigned sock_counter;
 
 static void kill_all_children(void)
 {
     for (GList *l = live_children; l; l = l->next) {
-        pid_t pid = GPOINTER_TO_INT(l->data);
+        QTestState *s = l->data;
 
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
     }
     g_list_free(live_children);
     live_children = NULL;
@@ -58,6 +60,7 @@ static void kill_all_children(void)
     }
 }
 
+static void drain_stderr(QTestState *s);
 static void qtest_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static void qtest_fatal(const char *fmt, ...)
 {
@@ -68,6 +71,7 @@ static void qtest_fatal(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    qtest_dump_stderr_all();
     kill_all_children();
     abort();
 }
@@ -188,8 +192,7 @@ static bool child_exited(QTestState *s)
     if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
         s->exited = true;
         s->exit_status = status;
-        live_children = g_list_remove(live_children,
-                                      GINT_TO_POINTER(s->pid));
+        live_children = g_list_remove(live_children, s);
         return true;
     }
     return false;
@@ -332,7 +335,8 @@ QTestState *qtest_init_opts(const QTestOptions *opts, const char *fmt, ...)
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    live_children = g_list_prepend(live_children, GINT_TO_POINTER(s->pid));
+    live_children = g_list_prepend(live_children, s);
+    s->name = g_path_get_basename(argv[0]);
     s->stderr_buf = g_string_new(NULL);
     s->stderr_fd = errpipe[0];
     if (errpipe[1] >= 0) {
@@ -399,6 +403,7 @@ static void qtest_free(QTestState *s)
     g_string_free(s->qtest_in.buf, true);
     g_string_free(s->qmp_in.buf, true);
     g_string_free(s->stderr_buf, true);
+    g_free(s->name);
     g_queue_clear_full(&s->events, (GDestroyNotify)json_node_unref);
     if (s->greeting) {
         json_node_unref(s->greeting);
@@ -449,19 +454,99 @@ void qtest_kill(QTestState *s)
         kill(s->pid, SIGKILL);
         waitpid(s->pid, &s->exit_status, 0);
         s->exited = true;
-        live_children = g_list_remove(live_children,
-                                      GINT_TO_POINTER(s->pid));
+        live_children = g_list_remove(live_children, s);
     }
     qtest_free(s);
 }
 
+void qtest_set_expected_exit(QTestState *s, int code)
+{
+    s->expected_exit = code;
+}
+
+/* What a sanitizer prints when it finds something (stderr captured). */
+static const char *sanitizer_report(const char *err)
+{
+    static const char *const marks[] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+        "WARNING: ThreadSanitizer", "runtime error: ",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
+        if (strstr(err, marks[i])) {
+            return marks[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * How the process ended, checked: it exited (no signal) with the
+ * expected code, and said nothing a sanitizer says.  A sanitizer that
+ * finds something makes the process's exit code non-zero (CI sets
+ * exitcode=86 for ASan and UBSan; TSan's is 66), so this catches a
+ * report at exit even when stderr is not captured.
+ */
+static void check_exit(QTestState *s, bool timed_out)
+{
+    const char *mark;
+
+    drain_stderr(s);
+    mark = sanitizer_report(s->stderr_buf->str);
+    if (timed_out) {
+        g_test_fail_printf("%s (pid %d) did not exit within %d s of SIGTERM",
+                           s->name, s->pid, qtest_timeout());
+    } else if (WIFSIGNALED(s->exit_status)) {
+        g_test_fail_printf("%s (pid %d) was killed by signal %d%s", s->name,
+                           s->pid, WTERMSIG(s->exit_status),
+                           WCOREDUMP(s->exit_status) ? " (core dumped)" : "");
+    } else if (s->expected_exit != QTEST_EXIT_ANY &&
+               WEXITSTATUS(s->exit_status) != s->expected_exit) {
+        g_test_fail_printf("%s (pid %d) exited with status %d, expected %d",
+                           s->name, s->pid, WEXITSTATUS(s->exit_status),
+                           s->expected_exit);
+    } else if (mark) {
+        g_test_fail_printf("%s (pid %d): a sanitizer report (%s)", s->name,
+                           s->pid, mark);
+    } else {
+        return;
+    }
+    if (s->stderr_buf->len) {
+        fprintf(stderr, "---- stderr of %s (pid %d) ----\n%s\n----\n",
+                s->name, s->pid, s->stderr_buf->str);
+    }
+}
+
 void qtest_quit(QTestState *s)
 {
+    bool timed_out;
+
     if (!child_exited(s)) {
         kill(s->pid, SIGTERM);
     }
-    wait_child_deadline(s, now_ms() + qtest_timeout() * 1000LL);
-    qtest_kill(s);
+    timed_out = !wait_child_deadline(s, now_ms() +
+                                        qtest_timeout() * 1000LL);
+    if (timed_out) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &s->exit_status, 0);
+        s->exited = true;
+        live_children = g_list_remove(live_children, s);
+    }
+    check_exit(s, timed_out);
+    qtest_free(s);
+}
+
+void qtest_dump_stderr_all(void)
+{
+    for (GList *l = live_children; l; l = l->next) {
+        QTestState *s = l->data;
+
+        drain_stderr(s);
+        if (s->stderr_buf->len) {
+            fprintf(stderr, "---- stderr of %s (pid %d) so far ----\n%s\n"
+                    "----\n", s->name, s->pid, s->stderr_buf->str);
+        }
+    }
 }
 
 /* ---- QMP ---- */

@@ -10,6 +10,9 @@
  *
  * QMP replies are returned as json-glib nodes; events that arrive while
  * waiting for a reply are queued for qtest_qmp_eventwait().
+ *
+ * Every process is checked at its end (qtest_quit()): a test whose ferry
+ * crashed, hung on SIGTERM or had a sanitizer report at exit fails.
  */
 #ifndef LIBQTEST_H
 #define LIBQTEST_H
@@ -34,8 +37,18 @@ typedef struct QTestOptions {
 QTestState *qtest_init(const char *extra_args);
 QTestState *qtest_init_opts(const QTestOptions *opts, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
-/* SIGTERM, wait (deadline), SIGKILL if needed; frees @s. */
+/*
+ * SIGTERM, wait (deadline), SIGKILL if needed; frees @s.  The test fails
+ * unless the process exited by itself (no signal, within the deadline)
+ * with the expected status (0 unless qtest_set_expected_exit() said
+ * otherwise) and, where stderr is captured, without a sanitizer report.
+ */
 void qtest_quit(QTestState *s);
+/* The exit status qtest_quit() expects (e.g. 1: a failed incoming). */
+#define QTEST_EXIT_ANY (-1)
+void qtest_set_expected_exit(QTestState *s, int code);
+/* Prints the captured stderr of every process still running. */
+void qtest_dump_stderr_all(void);
 /* Waits for the process to exit by itself; returns its wait status. */
 int qtest_wait_exit(QTestState *s);
 /* Kills and reaps without the graceful path. */

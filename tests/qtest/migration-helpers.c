@@ -44,6 +44,7 @@ static bool status_reached(void *opaque)
                        json_object_has_member(ret, "error-desc")
                        ? json_object_get_string_member(ret, "error-desc")
                        : "(no error-desc)");
+        qtest_dump_stderr_all();
         g_assert_not_reached();
     }
     if (w->allow_cancelled && g_str_equal(w->last, "cancelled")) {
@@ -58,6 +59,7 @@ void wait_for_migration_status(QTestState *who, const char *goal)
 
     if (!qtest_poll_until(status_reached, &w, qtest_timeout())) {
         g_test_message("still '%s' instead of '%s'", w.last, goal);
+        qtest_dump_stderr_all();
         g_assert_not_reached();
     }
     g_free(w.last);
