@@ -184,7 +184,7 @@ static int load_main(QEMUFile *f, void *opaque)
 {
     MigrationIncomingState *mis = opaque;
     Error *err = NULL;
-    int ret = qemu_loadvm_state_main(f, mis, &err);
+    int ret = qemu_loadvm_state_main(f, mis, LOADVM_PHASE_LISTEN, &err);
 
     /* (The error is on @f too: that is where postcopy reads it.) */
     g_clear_pointer(&err, error_free);

@@ -78,19 +78,89 @@ static int check_stream(QEMUFile *f, Error **errp, const char *what)
     return ret;
 }
 
+/*
+ * What each loop accepts (spec §5.6, §5.10).  LISTEN hands the main
+ * channel to the listen thread while the incoming thread still loads the
+ * package from memory: from then on the main channel carries only what a
+ * running VM may still receive (RAM, PINGs, a recovery's handshake), and
+ * device state travels only in the package, which holds no RAM (its RAM
+ * records would share the main channel's temporary host page with the
+ * listen thread).
+ */
+typedef struct LoadvmPhaseRules {
+    const char *where;          /* for messages */
+    uint32_t commands;          /* 1u << MIG_CMD_... */
+    bool device_sections;       /* sections without postcopy (devices) */
+    bool ram_starts;            /* START/FULL of the postcopy one (RAM) */
+    bool ram_parts;             /* PART/END of it */
+} LoadvmPhaseRules;
+
+#define CMD(c) (1u << MIG_CMD_##c)
+
+/* A PACKAGED blob is read (and its buffer grown) this much at a time. */
+#define PACKAGED_CHUNK (1u << 20)
+
+static const LoadvmPhaseRules loadvm_rules[] = {
+    [LOADVM_PHASE_MAIN] = {
+        .where = "outside the PACKAGED blob",
+        .commands = CMD(OPEN_RETURN_PATH) | CMD(PING) |
+                    CMD(POSTCOPY_ADVISE) | CMD(POSTCOPY_RAM_DISCARD) |
+                    CMD(PACKAGED) | CMD(ENABLE_COLO) |
+                    CMD(POSTCOPY_RESUME) | CMD(RECV_BITMAP) |
+                    CMD(SWITCHOVER_START),
+        .device_sections = true, .ram_starts = true, .ram_parts = true,
+    },
+    [LOADVM_PHASE_PACKAGE] = {
+        .where = "inside the PACKAGED blob",
+        .commands = CMD(PING) | CMD(POSTCOPY_LISTEN) | CMD(POSTCOPY_RUN),
+        .device_sections = true,
+    },
+    [LOADVM_PHASE_LISTEN] = {
+        .where = "on the main channel after POSTCOPY_LISTEN",
+        .commands = CMD(PING) | CMD(POSTCOPY_RESUME) | CMD(RECV_BITMAP),
+        .ram_parts = true,
+    },
+};
+
 /* Entries are never freed while a load runs, so the pointer stays valid. */
 static LoadStateEntry *find_loaded(MigrationIncomingState *mis,
                                    uint32_t section_id)
 {
     QEMU_LOCK_GUARD(&mis->loadvm_lock);
-    for (guint i = 0; i < mis->loadvm_handlers->len; i++) {
-        LoadStateEntry *le = mis->loadvm_handlers->pdata[i];
+    return g_hash_table_lookup(mis->loadvm_by_id,
+                               GUINT_TO_POINTER(section_id));
+}
 
-        if (le->section_id == section_id) {
-            return le;
-        }
+/*
+ * Whether @se's sections may come in @phase (@start_full: START or
+ * FULL); fails the load otherwise.
+ */
+static int check_section_phase(QEMUFile *f, MigrationIncomingState *mis,
+                               LoadvmPhase phase, SaveStateEntry *se,
+                               uint32_t section_id, bool start_full,
+                               uint64_t off, Error **errp)
+{
+    const LoadvmPhaseRules *r = &loadvm_rules[phase];
+    bool ram = savevm_se_has_postcopy(se);
+    bool ok = !ram ? r->device_sections
+                   : start_full ? r->ram_starts : r->ram_parts;
+
+    if (ok && phase == LOADVM_PHASE_PACKAGE &&
+        !postcopy_incoming_listening(mis->postcopy)) {
+        return load_fail(f, errp, -EINVAL, "section '%s' (id %u) at offset "
+                         "%" PRIu64 ": before POSTCOPY_LISTEN, which must "
+                         "start the PACKAGED blob", savevm_se_idstr(se),
+                         section_id, off);
     }
-    return NULL;
+    if (ok) {
+        return 0;
+    }
+    return load_fail(f, errp, -EINVAL, "section '%s' (id %u) at offset %"
+                     PRIu64 ": %s section %s", savevm_se_idstr(se),
+                     section_id, off,
+                     ram ? (start_full ? "a RAM start" : "RAM")
+                         : "a device's",
+                     r->where);
 }
 
 static int check_section_footer(QEMUFile *f, LoadStateEntry *le,
@@ -147,7 +217,7 @@ static int load_section_body(QEMUFile *f, LoadStateEntry *le,
 }
 
 static int loadvm_section_start_full(QEMUFile *f, MigrationIncomingState *mis,
-                                     uint8_t type, uint64_t start,
+                                     LoadvmPhase phase, uint64_t start,
                                      Error **errp)
 {
     char idstr[256];
@@ -181,27 +251,42 @@ static int loadvm_section_start_full(QEMUFile *f, MigrationIncomingState *mis,
                          ": unsupported version %d (local version %d)",
                          idstr, start, version_id, savevm_se_version(se));
     }
-    le = find_loaded(mis, section_id);
-    if (le && le->se != se) {
+    if (check_section_phase(f, mis, phase, se, section_id, true, start,
+                            errp)) {
+        return -EINVAL;
+    }
+    qemu_mutex_lock(&mis->loadvm_lock);
+    le = g_hash_table_lookup(mis->loadvm_by_id, GUINT_TO_POINTER(section_id));
+    if (!le) {
+        le = g_hash_table_lookup(mis->loadvm_by_se, se);
+        if (le) {
+            /* (One id per section: the tables stay as small as the VM.) */
+            qemu_mutex_unlock(&mis->loadvm_lock);
+            return load_fail(f, errp, -EINVAL, "section '%s' at offset %"
+                             PRIu64 ": section id %u, but it came as id %u "
+                             "before", idstr, start, section_id,
+                             le->section_id);
+        }
+        le = g_new0(LoadStateEntry, 1);
+        le->se = se;
+        le->section_id = section_id;
+        g_hash_table_insert(mis->loadvm_by_id, GUINT_TO_POINTER(section_id),
+                            le);
+        g_hash_table_insert(mis->loadvm_by_se, se, le);
+    }
+    qemu_mutex_unlock(&mis->loadvm_lock);
+    if (le->se != se) {
         return load_fail(f, errp, -EINVAL, "section '%s' at offset %" PRIu64
                          ": section id %u already names '%s'", idstr, start,
                          section_id, savevm_se_idstr(le->se));
     }
-    if (!le) {
-        le = g_new0(LoadStateEntry, 1);
-        le->se = se;
-        le->section_id = section_id;
-        qemu_mutex_lock(&mis->loadvm_lock);
-        g_ptr_array_add(mis->loadvm_handlers, le);
-        qemu_mutex_unlock(&mis->loadvm_lock);
-    }
     le->version_id = version_id;
-    (void)type;
     return load_section_body(f, le, start, errp);
 }
 
 static int loadvm_section_part_end(QEMUFile *f, MigrationIncomingState *mis,
-                                   uint64_t start, Error **errp)
+                                   LoadvmPhase phase, uint64_t start,
+                                   Error **errp)
 {
     uint32_t section_id = qemu_get_be32(f);
     LoadStateEntry *le;
@@ -214,7 +299,38 @@ static int loadvm_section_part_end(QEMUFile *f, MigrationIncomingState *mis,
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": Unknown "
                          "savevm section %u", start, section_id);
     }
+    if (check_section_phase(f, mis, phase, le->se, section_id, false, start,
+                            errp)) {
+        return -EINVAL;
+    }
     return load_section_body(f, le, start, errp);
+}
+
+/*
+ * Reads a PACKAGED blob of @length bytes.  The buffer grows with what
+ * arrives, so a length that lies costs no more than the bytes sent.
+ */
+static uint8_t *read_package(QEMUFile *f, uint32_t length, Error **errp)
+{
+    g_autofree uint8_t *blob = g_malloc(MIN(length, PACKAGED_CHUNK) + 1);
+    size_t size = MIN(length, PACKAGED_CHUNK);
+    size_t got = 0;
+
+    while (got < length) {
+        size_t want = MIN(length - got, PACKAGED_CHUNK);
+
+        if (got + want > size) {
+            size = MIN((size_t)length, MAX(size * 2, got + want));
+            blob = g_realloc(blob, size);
+        }
+        if (qemu_get_buffer(f, blob + got, want) != want) {
+            check_stream(f, errp, "reading the PACKAGED blob");
+            return NULL;
+        }
+        got += want;
+    }
+    trace_loadvm_packaged(length);
+    return g_steal_pointer(&blob);
 }
 
 /* PACKAGED: read the blob, then run the same loop over it. */
@@ -230,15 +346,7 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     if (check_stream(f, errp, "reading PACKAGED")) {
         return -EIO;
     }
-    /*
-     * A package only makes sense as the postcopy switch: after ADVISE,
-     * and never inside another package (which would let a tiny stream
-     * nest thousands of buffers deep).
-     */
-    if (qatomic_read(&mis->package)) {
-        return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
-                         "inside a PACKAGED blob", start);
-    }
+    /* (Never nested: the package's own loop refuses PACKAGED.) */
     if (!postcopy_incoming_advised(mis->postcopy)) {
         return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED "
                          "without POSTCOPY_ADVISE", start);
@@ -248,24 +356,16 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
                          "blob of %u bytes is larger than %u", start, length,
                          MAX_VM_CMD_PACKAGED_SIZE);
     }
-    blob = g_try_malloc(length ? length : 1);
+    blob = read_package(f, length, errp);
     if (!blob) {
-        return load_fail(f, errp, -ENOMEM, "offset %" PRIu64 ": no memory "
-                         "for a PACKAGED blob of %u bytes", start, length);
-    }
-    if (qemu_get_buffer(f, blob, length) != length) {
-        check_stream(f, errp, "reading the PACKAGED blob");
         return -EIO;
     }
-    trace_loadvm_packaged(length);
     ioc = mig_channel_new_buffer(blob, length, "packaged");
     pf = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
     /* Errors inside name their offset in the whole stream. */
     qemu_file_set_base_offset(pf, qemu_file_tell(f) - length);
-    qatomic_set(&mis->package, pf);
-    ret = qemu_loadvm_state_main(pf, mis, errp);
-    qatomic_set(&mis->package, NULL);
+    ret = qemu_loadvm_state_main(pf, mis, LOADVM_PHASE_PACKAGE, errp);
     if (ret == 0) {
         /* The blob must end with RUN (which makes the loop quit). */
         ret = load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": PACKAGED blob "
@@ -300,7 +400,8 @@ static void loadvm_keepalive(QEMUFile *f, MigrationIncomingState *mis,
 }
 
 static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
-                                  uint64_t start, Error **errp)
+                                  LoadvmPhase phase, uint64_t start,
+                                  Error **errp)
 {
     unsigned cmd = qemu_get_be16(f);
     unsigned len = qemu_get_be16(f);
@@ -318,6 +419,16 @@ static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
         return load_fail(f, errp, -ERANGE, "offset %" PRIu64 ": %s received "
                          "with bad length - expecting %d, got %u", start,
                          mig_cmd_name(cmd), mig_cmd_len[cmd], len);
+    }
+    if (!(loadvm_rules[phase].commands & (1u << cmd))) {
+        return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s %s",
+                         start, mig_cmd_name(cmd), loadvm_rules[phase].where);
+    }
+    if (phase == LOADVM_PHASE_PACKAGE && cmd != MIG_CMD_POSTCOPY_LISTEN &&
+        !postcopy_incoming_listening(mis->postcopy)) {
+        return load_fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s before "
+                         "POSTCOPY_LISTEN, which must start the PACKAGED "
+                         "blob", start, mig_cmd_name(cmd));
     }
     switch (cmd) {
     case MIG_CMD_OPEN_RETURN_PATH:
@@ -366,7 +477,7 @@ static int loadvm_process_command(QEMUFile *f, MigrationIncomingState *mis,
 }
 
 int qemu_loadvm_state_main(QEMUFile *f, MigrationIncomingState *mis,
-                           Error **errp)
+                           LoadvmPhase phase, Error **errp)
 {
     for (;;) {
         uint64_t start = qemu_file_tell(f);
@@ -380,14 +491,14 @@ int qemu_loadvm_state_main(QEMUFile *f, MigrationIncomingState *mis,
         switch (type) {
         case QEMU_VM_SECTION_START:
         case QEMU_VM_SECTION_FULL:
-            ret = loadvm_section_start_full(f, mis, type, start, errp);
+            ret = loadvm_section_start_full(f, mis, phase, start, errp);
             break;
         case QEMU_VM_SECTION_PART:
         case QEMU_VM_SECTION_END:
-            ret = loadvm_section_part_end(f, mis, start, errp);
+            ret = loadvm_section_part_end(f, mis, phase, start, errp);
             break;
         case QEMU_VM_COMMAND:
-            ret = loadvm_process_command(f, mis, start, errp);
+            ret = loadvm_process_command(f, mis, phase, start, errp);
             break;
         case QEMU_VM_EOF:
             return 0;
@@ -487,7 +598,7 @@ int qemu_loadvm_state(QEMUFile *f, MigrationIncomingState *mis,
     if (ret) {
         return ret;
     }
-    ret = qemu_loadvm_state_main(f, mis, errp);
+    ret = qemu_loadvm_state_main(f, mis, LOADVM_PHASE_MAIN, errp);
     if (ret < 0 || ret == LOADVM_QUIT) {
         return ret;
     }
@@ -511,5 +622,6 @@ int qemu_loadvm_state(QEMUFile *f, MigrationIncomingState *mis,
 void qemu_loadvm_state_cleanup(MigrationIncomingState *mis)
 {
     QEMU_LOCK_GUARD(&mis->loadvm_lock);
-    g_ptr_array_set_size(mis->loadvm_handlers, 0);
+    g_hash_table_remove_all(mis->loadvm_by_se);
+    g_hash_table_remove_all(mis->loadvm_by_id);
 }

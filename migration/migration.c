@@ -267,7 +267,8 @@ void migration_state_init(void)
     qemu_mutex_init(&mis->oob_lock);
     qemu_mutex_init(&mis->error_lock);
     qemu_mutex_init(&mis->loadvm_lock);
-    mis->loadvm_handlers = g_ptr_array_new_with_free_func(g_free);
+    mis->loadvm_by_id = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    mis->loadvm_by_se = g_hash_table_new(NULL, NULL);
     mis->rp = rp_writer_new();
     current_incoming = mis;
 }

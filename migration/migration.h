@@ -95,6 +95,11 @@ typedef struct MigrationState {
     QemuSemaphore rate_limit_sem;   /* wakes the thread early */
     int start_postcopy;             /* atomic: migrate-start-postcopy */
     bool postcopy_after_run;        /* migration thread: RUN was sent */
+    /*
+     * The stream's EOF is on its way (atomic; set by the migration
+     * thread): only then may the destination say SHUT(0).
+     */
+    bool stream_ended;
     int postcopy_cpu_latency;       /* migration thread: PM QoS handle */
     QemuSemaphore pause_sem;        /* migrate-continue */
     /*
@@ -169,18 +174,15 @@ typedef struct MigrationIncomingState {
     QemuMutex error_lock;
     Error *error;
     /*
-     * Loader bookkeeping (loadvm.c).  In postcopy the incoming thread
-     * (loading the package) and the listen thread (loading RAM) both use
-     * it: loadvm_lock protects the list.
+     * Loader bookkeeping (loadvm.c): the sections seen so far, by the
+     * source's section id and by entry (one id per entry, so at most one
+     * per registered section however long the stream).  In postcopy the
+     * incoming thread (loading the package) and the listen thread
+     * (loading RAM) both use them: loadvm_lock protects them.
      */
     QemuMutex loadvm_lock;
-    GPtrArray *loadvm_handlers;     /* LoadStateEntry * */
-    /*
-     * The PACKAGED blob the incoming thread is loading, or NULL (atomic:
-     * the listen thread compares it too).  LISTEN and RUN only count
-     * when read from it.
-     */
-    QEMUFile *package;
+    GHashTable *loadvm_by_id;       /* section id -> LoadStateEntry * */
+    GHashTable *loadvm_by_se;       /* SaveStateEntry * -> same entry */
     /* This incoming migration's postcopy machinery (postcopy-ram.h). */
     PostcopyIncoming *postcopy;
     uint64_t pages_received;        /* atomic */

@@ -700,6 +700,14 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
         qemu_fflush(pf);
         pkg = mig_channel_buffer_data(pkg_ioc, &pkg_len);
         trace_postcopy_start_package(pkg_len);
+    }
+    if (ret == 0 && pkg_len > MAX_VM_CMD_PACKAGED_SIZE) {
+        error_setg(errp, "the device state (%zu bytes) does not fit in a "
+                   "postcopy package (at most %u bytes)", pkg_len,
+                   MAX_VM_CMD_PACKAGED_SIZE);
+        ret = -E2BIG;
+    }
+    if (ret == 0) {
         qemu_savevm_send_packaged(f, pkg, pkg_len);
         pkg_end = qemu_file_total_transferred(f);
         /*

@@ -51,6 +51,8 @@ struct PostcopyTmpPage {
     RAMBlock *rb;
     uint64_t host_offset;
     unsigned pages;             /* target pages received so far */
+    unsigned long *have;        /* which ones (a stream may repeat one) */
+    unsigned max_pages;         /* target pages in buf */
     bool all_zero;
     /*
      * A run of whole zero host pages, contiguous in one block, not yet

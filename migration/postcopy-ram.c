@@ -554,16 +554,7 @@ int postcopy_incoming_command(PostcopyIncoming *pc, QEMUFile *f,
                               unsigned cmd, unsigned len, uint64_t start,
                               Error **errp)
 {
-    /*
-     * LISTEN hands the main channel to the listen thread and RUN ends the
-     * package's load: anywhere but inside the package they would have two
-     * threads reading one channel.
-     */
-    if ((cmd == MIG_CMD_POSTCOPY_LISTEN || cmd == MIG_CMD_POSTCOPY_RUN) &&
-        f != qatomic_read(&pc->mis->package)) {
-        return fail(f, errp, -EINVAL, "offset %" PRIu64 ": %s outside the "
-                    "PACKAGED blob", start, mig_cmd_name(cmd));
-    }
+    /* (loadvm.c took LISTEN and RUN only from the package.) */
     switch (cmd) {
     case MIG_CMD_POSTCOPY_ADVISE:
         return handle_advise(pc, f, len, start, errp);
@@ -596,6 +587,8 @@ PostcopyTmpPage *postcopy_tmp_page_new(size_t size)
 
     /* Page-aligned: UFFDIO_COPY copies from it. */
     t->buf = qemu_memalign_pages(size);
+    t->max_pages = MAX(size / TARGET_PAGE_SIZE, 1);
+    t->have = bitmap_new(t->max_pages);
     return t;
 }
 
@@ -603,6 +596,7 @@ void postcopy_tmp_page_free(PostcopyTmpPage *t)
 {
     if (t) {
         qemu_free_pages(t->buf);
+        g_free(t->have);
         g_free(t);
     }
 }
@@ -615,6 +609,7 @@ void postcopy_tmp_page_free(PostcopyTmpPage *t)
 void postcopy_tmp_page_reset(PostcopyTmpPage *t)
 {
     if (t) {
+        bitmap_zero(t->have, t->max_pages);
         t->pages = 0;
         t->zrun_len = 0;
     }
@@ -673,6 +668,7 @@ static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
     uint8_t *host = rb->host + t->host_offset;
     int ret;
 
+    bitmap_zero(t->have, t->pages);
     t->pages = 0;
     if (t->all_zero && postcopy_block_zeropage_ok(pc, rb)) {
         if (t->zrun_len && (t->zrun_rb != rb ||
@@ -730,6 +726,17 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
                    rb->idstr, addr);
         return -EINVAL;
     }
+    /*
+     * A host page is placed once all its target pages are here: each
+     * must come once, or a repeated one would leave another unwritten
+     * (the buffer holds the last host page's bytes) and place it.
+     */
+    if (test_bit((addr - host_off) / TARGET_PAGE_SIZE, t->have)) {
+        error_setg(errp, "target page 0x%" PRIx64 " of %s came twice for "
+                   "host page 0x%" PRIx64 " on channel %d", addr, rb->idstr,
+                   host_off, channel);
+        return -EINVAL;
+    }
     dst = t->buf + (addr - host_off);
     if (zero) {
         /* The buffer is reused: zero pages must be written too. */
@@ -742,6 +749,7 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
         }
         t->all_zero = false;
     }
+    set_bit((addr - host_off) / TARGET_PAGE_SIZE, t->have);
     if (++t->pages < rb->page_size / TARGET_PAGE_SIZE) {
         return 0;
     }

@@ -176,6 +176,12 @@ int savevm_se_version(SaveStateEntry *se)
     return se->version_id;
 }
 
+bool savevm_se_has_postcopy(SaveStateEntry *se)
+{
+    return se->ops && se->ops->has_postcopy &&
+           se->ops->has_postcopy(se->opaque);
+}
+
 void savevm_foreach_se(void (*fn)(SaveStateEntry *se, void *opaque),
                        void *opaque)
 {

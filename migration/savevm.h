@@ -45,8 +45,13 @@ enum MigCmd {
     MIG_CMD_MAX
 };
 
-/* Largest PACKAGED blob accepted (QEMU allows up to 4 GiB; be sane). */
-#define MAX_VM_CMD_PACKAGED_SIZE (256u << 20)
+/*
+ * Largest PACKAGED blob accepted.  It holds the device state only (RAM
+ * never: loadvm.c), a few KiB for ferry's machines; QEMU 7.2 allows
+ * 4 GiB and buffers it whole, older QEMUs capped it at 16 MiB, as ferry
+ * does: a stream cannot make the destination buffer more.
+ */
+#define MAX_VM_CMD_PACKAGED_SIZE (16u << 20)
 
 const char *mig_cmd_name(unsigned cmd);
 
@@ -108,6 +113,8 @@ const char *savevm_se_idstr(SaveStateEntry *se);
 int savevm_load_se(QEMUFile *f, SaveStateEntry *se, int version_id,
                    Error **errp);
 int savevm_se_version(SaveStateEntry *se);
+/* Whether @se goes on in postcopy (RAM: the postcopy-ram capability). */
+bool savevm_se_has_postcopy(SaveStateEntry *se);
 void savevm_foreach_se(void (*fn)(SaveStateEntry *se, void *opaque),
                        void *opaque);
 int savevm_load_setup(QEMUFile *f, Error **errp);

@@ -3,7 +3,9 @@
  */
 #include "migration-helpers.h"
 
+#include <poll.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 JsonNode *migrate_query(QTestState *who)
@@ -190,4 +192,55 @@ bool have_userfaultfd(void)
         return false;
     }
     return true;
+}
+
+bool free_huge_pages(unsigned need)
+{
+    g_autofree char *s = NULL;
+
+    if (!g_file_get_contents("/sys/kernel/mm/hugepages/hugepages-2048kB/"
+                             "free_hugepages", &s, NULL, NULL)) {
+        return false;
+    }
+    return strtoul(s, NULL, 10) >= need;
+}
+
+int load_postcopy_stream(const char *file, const char *mem,
+                                char **err_out)
+{
+    QTestOptions o = { .capture_stderr = true, .no_qtest = true };
+    QTestState *dst = qtest_init_opts(&o, "%s -incoming defer", mem);
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout() * G_USEC_PER_SEC;
+    int status;
+
+    migrate_set_capability(dst, "postcopy-ram", true);
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'file:%s'}}", file);
+    for (;;) {
+        g_autoptr(JsonNode) rsp = qtest_qmp_try(dst, "{'execute': "
+                                                "'query-migrate'}");
+
+        if (!rsp) {
+            break;
+        }
+        if (g_str_equal(json_object_get_string_member(qmp_rsp_return(rsp),
+                                                      "status"),
+                        "completed")) {
+            if (err_out) {
+                *err_out = g_strdup(qtest_stderr(dst));
+            }
+            qtest_quit(dst);
+            return 0;
+        }
+        g_assert_true(g_get_monotonic_time() < deadline);
+        poll(NULL, 0, 2);
+    }
+    status = qtest_wait_exit(dst);
+    g_assert_true(WIFEXITED(status));
+    if (err_out) {
+        *err_out = g_strdup(qtest_stderr(dst));
+    }
+    qtest_kill(dst);
+    return WEXITSTATUS(status);
 }

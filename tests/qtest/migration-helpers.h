@@ -42,4 +42,14 @@ char *capture_path(const char *name);
  */
 bool have_userfaultfd(void);
 
+/* Whether at least @need 2 MiB huge pages are free. */
+bool free_huge_pages(unsigned need);
+/*
+ * Loads @file (a postcopy stream) into a destination started with @args
+ * (e.g. "-M none -m 64M") with postcopy-ram on; returns its exit status
+ * (0: completed; 1: the load failed) and, if @err_out, its stderr.
+ */
+int load_postcopy_stream(const char *file, const char *args,
+                         char **err_out);
+
 #endif

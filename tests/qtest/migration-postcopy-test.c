@@ -229,16 +229,6 @@ static void test_postcopy_memfd(void)
     pair_finish(&p);
 }
 
-static bool free_huge_pages(unsigned need)
-{
-    g_autofree char *s = NULL;
-
-    if (!g_file_get_contents("/sys/kernel/mm/hugepages/hugepages-2048kB/"
-                             "free_hugepages", &s, NULL, NULL)) {
-        return false;
-    }
-    return strtoul(s, NULL, 10) >= need;
-}
 
 static void test_postcopy_hugetlbfs(void)
 {
@@ -397,50 +387,6 @@ static void test_probe_unprivileged(void)
 
 /* ---- streams ---- */
 
-/*
- * Loads @file (a postcopy stream) into a -M none -m 64M destination with
- * postcopy-ram on; returns the exit status (0: completed) and stderr.
- */
-static int load_postcopy_stream(const char *file, const char *mem,
-                                char **err_out)
-{
-    QTestOptions o = { .capture_stderr = true, .no_qtest = true };
-    QTestState *dst = qtest_init_opts(&o, "%s -incoming defer", mem);
-    gint64 deadline = g_get_monotonic_time() +
-                      qtest_timeout() * G_USEC_PER_SEC;
-    int status;
-
-    migrate_set_capability(dst, "postcopy-ram", true);
-    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
-                             "'arguments': {'uri': 'file:%s'}}", file);
-    for (;;) {
-        g_autoptr(JsonNode) rsp = qtest_qmp_try(dst, "{'execute': "
-                                                "'query-migrate'}");
-
-        if (!rsp) {
-            break;
-        }
-        if (g_str_equal(json_object_get_string_member(qmp_rsp_return(rsp),
-                                                      "status"),
-                        "completed")) {
-            if (err_out) {
-                *err_out = g_strdup(qtest_stderr(dst));
-            }
-            qtest_quit(dst);
-            return 0;
-        }
-        g_assert_true(g_get_monotonic_time() < deadline);
-        poll(NULL, 0, 2);
-    }
-    status = qtest_wait_exit(dst);
-    g_assert_true(WIFEXITED(status));
-    if (err_out) {
-        *err_out = g_strdup(qtest_stderr(dst));
-    }
-    qtest_kill(dst);
-    return WEXITSTATUS(status);
-}
-
 static void test_capture_postcopy(void)
 {
     g_autofree char *cap = capture_path("postcopy/main.src-to-dst.bin");
@@ -464,7 +410,8 @@ typedef struct Malformed {
 static const Malformed malformed[] = {
     /* LISTEN (08 0004 0000) turned into RUN before LISTEN. */
     { "run-before-listen", "\x08\x00\x04\x00\x00", 5,
-      "\x08\x00\x05\x00\x00", "CMD_POSTCOPY_RUN in wrong postcopy state" },
+      "\x08\x00\x05\x00\x00",
+      "POSTCOPY_RUN before POSTCOPY_LISTEN, which must start the PACKAGED" },
     /*
      * PING 2 (08 0002 0004 00000002), just before PACKAGED, turned into a
      * LISTEN on the main channel: it would have the listen thread read
@@ -476,7 +423,7 @@ static const Malformed malformed[] = {
     /* PING 4, just after PACKAGED, turned into a RUN on the main channel. */
     { "run-outside-package", "\x08\x00\x02\x00\x04\x00\x00\x00\x04", 9,
       "\x08\x00\x05\x00\x00\x00\x00\x00\x04",
-      "POSTCOPY_RUN outside the PACKAGED blob" },
+      "POSTCOPY_RUN on the main channel after POSTCOPY_LISTEN" },
     /* DISCARD with a bad version byte. */
     { "discard-version", "\x08\x00\x06\x00\x16\x00", 6,
       "\x08\x00\x06\x00\x16\x07", "invalid version" },
