@@ -290,6 +290,23 @@ static bool rp_resume_ack(void *opaque, uint32_t value, Error **errp)
     return true;
 }
 
+/*
+ * A destination says SHUT(0) once it has loaded the whole stream; one
+ * that says it before the EOF was sent is wrong (and would otherwise
+ * have the source end, its VM stopped, as if it had moved).
+ */
+static bool rp_shut(void *opaque, Error **errp)
+{
+    MigrationState *s = opaque;
+
+    if (!qatomic_read(&s->stream_ended)) {
+        error_setg(errp, "RP: the destination said SHUT(0) before the "
+                   "stream ended");
+        return false;
+    }
+    return true;
+}
+
 static void rp_stopped(void *opaque, Error *err, bool io)
 {
     MigrationState *s = opaque;
@@ -310,6 +327,7 @@ static const RPReaderOps rp_ops = {
     .req_pages = rp_req_pages,
     .recv_bitmap = rp_recv_bitmap,
     .resume_ack = rp_resume_ack,
+    .shut = rp_shut,
     .stopped = rp_stopped,
 };
 
@@ -553,6 +571,8 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
         }
         ret = qemu_savevm_state_complete_precopy(s->to_dst_file, false,
                                                  errp);
+        /* (Held: nothing of it, EOF included, has left yet.) */
+        qatomic_set(&s->stream_ended, ret == 0);
     }
     bql_unlock();
     /*
@@ -753,6 +773,7 @@ static int postcopy_completion(MigrationState *s, Error **errp)
     /* From here the return-path thread queues requests (all is sent). */
     ram_postcopy_set_direct(false, NULL);
     ram_postcopy_writer_lock();
+    qatomic_set(&s->stream_ended, true);
     ret = qemu_savevm_state_complete_postcopy(s->to_dst_file, errp);
     ram_postcopy_writer_unlock();
     /*
@@ -1148,6 +1169,7 @@ static void reset_stats(MigrationState *s)
     s->postcopy_paused_since = 0;
     s->postcopy_pages_resent = 0;
     s->postcopy_pages_missing = 0;
+    qatomic_set(&s->stream_ended, false);
     migrate_clear_error(s);
     while (qemu_sem_timedwait(&s->rate_limit_sem, 0) == 0) {
         /* drain stale wake-ups */

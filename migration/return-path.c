@@ -431,6 +431,10 @@ int rp_read_messages(QEMUFile *f, const RPReaderOps *ops, void *opaque,
                 rp_bad(errp, io, "RP: Sibling indicated error %u", v);
                 return -1;
             }
+            if (ops->shut && !ops->shut(opaque, errp)) {
+                *io = false;
+                return -1;
+            }
             return 0;
         case MIG_RP_MSG_PONG:
             v = get_be32(buf);

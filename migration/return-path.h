@@ -93,6 +93,8 @@ typedef struct RPReaderOps {
     bool (*recv_bitmap)(void *opaque, RAMBlock *rb,
                         const unsigned long *received, Error **errp);
     bool (*resume_ack)(void *opaque, uint32_t value, Error **errp);
+    /* SHUT(0): false (and *@errp) if it comes too early. */
+    bool (*shut)(void *opaque, Error **errp);
     /*
      * The reader stopped: after SHUT (@err NULL if it said 0), or on the
      * first error.  @io: the channel failed (the peer went away, or the

@@ -13,6 +13,8 @@
  *   The destination is played by the test itself over a real socket, so
  *   that it can send what a correct destination never would.
  * - A request during precopy is refused, and the VM keeps running.
+ * - A SHUT(0) before the stream ended fails the source (in precopy its
+ *   VM keeps running).
  */
 #include "migration-helpers.h"
 
@@ -28,6 +30,7 @@
 
 /* Return-path message types (spec §6). */
 enum {
+    RP_SHUT = 1,
     RP_REQ_PAGES_ID = 3,
     RP_REQ_PAGES = 4,
 };
@@ -286,6 +289,50 @@ static void test_bad_request(const void *opaque)
     qtest_quit(src);
 }
 
+/*
+ * SHUT(0) says "I loaded it all": before the stream ended it is a lie
+ * (or a bug), not a success.  The source fails; in precopy its VM runs
+ * on, after RUN it stays stopped (the destination may run it).
+ */
+static void test_early_shut(const void *opaque)
+{
+    bool in_postcopy = GPOINTER_TO_INT(opaque);
+    g_autofree char *uri = NULL;
+    g_autofree char *st = NULL;
+    g_autoptr(JsonNode) info = NULL;
+    FakeDst d = { 0 };
+    QTestState *src;
+    uint8_t msg[8];
+    const char *desc;
+
+    src = start_source();
+    fake_listen(&d);
+    uri = g_strdup_printf("unix:%s", d.path);
+    migrate_set_parameter_int(src, "max-bandwidth", 1 << 20);
+    migrate_qmp(src, uri);
+    fake_accept(&d);
+    wait_for_migration_status(src, "active");
+    if (in_postcopy) {
+        qtest_qmp_assert_success(src,
+                                 "{'execute': 'migrate-start-postcopy'}");
+        wait_for_migration_status(src, "postcopy-active");
+    }
+    put_be16(msg, RP_SHUT);
+    put_be16(msg + 2, 4);
+    put_be32(msg + 4, 0);
+    fake_send(&d, msg, sizeof(msg));
+    wait_for_migration_fail(src, false);
+    info = migrate_query(src);
+    desc = json_object_get_string_member(qmp_rsp_return(info),
+                                         "error-desc");
+    g_test_message("error-desc: %s", desc);
+    g_assert_nonnull(strstr(desc, "said SHUT(0) before the stream ended"));
+    st = qtest_runstate(src);
+    g_assert_cmpstr(st, ==, in_postcopy ? "postmigrate" : "running");
+    fake_close(&d);
+    qtest_quit(src);
+}
+
 /* A good request in postcopy is served: the page comes first. */
 static void test_good_request(void)
 {
@@ -354,5 +401,9 @@ int main(int argc, char **argv)
                                                 bad_requests[i].name);
         g_test_add_data_func(path, &bad_requests[i], test_bad_request);
     }
+    g_test_add_data_func("/migration/postcopy/fail/early-shut/precopy",
+                         GINT_TO_POINTER(false), test_early_shut);
+    g_test_add_data_func("/migration/postcopy/fail/early-shut/postcopy",
+                         GINT_TO_POINTER(true), test_early_shut);
     return g_test_run();
 }
