@@ -261,14 +261,16 @@ static bool kvm_get_fpu(CPUState *cs, CPUX86State *env, Error **errp)
     return true;
 }
 
-typedef struct KVMMsrs {
-    struct kvm_msrs info;
-    struct kvm_msr_entry entries[X86_NR_MSRS];
-} KVMMsrs;
+/* KVM_{GET,SET}_MSRS's argument: the header, then room for every MSR. */
+static struct kvm_msrs *kvm_msrs_new(void)
+{
+    return g_malloc0(sizeof(struct kvm_msrs) +
+                     X86_NR_MSRS * sizeof(struct kvm_msr_entry));
+}
 
 static bool kvm_get_msrs_events(CPUState *cs, CPUX86State *env, Error **errp)
 {
-    KVMMsrs msrs = { 0 };
+    g_autofree struct kvm_msrs *msrs = kvm_msrs_new();
     struct kvm_vcpu_events ev;
     int idx[X86_NR_MSRS];
     int n = 0, ret;
@@ -276,11 +278,11 @@ static bool kvm_get_msrs_events(CPUState *cs, CPUX86State *env, Error **errp)
     for (int k = 0; k < X86_NR_MSRS; k++) {
         if (kvm_msr_supported & (1u << k)) {
             idx[n] = k;
-            msrs.entries[n++].index = x86_cpu_msrs[k];
+            msrs->entries[n++].index = x86_cpu_msrs[k];
         }
     }
-    msrs.info.nmsrs = n;
-    ret = kvm_vcpu_ioctl(cs, KVM_GET_MSRS, &msrs);
+    msrs->nmsrs = n;
+    ret = kvm_vcpu_ioctl(cs, KVM_GET_MSRS, msrs);
     if (ret != n) {
         error_setg(errp, "KVM: read %d of %d MSRs of vCPU %d", ret, n,
                    cs->cpu_index);
@@ -288,7 +290,7 @@ static bool kvm_get_msrs_events(CPUState *cs, CPUX86State *env, Error **errp)
     }
     env->msr_present = 0;
     for (int i = 0; i < n; i++) {
-        env->msrs[idx[i]] = msrs.entries[i].data;
+        env->msrs[idx[i]] = msrs->entries[i].data;
         env->msr_present |= 1u << idx[i];
     }
 
@@ -436,7 +438,7 @@ static bool kvm_put_fpu(CPUState *cs, CPUX86State *env, Error **errp)
 
 static bool kvm_put_msrs_events(CPUState *cs, CPUX86State *env, Error **errp)
 {
-    KVMMsrs msrs = { 0 };
+    g_autofree struct kvm_msrs *msrs = kvm_msrs_new();
     struct kvm_vcpu_events ev = { 0 };
     int n = 0, ret;
 
@@ -453,15 +455,15 @@ static bool kvm_put_msrs_events(CPUState *cs, CPUX86State *env, Error **errp)
             }
             continue;
         }
-        msrs.entries[n].index = x86_cpu_msrs[k];
-        msrs.entries[n++].data = env->msrs[k];
+        msrs->entries[n].index = x86_cpu_msrs[k];
+        msrs->entries[n++].data = env->msrs[k];
     }
-    msrs.info.nmsrs = n;
-    ret = kvm_vcpu_ioctl(cs, KVM_SET_MSRS, &msrs);
+    msrs->nmsrs = n;
+    ret = kvm_vcpu_ioctl(cs, KVM_SET_MSRS, msrs);
     if (ret != n) {
         error_setg(errp, "KVM: set %d of %d MSRs of vCPU %d (first refused: "
                    "0x%x)", ret, n, cs->cpu_index,
-                   ret >= 0 && ret < n ? msrs.entries[ret].index : 0);
+                   ret >= 0 && ret < n ? msrs->entries[ret].index : 0);
         return false;
     }
 
