@@ -347,6 +347,19 @@ bool postcopy_fault_start(PostcopyIncoming *pc, Error **errp)
     RAMBlock *rb;
     int probe;
 
+    if (pc->harness) {
+        /* (No userfaultfd: placement copies, nothing is requested.) */
+        RAMBLOCK_FOREACH(rb) {
+            if (!qemu_ram_is_hugetlb(rb)) {
+                g_hash_table_add(pc->zeropage_ok, rb);
+            }
+            largest = MAX(largest, rb->page_size);
+        }
+        for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
+            pc->tmp[i] = postcopy_tmp_page_new(largest);
+        }
+        return true;
+    }
     /* Learn the features, then open with the ones we use. */
     probe = uffd_open(0, &avail, errp);
     if (probe < 0) {

@@ -76,6 +76,7 @@ struct PostcopyIncoming {
 
     /* userfaultfd and placement.  Set up at LISTEN by the incoming
      * thread, torn down by the listen thread at the end. */
+    bool harness;                   /* postcopy_incoming_set_harness() */
     int uffd;
     uint64_t features;
     GHashTable *zeropage_ok;        /* RAMBlock * set */

@@ -87,6 +87,11 @@ void postcopy_incoming_free(PostcopyIncoming *pc)
     g_free(pc);
 }
 
+void postcopy_incoming_set_harness(PostcopyIncoming *pc)
+{
+    pc->harness = true;
+}
+
 PostcopyState postcopy_get_state(PostcopyIncoming *pc)
 {
     return qatomic_read(&pc->state);
@@ -297,7 +302,7 @@ static int handle_advise(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
         return fail(f, errp, -EIO, "offset %" PRIu64 ": truncated "
                     "POSTCOPY_ADVISE", start);
     }
-    if (!postcopy_ram_supported_by_host(&err)) {
+    if (!pc->harness && !postcopy_ram_supported_by_host(&err)) {
         error_propagate(errp, err);
         stream_error(f, -ENOTSUP, errp);
         return -ENOTSUP;
@@ -488,7 +493,9 @@ static int handle_run(PostcopyIncoming *pc, QEMUFile *f, uint64_t start,
                     "in wrong postcopy state (%d)", start, ps);
     }
     postcopy_set_state(pc, ps, POSTCOPY_INCOMING_RUNNING);
-    main_loop_call(postcopy_run_bh, NULL);
+    if (!pc->harness) {
+        main_loop_call(postcopy_run_bh, NULL);
+    }
     /* Ends the package and the incoming thread's part of the load. */
     return LOADVM_QUIT;
 }
@@ -631,6 +638,33 @@ static int place_result(RAMBlock *rb, uint64_t start, int ret,
     return 0;
 }
 
+/*
+ * UFFDIO_COPY / UFFDIO_ZEROPAGE of @len bytes at @start in @rb (@src
+ * NULL: zeroes); in harness mode a copy, refused as the kernel would
+ * refuse a page already there.
+ */
+static int place(PostcopyIncoming *pc, RAMBlock *rb, uint64_t start,
+                 const void *src, uint64_t len)
+{
+    uint8_t *host = rb->host + start;
+
+    if (!pc->harness) {
+        return src ? uffd_copy(pc->uffd, host, src, len)
+                   : uffd_zeropage(pc->uffd, host, len);
+    }
+    if (find_next_bit(rb->receivedmap, (start + len) >> TARGET_PAGE_BITS,
+                      start >> TARGET_PAGE_BITS) <
+        (start + len) >> TARGET_PAGE_BITS) {
+        return -EEXIST;
+    }
+    if (src) {
+        memcpy(host, src, len);
+    } else {
+        memset(host, 0, len);
+    }
+    return 0;
+}
+
 static void mark_placed(PostcopyIncoming *pc, RAMBlock *rb, uint64_t start,
                         uint64_t len)
 {
@@ -650,7 +684,7 @@ int postcopy_flush_zero_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
     if (!t->zrun_len) {
         return 0;
     }
-    ret = uffd_zeropage(pc->uffd, rb->host + t->zrun_start, t->zrun_len);
+    ret = place(pc, rb, t->zrun_start, NULL, t->zrun_len);
     ret = place_result(rb, t->zrun_start, ret, errp);
     if (ret == 0) {
         mark_placed(pc, rb, t->zrun_start, t->zrun_len);
@@ -665,7 +699,6 @@ static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
                            Error **errp)
 {
     RAMBlock *rb = t->rb;
-    uint8_t *host = rb->host + t->host_offset;
     int ret;
 
     bitmap_zero(t->have, t->pages);
@@ -692,7 +725,7 @@ static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
     }
     /* (An all-zero buffer holds zeroes: the records wrote them.) */
     ret = place_result(rb, t->host_offset,
-                       uffd_copy(pc->uffd, host, t->buf, rb->page_size),
+                       place(pc, rb, t->host_offset, t->buf, rb->page_size),
                        errp);
     if (ret < 0) {
         return ret;

@@ -57,6 +57,15 @@ PostcopyIncoming *postcopy_incoming_new(MigrationIncomingState *mis,
                                         void *opaque);
 /* After the threads ended (the listen thread joined); NULL is fine. */
 void postcopy_incoming_free(PostcopyIncoming *pc);
+/*
+ * Harness mode, for the loader's fuzz target (tests/fuzz): everything as
+ * usual, the listen and preempt threads included, except that nothing
+ * touches userfaultfd — pages are placed with a copy (a page placed twice
+ * fails as UFFDIO_COPY would, with EEXIST), no page is ever requested —
+ * and RUN does not start the VM (a loader's run state is not its own).
+ * Call right after postcopy_incoming_new().
+ */
+void postcopy_incoming_set_harness(PostcopyIncoming *pc);
 
 /* ---- the stream's postcopy commands (loadvm.c) ---- */
 

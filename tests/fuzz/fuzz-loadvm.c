@@ -1,37 +1,50 @@
 /*
- * fuzz-loadvm.c: libFuzzer target — arbitrary bytes into the incoming
- * loader.
+ * fuzz-loadvm.c: fuzz target "loadvm" — arbitrary bytes into the incoming
+ * loader of a destination with postcopy-ram on.
  *
  * Design note
  *
- * LLVMFuzzerInitialize() builds, once, what "ferry -M none -m 64M
- * -incoming defer" has when a stream arrives: the main loop and BQL, the
- * "timer" section (cpu_timers_init), migration (ram, globalstate), the
- * "none" machine with 64 MiB of RAM and run state inmigrate — in
- * qemu_init()'s order, so section ids and instance ids are the real ones.
- * No thread, socket, monitor or signal handler is started.
+ * fuzz_loadvm_init() builds, once, what "ferry -M none -m 64M -incoming
+ * defer" has when a stream arrives, with the capabilities events and
+ * postcopy-ram on: the main loop and BQL, the "timer" section
+ * (cpu_timers_init), migration (ram, globalstate), the "none" machine with
+ * 64 MiB of RAM and run state inmigrate — in qemu_init()'s order, so
+ * section ids and instance ids are the real ones.  No socket, monitor or
+ * signal handler is started.
  *
  * Each input becomes a read-only memory channel and a QEMUFile, set as
  * the incoming state's from_src_file (OPEN_RETURN_PATH opens its return
- * path on the same channel, whose writes then fail, as on a dead link),
- * and qemu_loadvm_state() runs in this thread without the BQL, as in the
- * incoming thread (device sections take it themselves).  Afterwards the
- * destination is put back: load_cleanup hooks, the loader's handler list,
- * the return path and the main file, the postcopy state, the globalstate
- * "received" flag and buffer, and the incoming state's counters.  Guest
- * RAM keeps what the input wrote: its content does not steer the parser.
+ * path on the same channel, whose writes then fail, as on a dead link);
+ * the status goes none -> active as in incoming_process(), and
+ * qemu_loadvm_state() runs in this thread without the BQL, as in the
+ * incoming thread.  A postcopy stream goes on as in a real destination:
+ * ADVISE, DISCARD, the package in this thread, LISTEN starting the real
+ * listen thread on the rest of the input, RUN — with the postcopy code in
+ * harness mode (postcopy_incoming_set_harness(): pages placed by a copy
+ * instead of UFFDIO_COPY, no userfaultfd, no page requests, RUN does not
+ * start the VM).  Once the incoming thread's part is done the harness
+ * waits, without polling, until the listen thread has finished or has
+ * paused (the input ended after RUN: an I/O error), and then ends the
+ * paused migration as the process's exit would (postcopy_incoming_
+ * shutdown()).  Afterwards the destination is put back: load_cleanup
+ * hooks, the loader's tables, the return path and the main file, the
+ * postcopy state, the globalstate "received" flag and buffer, and the
+ * incoming state's status and counters.  Guest RAM keeps what the input
+ * wrote: its content does not steer the parser.
  *
  * Nothing is caught.  An abort, assert, ASan or UBSan report is a finding
  * (ferry's rule: nothing from the stream may abort).  On top of memory
  * safety the target checks the rules that make inputs independent and
- * errors usable, and aborts when one is broken: a failure comes with an
- * Error and a success without one; the loader leaves the run state, the
- * incoming status and the BQL as it found them.
+ * errors usable, and reports a finding when one is broken: a failure comes
+ * with an Error and a success without one; the loader leaves the run
+ * state and the BQL as it found them; every postcopy thread has ended.
  *
  * FERRY_FUZZ_TRACE=PATTERN enables trace events (as -trace PATTERN).
  */
 #include "qemu/osdep.h"
 #include "fuzz.h"
+#include "qapi/error.h"
+#include "qapi/qmp-event.h"
 #include "migration/migration.h"
 #include "migration/incoming.h"
 #include "migration/loadvm.h"
@@ -48,32 +61,57 @@
 #include "qemu/main-loop.h"
 #include "sysemu/runstate.h"
 #include "sysemu/cpu-timers.h"
-#include "trace/control.h"
+#include "migration/options.h"
+#include "migration/ram.h"
 
 #define FUZZ_RAM_SIZE       (64ull << 20)
+
+/*
+ * The machine the stream is loaded into.  fuzz-loadvm-pc.c defines these
+ * for pc-lite (device sections: the vCPU, the UART, port 0x92) and
+ * includes this file.
+ */
+#ifndef FUZZ_MACHINE
+#define FUZZ_MACHINE        "none"
+#define FUZZ_TARGET_NAME    "loadvm"
+/* What the machine needs before it is created (pc-lite: a boot disk). */
+static void fuzz_machine_prepare(void)
+{
+}
+#endif
 /* Where the native stream's non-zero pages go (the captures' pattern). */
 #define FUZZ_PATTERN_ADDR   0x100000
 #define FUZZ_PATTERN_PAGES  16
 
-static bool fuzz_initialised;
+/* What the listen thread hands over, and what wakes the harness. */
+typedef struct FuzzListen {
+    QemuEvent wake;             /* ->finished, or a MIGRATION event */
+    bool finished;              /* atomic */
+    Error *err;                 /* its result, once finished */
+} FuzzListen;
 
-static void fuzz_setup_failed(const char *what, Error *err) QEMU_NORETURN;
-static void fuzz_setup_failed(const char *what, Error *err)
+static FuzzListen fuzz_listen;
+
+static void fuzz_set_caps(void)
 {
-    /* A harness problem, not a finding: say so and stop. */
-    fprintf(stderr, "fuzz-loadvm: set-up failed: %s: %s\n", what,
-            err ? error_get_pretty(err) : "unknown error");
-    exit(1);
+    g_autoptr(JsonNode) node = json_from_string(
+        "{\"capabilities\": ["
+        "{\"capability\": \"events\", \"state\": true},"
+        "{\"capability\": \"postcopy-ram\", \"state\": true}]}", NULL);
+    Error *err = NULL;
+    char *ret;
+
+    ret = qmp_migrate_set_capabilities(json_node_get_object(node), &err);
+    if (err) {
+        fuzz_setup_failed("capabilities", error_get_pretty(err));
+    }
+    g_free(ret);
 }
 
-static void fuzz_setup_trace(void)
+/* Every event (a status change) may be the pause the harness waits for. */
+static void fuzz_event(const char *event, const char *message)
 {
-    const char *pattern = g_getenv("FERRY_FUZZ_TRACE");
-    Error *err = NULL;
-
-    if (pattern && !trace_opt_parse(pattern, &err)) {
-        fuzz_setup_failed("FERRY_FUZZ_TRACE", err);
-    }
+    qemu_event_set(&fuzz_listen.wake);
 }
 
 /* qemu_init() for "-M none -m 64M -incoming defer", minus the I/O. */
@@ -85,64 +123,134 @@ static void fuzz_setup_destination(void)
 
     qemu_init_host_page();
     fuzz_setup_trace();
+    qemu_event_init(&fuzz_listen.wake, false);
+    qapi_event_set_emitter(fuzz_event);
     qemu_main_loop_init();          /* takes the BQL */
     machine_register_builtin();
     cpu_timers_init();              /* registration order = wire order */
     migration_init();
 
-    mc = machine_find_class("none");
+    fuzz_machine_prepare();
+    mc = machine_find_class(FUZZ_MACHINE);
     if (!mc) {
-        fuzz_setup_failed("machine", NULL);
+        fuzz_setup_failed("machine", FUZZ_MACHINE " not found");
     }
+    fuzz_set_caps();
     ms = machine_new(mc);
     ms->ram_size = FUZZ_RAM_SIZE;
     ms->ram_size_set = true;
     if (!machine_run_board_init(ms, &err)) {
-        fuzz_setup_failed("machine 'none' with 64 MiB", err);
+        fuzz_setup_failed("machine " FUZZ_MACHINE " with 64 MiB",
+                          error_get_pretty(err));
     }
     runstate_set(RUN_STATE_INMIGRATE);
     /* The loader runs as the incoming thread does: BQL not held. */
     bql_unlock();
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* ---- the postcopy code's hooks (incoming.c's, and the harness's end) */
+
+static int fuzz_load_main(QEMUFile *f, void *opaque)
 {
-    if (!fuzz_initialised) {
-        fuzz_setup_destination();
-        fuzz_initialised = true;
+    MigrationIncomingState *mis = opaque;
+    Error *err = NULL;
+    int ret = qemu_loadvm_state_main(f, mis, LOADVM_PHASE_LISTEN, &err);
+
+    /* (The error is on @f too: the listen thread reads it there.) */
+    error_free(err);
+    if (ret > 0) {
+        error_setg(&err, "the main channel's load quit after RUN");
+        qemu_file_set_error_obj(f, -EINVAL, err);
+        return -EINVAL;
+    }
+    return ret;
+}
+
+static int fuzz_load_preempt(QEMUFile *f, void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+    Error *err = NULL;
+    int ret = ram_load_postcopy(f, mis->postcopy, RAM_CHANNEL_PREEMPT, &err);
+
+    error_free(err);
+    return ret;
+}
+
+static void fuzz_link_reset(void *opaque)
+{
+    ram_load_link_reset();
+}
+
+/* The listen thread's last act: the result, and wake the harness. */
+static void fuzz_listen_finished(void *opaque, Error *err)
+{
+    savevm_foreach_load_cleanup();
+    fuzz_listen.err = err;
+    qatomic_set(&fuzz_listen.finished, true);
+    qemu_event_set(&fuzz_listen.wake);
+}
+
+static const PostcopyIncomingOps fuzz_postcopy_ops = {
+    .load_main = fuzz_load_main,
+    .load_preempt = fuzz_load_preempt,
+    .link_reset = fuzz_link_reset,
+    .finished = fuzz_listen_finished,
+};
+
+/*
+ * The incoming thread's part is done (the package loaded or failed):
+ * waits for the listen thread to finish, or to pause, which it ends as
+ * an exit would.  Returns the migration's result.
+ */
+static int fuzz_wait_listen(MigrationIncomingState *mis, int ret,
+                            Error **errp)
+{
+    PostcopyIncoming *pc = mis->postcopy;
+    Error *err = NULL;
+
+    if (ret < 0) {
+        error_propagate(&err, *errp);
+        *errp = NULL;
+    }
+    /* As incoming_thread(): it takes the error (a failed package). */
+    postcopy_incoming_package_done(pc, err);
+    for (;;) {
+        qemu_event_reset(&fuzz_listen.wake);
+        if (qatomic_read(&fuzz_listen.finished)) {
+            break;
+        }
+        if (qatomic_read(&mis->state) == MIGRATION_STATUS_POSTCOPY_PAUSED) {
+            /* (Calls ->finished before it returns.) */
+            postcopy_incoming_shutdown(pc);
+            break;
+        }
+        qemu_event_wait(&fuzz_listen.wake);
+    }
+    postcopy_incoming_join(pc);
+    qatomic_set(&fuzz_listen.finished, false);
+    if (fuzz_listen.err) {
+        error_propagate(errp, fuzz_listen.err);
+        fuzz_listen.err = NULL;
+        return -EIO;
     }
     return 0;
 }
 
-static void fuzz_broken_rule(const char *rule, int ret, Error *err)
-    QEMU_NORETURN;
-static void fuzz_broken_rule(const char *rule, int ret, Error *err)
-{
-    fprintf(stderr, "fuzz-loadvm: FINDING: %s (qemu_loadvm_state returned "
-            "%d, error: %s)\n", rule, ret,
-            err ? error_get_pretty(err) : "none");
-    abort();
-}
-
-/* What every load must leave as it found it, and the Error convention. */
-static void fuzz_check_rules(MigrationIncomingState *mis, int ret,
-                             Error *err)
+static void fuzz_check_rules(int ret, Error *err)
 {
     if (ret < 0 && !err) {
-        fuzz_broken_rule("load failed without setting an Error", ret, err);
+        fuzz_finding("load failed (%d) without setting an Error", ret);
     }
     if (ret >= 0 && err) {
-        fuzz_broken_rule("Error set although the load did not fail", ret,
-                         err);
+        fuzz_finding("an Error although the load did not fail: %s",
+                     error_get_pretty(err));
     }
     if (!runstate_check(RUN_STATE_INMIGRATE)) {
-        fuzz_broken_rule("the loader changed the run state", ret, err);
-    }
-    if (qatomic_read(&mis->state) != MIGRATION_STATUS_NONE) {
-        fuzz_broken_rule("the loader changed the incoming status", ret, err);
+        fuzz_finding("the loader changed the run state to %s",
+                     RunState_str(runstate_get()));
     }
     if (bql_locked()) {
-        fuzz_broken_rule("the loader returned with the BQL held", ret, err);
+        fuzz_finding("the loader returned with the BQL held");
     }
 }
 
@@ -150,19 +258,21 @@ static void fuzz_check_rules(MigrationIncomingState *mis, int ret,
 static void fuzz_reset_incoming(MigrationIncomingState *mis)
 {
     qemu_loadvm_state_cleanup(mis);
-    rp_writer_detach(mis->rp);          /* (its writes failed: read-only) */
-    qemu_fclose(mis->from_src_file);
-    mis->from_src_file = NULL;
-    /* A new PostcopyIncoming for the next input (state NONE). */
+    /* (Closed already if the link "broke" after RUN.) */
+    migration_incoming_close_channels(mis);
+    /* Every postcopy thread has ended: it asserts so. */
     postcopy_incoming_free(mis->postcopy);
     mis->postcopy = NULL;
     global_state_reset_received();
     global_state_store_running_state(RUN_STATE_RUNNING);
-    mis->pages_received = 0;
+    qatomic_set(&mis->pages_received, 0);
+    qatomic_set(&mis->keepalive_ms, 0);
+    /* (Whatever it reached: failed, completed, postcopy-paused...) */
+    qatomic_set(&mis->state, MIGRATION_STATUS_NONE);
     migration_incoming_set_error(mis, NULL);
 }
 
-int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
+static int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     MigChannel *ioc = mig_channel_new_buffer(data, size, "fuzz-input");
@@ -172,24 +282,23 @@ int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
     /* As incoming_process() and incoming_thread() do. */
     mis->from_src_file = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
-    migration_incoming_prepare(mis);
+    postcopy_incoming_free(mis->postcopy);
+    mis->postcopy = postcopy_incoming_new(mis, &fuzz_postcopy_ops, mis);
+    postcopy_incoming_set_harness(mis->postcopy);
+    migrate_set_state(&mis->state, MIGRATION_STATUS_NONE,
+                      MIGRATION_STATUS_ACTIVE);
     global_state_reset_received();
     ret = qemu_loadvm_state(mis->from_src_file, mis, &err);
-    savevm_foreach_load_cleanup();
-
-    fuzz_check_rules(mis, ret, err);
+    if (postcopy_incoming_listen_started(mis->postcopy)) {
+        ret = fuzz_wait_listen(mis, ret, &err);
+    } else {
+        postcopy_incoming_load_ended(mis->postcopy);
+        savevm_foreach_load_cleanup();
+    }
+    fuzz_check_rules(ret, err);
     fuzz_reset_incoming(mis);
     error_propagate(errp, err);
     return ret;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    Error *err = NULL;
-
-    fuzz_loadvm_run(data, size, &err);
-    error_free(err);
-    return 0;
 }
 
 /* A few pages of pattern, so the native stream has PAGE records. */
@@ -225,7 +334,7 @@ static int fuzz_save_precopy(QEMUFile *f, Error **errp)
     return ret;
 }
 
-uint8_t *fuzz_loadvm_native_stream(size_t *len, Error **errp)
+static uint8_t *fuzz_loadvm_native_stream(size_t *len, Error **errp)
 {
     MigChannel *ioc = mig_channel_new_writer("fuzz-native");
     QEMUFile *f = qemu_file_new_output(ioc);
@@ -248,3 +357,40 @@ uint8_t *fuzz_loadvm_native_stream(size_t *len, Error **errp)
     mig_channel_unref(ioc);
     return copy;
 }
+
+static void fuzz_loadvm_init(void)
+{
+    fuzz_setup_destination();
+}
+
+static int fuzz_loadvm_target_run(const uint8_t *data, size_t size,
+                                  char **why)
+{
+    Error *err = NULL;
+    int ret = fuzz_loadvm_run(data, size, &err);
+
+    if (err && why) {
+        *why = g_strdup(error_get_pretty(err));
+    }
+    error_free(err);
+    return ret < 0;
+}
+
+static void fuzz_loadvm_seeds(FuzzSeedFn add, void *opaque)
+{
+    Error *err = NULL;
+    size_t len = 0;
+    g_autofree uint8_t *data = fuzz_loadvm_native_stream(&len, &err);
+
+    if (!data) {
+        fuzz_setup_failed("saving the native stream", error_get_pretty(err));
+    }
+    add("native", data, len, opaque);
+}
+
+const FuzzTarget fuzz_target = {
+    .name = FUZZ_TARGET_NAME,
+    .init = fuzz_loadvm_init,
+    .run = fuzz_loadvm_target_run,
+    .make_seeds = fuzz_loadvm_seeds,
+};

@@ -1,25 +1,25 @@
 /*
- * standalone-main.c: the fuzz target without libFuzzer ("fuzz-smoke").
+ * standalone-main.c: a fuzz target without libFuzzer (fuzz-<name>-replay).
  *
  * Design note
  *
  * Any compiler can build this driver, so every build (gcc, ASan+UBSan)
- * replays the loader fuzz target over a fixed, deterministic input set
+ * replays each fuzz target (fuzz.h) over a fixed, deterministic input set
  * and prints TAP:
  *
- *   seeds      "native" (a precopy stream this process saves itself: the
- *              one input that must load, so a harness that no longer
- *              reaches the sections fails), then every file named on the
- *              command line, directories walked recursively in name order
+ *   seeds      the target's own seeds (make_seeds: e.g. a stream this
+ *              process saves itself, which must be accepted, so a harness
+ *              that no longer reaches the code fails), then every file
+ *              named on the command line, directories walked recursively
+ *              in name order (captures, the kept corpus, regressions)
  *   per seed   the seed as is; truncations at N evenly spaced offsets
- *              (0, len/N, ... — a truncated stream everywhere); M single
- *              bit flips, alternately in the first 4 KiB (header,
- *              configuration, first sections) and anywhere; K splices of
- *              a prefix of the seed and a suffix of the next seed
+ *              (0, len/N, ...); M single bit flips, alternately in the
+ *              first 4 KiB and anywhere; K splices of a prefix of the seed
+ *              and a suffix of the next seed
  *
  * Test k is derived from (seed index, mutation index) alone, with a fixed
  * PRNG seed, so "--only k --dump FILE" reproduces it without running the
- * others, and FILE can be handed to libFuzzer's fuzz-loadvm as is.  Each
+ * others, and FILE can be handed to the libFuzzer executable as is.  Each
  * input is copied into a buffer of exactly its size so that ASan sees any
  * read past its end.  A crash ends the run with a sanitizer report; the
  * last "ok" line says where it stopped.
@@ -37,7 +37,7 @@ typedef struct Seed {
     char *name;
     uint8_t *data;
     size_t len;
-    bool must_load;             /* the native stream */
+    bool must_load;             /* one of the target's own seeds */
 } Seed;
 
 typedef struct SmokeOpts {
@@ -46,7 +46,7 @@ typedef struct SmokeOpts {
     gint splices;
     gint only;                  /* 1-based test number, 0: all */
     gchar *dump;                /* with --only: write the input here */
-    gchar *write_native;        /* write the native seed here and exit */
+    gchar *write_seeds;         /* write the target's seeds here, exit */
     gboolean skip_missing;
     gboolean no_native;
     gboolean verbose;
@@ -150,18 +150,12 @@ static void add_seed_path(GPtrArray *seeds, const char *path,
                                     len));
 }
 
-static void add_native_seed(GPtrArray *seeds)
+static void add_own_seed(const char *name, const uint8_t *data, size_t len,
+                         void *opaque)
 {
-    Error *err = NULL;
-    size_t len = 0;
-    uint8_t *data = fuzz_loadvm_native_stream(&len, &err);
-    Seed *s;
+    GPtrArray *seeds = opaque;
+    Seed *s = seed_new(name, g_memdup2(data, len ? len : 1), len);
 
-    if (!data) {
-        smoke_bail_out("saving the native stream failed: %s",
-                       error_get_pretty(err));
-    }
-    s = seed_new("native", data, len);
     s->must_load = true;
     g_ptr_array_add(seeds, s);
 }
@@ -259,7 +253,7 @@ static bool run_test(GPtrArray *seeds, unsigned num)
     const Seed *s = g_ptr_array_index(seeds, si);
     g_autofree char *desc = NULL;
     g_autofree uint8_t *in = NULL;
-    Error *err = NULL;
+    g_autofree char *why = NULL;
     size_t len;
     bool ok;
     int ret;
@@ -268,17 +262,16 @@ static bool run_test(GPtrArray *seeds, unsigned num)
     if (opts.dump) {
         dump_input(in, len);
     }
-    ret = fuzz_loadvm_run(in, len, &err);
+    ret = fuzz_target.run(in, len, &why);
     ok = !(s->must_load && j == 0 && ret != 0);
     printf("%s %u - seed %s mutation %s\n", ok ? "ok" : "not ok", num,
            s->name, desc);
-    if (err && (opts.verbose || !ok)) {
-        g_autofree char *msg = g_strescape(error_get_pretty(err), NULL);
+    if (why && (opts.verbose || !ok)) {
+        g_autofree char *msg = g_strescape(why, NULL);
 
         printf("# ret %d: %s\n", ret, msg);
     }
     fflush(stdout);
-    error_free(err);
     return ok;
 }
 
@@ -293,14 +286,14 @@ static const GOptionEntry smoke_options[] = {
       "run test number K only", "K" },
     { "dump", 0, 0, G_OPTION_ARG_FILENAME, &opts.dump,
       "with --only: write that test's input to FILE", "FILE" },
-    { "write-native-seed", 0, 0, G_OPTION_ARG_FILENAME, &opts.write_native,
-      "write the native stream to FILE and exit", "FILE" },
+    { "write-seeds", 0, 0, G_OPTION_ARG_FILENAME, &opts.write_seeds,
+      "write the target's own seeds into DIR and exit", "DIR" },
     { "skip-missing", 0, 0, G_OPTION_ARG_NONE, &opts.skip_missing,
       "TAP-skip everything if a seed path is missing", NULL },
-    { "no-native", 0, 0, G_OPTION_ARG_NONE, &opts.no_native,
-      "do not add the native stream as a seed", NULL },
+    { "no-own-seeds", 0, 0, G_OPTION_ARG_NONE, &opts.no_native,
+      "do not add the target's own seeds", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose,
-      "print the loader's error for every input", NULL },
+      "print why each refused input was refused", NULL },
     { NULL }
 };
 
@@ -309,9 +302,13 @@ static void parse_options(int *argc, char ***argv)
     g_autoptr(GOptionContext) ctx = g_option_context_new("[SEED...]");
     g_autoptr(GError) gerr = NULL;
 
-    g_option_context_set_summary(ctx, "Replays the loadvm fuzz target over "
-                                 "seed files and deterministic mutations "
-                                 "of them (TAP).");
+    g_autofree char *summary = g_strdup_printf("Replays the %s fuzz target "
+                                               "over seed files and "
+                                               "deterministic mutations of "
+                                               "them (TAP).",
+                                               fuzz_target.name);
+
+    g_option_context_set_summary(ctx, summary);
     g_option_context_add_main_entries(ctx, smoke_options, NULL);
     if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
         smoke_bail_out("%s", gerr->message);
@@ -322,14 +319,19 @@ static void parse_options(int *argc, char ***argv)
     }
 }
 
-static void write_native_seed(GPtrArray *seeds)
+static void write_own_seeds(GPtrArray *seeds)
 {
-    const Seed *s = g_ptr_array_index(seeds, 0);
-    g_autoptr(GError) gerr = NULL;
+    g_mkdir_with_parents(opts.write_seeds, 0755);
+    for (guint i = 0; i < seeds->len; i++) {
+        const Seed *s = g_ptr_array_index(seeds, i);
+        g_autofree char *path = g_build_filename(opts.write_seeds, s->name,
+                                                 NULL);
+        g_autoptr(GError) gerr = NULL;
 
-    if (!g_file_set_contents(opts.write_native, (const char *)s->data,
-                             s->len, &gerr)) {
-        smoke_bail_out("%s", gerr->message);
+        if (!g_file_set_contents(path, (const char *)s->data, s->len,
+                                 &gerr)) {
+            smoke_bail_out("%s", gerr->message);
+        }
     }
 }
 
@@ -348,12 +350,12 @@ int main(int argc, char **argv)
             smoke_bail_out("seed path %s not found", argv[i]);
         }
     }
-    LLVMFuzzerInitialize(&argc, &argv);
-    if (!opts.no_native || opts.write_native) {
-        add_native_seed(seeds);
+    fuzz_target.init();
+    if ((!opts.no_native || opts.write_seeds) && fuzz_target.make_seeds) {
+        fuzz_target.make_seeds(add_own_seed, seeds);
     }
-    if (opts.write_native) {
-        write_native_seed(seeds);
+    if (opts.write_seeds) {
+        write_own_seeds(seeds);
         return 0;
     }
     for (int i = 1; i < argc; i++) {
