@@ -175,12 +175,16 @@ static int do_strtosz(const char *nptr, const char **end,
         if (fraction == 0 && endptr <= f + 1) {
             /* "1." with nothing after it */
             endptr = f + 1;
+        } else if (memchr(f, 'e', endptr - f) || memchr(f, 'E', endptr - f)) {
+            /* As QEMU: no exponent ("1.5e3" would not be a fraction). */
+            endptr = nptr;
+            ret = -EINVAL;
+            goto out;
+        } else if (fraction >= 1.0) {
+            /* ".999...9" rounded up to 1: just below it, not 2^64. */
+            valf = UINT64_MAX;
         } else {
             valf = (uint64_t)(fraction * 0x1p64);
-            if (valf == 0 && fraction > 0) {
-                /* Too small to represent: treat as zero. */
-                valf = 0;
-            }
         }
     }
     c = *endptr;

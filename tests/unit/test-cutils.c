@@ -72,6 +72,9 @@ static void test_strtosz(void)
         { "-1", -EINVAL, 0 },
         { "0x1M", -EINVAL, 0 },
         { "1.5", -EINVAL, 0 },       /* a fraction of a byte */
+        { "1.5e3", -EINVAL, 0 },     /* no exponents, as QEMU */
+        { "0.9E9M", -EINVAL, 0 },
+        { "1.5E", 0, 3ULL << 59 },   /* E: the suffix, not an exponent */
         { "", -EINVAL, 0 },
     };
 
@@ -85,6 +88,17 @@ static void test_strtosz(void)
             g_assert_cmpuint(v, ==, cases[i].val);
         }
     }
+}
+
+/* A fraction that rounds to 1.0 as a double stays below one unit. */
+static void test_strtosz_fraction_rounding(void)
+{
+    uint64_t v = 0;
+
+    g_assert_cmpint(qemu_strtosz("0.99999999999999999999M", NULL, &v), ==,
+                    0);
+    g_assert_cmpuint(v, <, 1 << 20);
+    g_assert_cmpuint(v, >=, (1 << 20) - 1);
 }
 
 static void test_strtosz_mib(void)
@@ -121,6 +135,8 @@ int main(int argc, char **argv)
     g_test_add_func("/util/cutils/strtoi", test_strtoi);
     g_test_add_func("/util/cutils/strtosz", test_strtosz);
     g_test_add_func("/util/cutils/strtosz-mib", test_strtosz_mib);
+    g_test_add_func("/util/cutils/strtosz-fraction-rounding",
+                    test_strtosz_fraction_rounding);
     g_test_add_func("/util/cutils/bool-parse", test_bool_parse);
     return g_test_run();
 }
