@@ -7,7 +7,16 @@
  * (a size of -1), ferry answers "FAIL <reason>" and carries on; where QEMU
  * writes unpredictable heap bytes (b64write data shorter than SIZE) ferry
  * writes zeroes; a NUL byte does not jam the connection; and a partial
- * line does not survive a disconnect.
+ * line does not survive a disconnect.  The virtual clock only moves
+ * forward, as in QEMU (clock_set to the past, a negative clock_step:
+ * "OK <now>"); a clock_step past 2^63 - 1 ns fails (QEMU overflows).
+ *
+ * Memory: a reply is handed to its writer in pieces (QTestEmitFn), and
+ * read/write move guest memory QTEST_CHUNK bytes at a time, so what one
+ * request allocates is bounded by its line's length plus a few chunks,
+ * whatever SIZE says; SIZE itself is capped at QTEST_MAX_XFER, which
+ * bounds the time one request takes.  (QEMU allocates SIZE, then twice
+ * SIZE for a hex reply.)
  *
  * Runs in the main loop with the BQL held.
  */
@@ -18,21 +27,48 @@
 #include "qemu/main-loop.h"
 #include "trace.h"
 
-/* Largest buffer one read/write request may need (hex replies double it). */
+/* Largest SIZE of one read/write request. */
 #define QTEST_MAX_XFER (256 * 1024 * 1024)
+/*
+ * Guest memory is moved in pieces of at most this size, which start at
+ * multiples of it (so I/O regions see the accesses one whole transfer
+ * would make).
+ */
+#define QTEST_CHUNK (64 * 1024)
 
 struct QTestState {
     Chardev *chr;
     GString *inbuf;
     FILE *log;
+    bool log_midline;       /* a reply's log line is not finished */
     int64_t start_ns;
 };
 
 typedef struct QTestCmd {
     GPtrArray *words;       /* char *, split at single spaces */
-    GString *reply;
+    GString *reply;         /* the reply, or what is not yet emitted of it */
+    QTestEmitFn *emit;
+    void *opaque;
+    uint64_t max_xfer;      /* SIZE limit */
     bool failed;
 } QTestCmd;
+
+/* Hands what the reply has so far to the writer. */
+static void reply_flush(QTestCmd *c)
+{
+    if (c->reply->len) {
+        c->emit(c->reply->str, c->reply->len, c->opaque);
+        g_string_truncate(c->reply, 0);
+    }
+}
+
+/* The piece of [@addr + @off, @addr + @size) that starts a chunk there. */
+static uint64_t chunk_len(uint64_t addr, uint64_t off, uint64_t size)
+{
+    uint64_t to_boundary = QTEST_CHUNK - ((addr + off) & (QTEST_CHUNK - 1));
+
+    return MIN(size - off, to_boundary);
+}
 
 static const char *word(QTestCmd *c, guint i)
 {
@@ -80,9 +116,9 @@ static bool arg_size(QTestCmd *c, guint i, uint64_t *v, bool allow_zero)
         qtest_fail(c, "invalid size 0");
         return false;
     }
-    if (*v > QTEST_MAX_XFER) {
-        qtest_fail(c, "size 0x%" PRIx64 " is too large (max 0x%x)", *v,
-                   QTEST_MAX_XFER);
+    if (*v > c->max_xfer) {
+        qtest_fail(c, "size 0x%" PRIx64 " is too large (max 0x%" PRIx64 ")",
+                   *v, c->max_xfer);
         return false;
     }
     return true;
@@ -168,36 +204,94 @@ static void cmd_outx(QTestCmd *c, const char *cmd)
 
 static void cmd_read(QTestCmd *c, bool b64)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t addr, size;
     g_autofree uint8_t *buf = NULL;
+    g_autofree char *out = NULL;
+    gint state = 0, save = 0;
 
     if (!arg_u64(c, 1, &addr) || !arg_size(c, 2, &size, b64)) {
         return;
     }
-    buf = g_malloc(size ? size : 1);
-    address_space_read(&address_space_memory, addr, buf, size);
-    if (b64) {
-        g_autofree char *enc = g_base64_encode(buf, size);
+    buf = g_malloc(QTEST_CHUNK);
+    /* Base64 needs (n / 3 + 1) * 4 + 4 bytes per step, hex 2 * n. */
+    out = g_malloc(2 * QTEST_CHUNK + 8);
+    g_string_assign(c->reply, b64 ? "OK " : "OK 0x");
+    reply_flush(c);
+    for (uint64_t off = 0, n; off < size; off += n) {
+        size_t len = 0;
 
-        g_string_printf(c->reply, "OK %s", enc);
-    } else {
-        static const char hex[] = "0123456789abcdef";
-
-        g_string_set_size(c->reply, 5 + 2 * size);
-        memcpy(c->reply->str, "OK 0x", 5);
-        for (uint64_t i = 0; i < size; i++) {
-            c->reply->str[5 + 2 * i] = hex[buf[i] >> 4];
-            c->reply->str[6 + 2 * i] = hex[buf[i] & 15];
+        n = chunk_len(addr, off, size);
+        address_space_read(&address_space_memory, addr + off, buf, n);
+        if (b64) {
+            len = g_base64_encode_step(buf, n, FALSE, out, &state, &save);
+        } else {
+            for (uint64_t i = 0; i < n; i++) {
+                out[len++] = hex[buf[i] >> 4];
+                out[len++] = hex[buf[i] & 15];
+            }
+        }
+        if (len) {      /* (base64 may hold up to 2 bytes back) */
+            c->emit(out, len, c->opaque);
         }
     }
+    if (b64) {
+        size_t len = g_base64_encode_close(FALSE, out, &state, &save);
+
+        if (len) {
+            c->emit(out, len, c->opaque);
+        }
+    }
+}
+
+/*
+ * Writes @size bytes at @addr, a chunk at a time: what @fill puts in
+ * each (given its offset in the request), then nothing for the rest.
+ */
+static void write_chunked(uint64_t addr, uint64_t size,
+                          void (*fill)(uint8_t *buf, uint64_t off,
+                                       uint64_t n, const void *src),
+                          const void *src)
+{
+    g_autofree uint8_t *buf = g_malloc(QTEST_CHUNK);
+
+    for (uint64_t off = 0, n; off < size; off += n) {
+        n = chunk_len(addr, off, size);
+        fill(buf, off, n, src);
+        address_space_write(&address_space_memory, addr + off, buf, n);
+    }
+}
+
+typedef struct WriteData {
+    const void *bytes;
+    size_t len;
+} WriteData;
+
+/*
+ * QEMU skips the first two characters ("0x") unchecked and converts
+ * pairs while whole pairs remain; missing bytes are zero.
+ */
+static void fill_hex(uint8_t *buf, uint64_t off, uint64_t n, const void *src)
+{
+    const WriteData *d = src;
+    const char *hexs = (const char *)d->bytes + 2;
+    uint64_t pairs = (d->len - 2) / 2;      /* (len >= 3) */
+    uint64_t have = off < pairs ? MIN(n, pairs - off) : 0;
+
+    for (uint64_t i = 0; i < have; i++) {
+        /* A bad digit counts as -1, all ones, exactly as in QEMU. */
+        unsigned hi = (unsigned)hex2nib(hexs[2 * (off + i)]);
+        unsigned lo = (unsigned)hex2nib(hexs[2 * (off + i) + 1]);
+
+        buf[i] = (uint8_t)(hi << 4 | lo);
+    }
+    memset(buf + have, 0, n - have);
 }
 
 static void cmd_write(QTestCmd *c)
 {
     uint64_t addr, size;
     const char *data;
-    size_t data_len;
-    g_autofree uint8_t *buf = NULL;
 
     if (!arg_u64(c, 1, &addr) || !arg_size(c, 2, &size, true)) {
         return;
@@ -207,34 +301,31 @@ static void cmd_write(QTestCmd *c)
         qtest_fail(c, "missing argument 3 to 'write'");
         return;
     }
-    data_len = strlen(data);
-    if (data_len < 3) {
+    if (strlen(data) < 3) {
         g_string_assign(c->reply, "ERR invalid argument size");
         return;
     }
-    /*
-     * QEMU skips the first two characters ("0x") unchecked and converts
-     * pairs while whole pairs remain; missing bytes are zero.
-     */
-    buf = g_malloc0(size ? size : 1);
-    for (uint64_t i = 0; i < size && 2 * i + 4 <= data_len; i++) {
-        /* A bad digit counts as -1, all ones, exactly as in QEMU. */
-        unsigned hi = (unsigned)hex2nib(data[2 + 2 * i]);
-        unsigned lo = (unsigned)hex2nib(data[3 + 2 * i]);
-
-        buf[i] = (uint8_t)(hi << 4 | lo);
-    }
-    address_space_write(&address_space_memory, addr, buf, size);
+    write_chunked(addr, size, fill_hex,
+                  &(WriteData) { .bytes = data, .len = strlen(data) });
     g_string_assign(c->reply, "OK");
+}
+
+static void fill_decoded(uint8_t *buf, uint64_t off, uint64_t n,
+                         const void *src)
+{
+    const WriteData *d = src;
+    uint64_t have = off < d->len ? MIN(n, d->len - off) : 0;
+
+    memcpy(buf, (const uint8_t *)d->bytes + off, have);
+    memset(buf + have, 0, n - have);
 }
 
 static void cmd_b64write(QTestCmd *c)
 {
     uint64_t addr, size;
     const char *data;
-    g_autofree uint8_t *buf = NULL;
     g_autofree guchar *dec = NULL;
-    gsize dec_len = 0;
+    WriteData d;
 
     if (!arg_u64(c, 1, &addr) || !arg_size(c, 2, &size, true)) {
         return;
@@ -248,10 +339,9 @@ static void cmd_b64write(QTestCmd *c)
         g_string_assign(c->reply, "ERR invalid argument size");
         return;
     }
-    dec = g_base64_decode(data, &dec_len);
-    buf = g_malloc0(size ? size : 1);
-    memcpy(buf, dec, MIN(dec_len, size));
-    address_space_write(&address_space_memory, addr, buf, size);
+    dec = g_base64_decode(data, &d.len);
+    d.bytes = dec;
+    write_chunked(addr, size, fill_decoded, &d);
     g_string_assign(c->reply, "OK");
 }
 
@@ -269,7 +359,7 @@ static void cmd_memset(QTestCmd *c)
 
 static void cmd_clock(QTestCmd *c, bool step)
 {
-    int64_t ns = 0, now = qtest_get_virtual_clock();
+    int64_t ns = 0, now = qtest_get_virtual_clock(), target;
     const char *w = word(c, 1);
 
     if (w) {
@@ -282,7 +372,16 @@ static void cmd_clock(QTestCmd *c, bool step)
         return;
     }
     /* With no timers to run, stepping to "the next deadline" is a no-op. */
-    qtest_set_virtual_clock(step ? now + ns : ns);
+    target = ns;
+    if (step && __builtin_add_overflow(now, ns, &target)) {
+        qtest_fail(c, "clock_step %s: the clock would pass %" PRIi64 " ns",
+                   w, INT64_MAX);
+        return;
+    }
+    /* As QEMU's qtest_clock_warp(): the clock never goes back. */
+    if (target > now) {
+        qtest_set_virtual_clock(target);
+    }
     g_string_printf(c->reply, "OK %" PRIi64, qtest_get_virtual_clock());
 }
 
@@ -338,14 +437,19 @@ static void qtest_dispatch(QTestCmd *c)
     }
 }
 
-char *qtest_process_line(const char *line, size_t len)
+/* Runs one request line; its reply, ending in '\n', goes to @emit. */
+static void qtest_run_line(const char *line, size_t len, uint64_t max_xfer,
+                           QTestEmitFn *emit, void *opaque)
 {
-    QTestCmd c = { 0 };
+    QTestCmd c = {
+        .emit = emit, .opaque = opaque, .max_xfer = max_xfer,
+    };
     g_autofree char *copy = g_strndup(line, len);
     char *p = copy, *sp;
 
     c.words = g_ptr_array_new();
     c.reply = g_string_new(NULL);
+    trace_qtest_command(copy);
     /* A NUL cannot reach here from g_strndup; split at single spaces. */
     while ((sp = strchr(p, ' '))) {
         *sp = '\0';
@@ -353,25 +457,74 @@ char *qtest_process_line(const char *line, size_t len)
         p = sp + 1;
     }
     g_ptr_array_add(c.words, p);
-    trace_qtest_command(copy);
     if (len == 0) {
         qtest_fail(&c, "empty request");
     } else {
         qtest_dispatch(&c);
     }
     g_string_append_c(c.reply, '\n');
+    reply_flush(&c);
     g_ptr_array_free(c.words, true);
-    return g_string_free(c.reply, false);
+    g_string_free(c.reply, true);
 }
 
-static void qtest_log(QTestState *s, char dir, const char *line, size_t len)
+static void emit_to_gstring(const char *data, size_t len, void *opaque)
 {
-    if (s->log) {
-        double t = (get_clock() - s->start_ns) / 1e9;
+    g_string_append_len(opaque, data, len);
+}
 
-        fprintf(s->log, "[%c +%f] %.*s\n", dir, t, (int)len, line);
+char *qtest_process_line(const char *line, size_t len)
+{
+    GString *out = g_string_new(NULL);
+
+    qtest_run_line(line, len, QTEST_MAX_XFER, emit_to_gstring, out);
+    return g_string_free(out, false);
+}
+
+/* A request line as processed: NUL bytes, which would cut it, as '?'. */
+static char *line_dup(const char *p, size_t len)
+{
+    char *line = g_strndup(p, len);
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\0') {
+            line[i] = '?';
+        }
+    }
+    return line;
+}
+
+size_t qtest_process_input(const uint8_t *buf, size_t len, uint64_t max_xfer,
+                           QTestEmitFn *emit, void *opaque)
+{
+    const char *p = (const char *)buf, *end = p + len, *nl;
+    size_t n = 0;
+
+    max_xfer = MIN(max_xfer, QTEST_MAX_XFER);
+    while (p < end && (nl = memchr(p, '\n', end - p))) {
+        g_autofree char *line = line_dup(p, nl - p);
+
+        qtest_run_line(line, nl - p, max_xfer, emit, opaque);
+        n++;
+        p = nl + 1;
+    }
+    return n;       /* (a last partial line is dropped, as on a hang-up) */
+}
+
+/* Writes (and logs) a piece of a reply. */
+static void qtest_emit(const char *data, size_t len, void *opaque)
+{
+    QTestState *s = opaque;
+
+    if (s->log) {
+        if (!s->log_midline) {
+            fprintf(s->log, "[S +%f] ", (get_clock() - s->start_ns) / 1e9);
+        }
+        fwrite(data, 1, len, s->log);
+        s->log_midline = len && data[len - 1] != '\n';
         fflush(s->log);
     }
+    qemu_chr_write(s->chr, data, len);
 }
 
 static void qtest_read(void *opaque, const uint8_t *buf, size_t len)
@@ -382,20 +535,15 @@ static void qtest_read(void *opaque, const uint8_t *buf, size_t len)
     g_string_append_len(s->inbuf, (const char *)buf, len);
     while ((nl = memchr(s->inbuf->str, '\n', s->inbuf->len))) {
         size_t llen = nl - s->inbuf->str;
-        g_autofree char *reply = NULL;
-        g_autofree char *line = g_strndup(s->inbuf->str, llen);
+        g_autofree char *line = line_dup(s->inbuf->str, llen);
 
         g_string_erase(s->inbuf, 0, llen + 1);
-        /* NUL bytes would cut the request short; make them visible. */
-        for (size_t i = 0; i < llen; i++) {
-            if (line[i] == '\0') {
-                line[i] = '?';
-            }
+        if (s->log) {
+            fprintf(s->log, "[R +%f] %s\n",
+                    (get_clock() - s->start_ns) / 1e9, line);
+            fflush(s->log);
         }
-        qtest_log(s, 'R', line, llen);
-        reply = qtest_process_line(line, llen);
-        qtest_log(s, 'S', reply, strlen(reply) - 1);
-        qemu_chr_write(s->chr, reply, strlen(reply));
+        qtest_run_line(line, llen, QTEST_MAX_XFER, qtest_emit, s);
     }
 }
 

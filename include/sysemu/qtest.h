@@ -25,6 +25,21 @@ void qtest_server_fini(QTestState *s);
  */
 char *qtest_process_line(const char *line, size_t len);
 
+/* Receives a reply in pieces; the last piece of each ends with '\n'. */
+typedef void QTestEmitFn(const char *data, size_t len, void *opaque);
+
+/*
+ * Processes @len bytes of protocol text as a connection's handler does:
+ * every complete line is a request (NUL bytes read as '?'), each one's
+ * reply goes to @emit, and a last line without its newline is dropped, as
+ * on a hang-up.  Requests move at most @max_xfer bytes (the server's own
+ * limit if larger).  Returns the number of requests.  In-process callers
+ * (the "qtest" fuzz target) use it; the state it works on is the server's:
+ * guest memory, the I/O space and the qtest clock.
+ */
+size_t qtest_process_input(const uint8_t *buf, size_t len, uint64_t max_xfer,
+                           QTestEmitFn *emit, void *opaque);
+
 /* The qtest accelerator: no vCPUs; the virtual clock moves only when told. */
 bool qtest_enabled(void);
 void qtest_accel_init(void);

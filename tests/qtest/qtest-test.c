@@ -274,9 +274,17 @@ static void test_clock(void)
     g_autofree char *b = qtest_raw(qts, "clock_step 250");
     g_autofree char *c = qtest_raw(qts, "clock_step");
 
+    g_autofree char *d = qtest_raw(qts, "clock_set 100");
+    g_autofree char *e = qtest_raw(qts, "clock_step -5");
+    g_autofree char *f = qtest_raw(qts, "clock_step 9223372036854775807");
+
     g_assert_cmpstr(a, ==, "OK 5000");
     g_assert_cmpstr(b, ==, "OK 5250");
     g_assert_cmpstr(c, ==, "OK 5250");
+    /* Never backwards, as in QEMU; never past 2^63 - 1 ns. */
+    g_assert_cmpstr(d, ==, "OK 5250");
+    g_assert_cmpstr(e, ==, "OK 5250");
+    g_assert_true(g_str_has_prefix(f, "FAIL "));
     qtest_quit(qts);
 }
 
