@@ -9,6 +9,14 @@
  * Any bad option prints one "ferry: [-opt arg: ]reason" line and exits 1
  * (errors found after parsing, such as a missing memory backend, cannot
  * name one option and, as in QEMU, do not).
+ *
+ * Both passes are functions that return an Error instead of exiting, so
+ * that the same code can also run as a check (qemu_cmdline_check(), the
+ * "cmdline" fuzz target): every step of the second pass is written as
+ * "validate, then act", and with vl.check_only it validates and stops
+ * short of acting on anything outside the process.  qemu_init() reports
+ * the Error and exits as before; the location ("-opt arg: ") is part of
+ * the Error's message, so the line printed is the one QEMU prints.
  */
 #include "qemu/osdep.h"
 #include "sysemu/vl.h"
@@ -119,6 +127,8 @@ typedef struct CmdlineOpt {
 
 typedef struct VLState {
     GArray *opts;               /* CmdlineOpt, in command-line order */
+    bool check_only;            /* qemu_cmdline_check(): touch nothing */
+    bool exit_now;              /* an informational option: exit 0 */
     MachineState *machine;
     QTestState *qtest;
     FILE *qtest_log;
@@ -198,80 +208,187 @@ static const QEMUOption *lookup_opt(const char *name)
     return NULL;
 }
 
-/* Options that take effect as soon as they are read. */
-static void handle_early_option(const QEMUOption *opt, const char *arg)
+/* ---- error locations ---------------------------------------------- */
+
+/*
+ * Errors name the option the way QEMU's error_report() does when a
+ * location is set ("-opt arg: reason"), but the location is part of the
+ * Error's message: the functions below return their errors to
+ * qemu_init() (or to the fuzz target), which reports them with no
+ * location set, so the printed line is the same.
+ */
+static char *opt_loc(const char *spelling, const char *arg)
 {
+    return arg ? g_strdup_printf("%s %s", spelling, arg) : g_strdup(spelling);
+}
+
+/* Fails with @err, prefixed by the location of option @co (if any). */
+static bool opt_fail_err(const CmdlineOpt *co, Error *err, Error **errp)
+{
+    loc_clear();
+    if (co) {
+        g_autofree char *name = g_strdup_printf("-%s", co->opt->name);
+        g_autofree char *loc = opt_loc(name, co->arg);
+
+        error_prepend(&err, "%s: ", loc);
+    }
+    error_propagate(errp, err);
+    return false;
+}
+
+static bool opt_fail(const CmdlineOpt *co, Error **errp, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+static bool opt_fail(const CmdlineOpt *co, Error **errp, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    Error *err = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_setg(&err, "%s", msg);
+    return opt_fail_err(co, err, errp);
+}
+
+/*
+ * An informational option (-help, -machine help...): prints its text,
+ * unless only checking, and ends the start-up with status 0.
+ */
+static bool info_exit(void (*print)(void))
+{
+    if (!vl.check_only) {
+        print();
+        fflush(stdout);
+    }
+    vl.exit_now = true;
+    return true;
+}
+
+static void print_version(void)
+{
+    printf("ferry version %s (QMP and migration compatible with "
+           "QEMU %d.%d)\n", FERRY_VERSION, QMP_VERSION_MAJOR,
+           QMP_VERSION_MINOR);
+}
+
+static void print_log_items(void)
+{
+    printf("Log items (comma separated):\n"
+           "trace:PATTERN   enable trace events\n");
+}
+
+static void print_machines(void)
+{
+    machine_print_list(stdout);
+}
+
+static void print_accels(void)
+{
+    printf("Accelerators supported in ferry:\nqtest\nkvm\n");
+}
+
+static void print_objects(void)
+{
+    printf("List of user creatable objects:\n"
+           "  memory-backend-file\n  memory-backend-memfd\n"
+           "  memory-backend-ram\n");
+}
+
+static void print_devices(void)
+{
+    printf("Devices supported by ferry:\nname \"loader\"\n");
+}
+
+/* ---- the first pass ----------------------------------------------- */
+
+/*
+ * Options that take effect as soon as they are read.  @spelling is the
+ * option as typed (messages quote it so).  When only checking, -trace and
+ * -D are not looked at (they enable trace events, read and create files)
+ * and -d, -msg are validated without being applied.
+ */
+static bool handle_early_option(const char *spelling, const QEMUOption *opt,
+                                const char *arg, Error **errp)
+{
+    g_autofree char *loc = opt_loc(spelling, arg);
     Error *err = NULL;
 
     switch (opt->index) {
     case OPT_HELP:
-        help();
-        exit(0);
+        return info_exit(help);
     case OPT_VERSION:
-        printf("ferry version %s (QMP and migration compatible with "
-               "QEMU %d.%d)\n", FERRY_VERSION, QMP_VERSION_MAJOR,
-               QMP_VERSION_MINOR);
-        exit(0);
+        return info_exit(print_version);
     case OPT_TRACE:
-        if (!trace_opt_parse(arg, &err)) {
-            error_report_err(err);
-            exit(1);
+        if (!vl.check_only && !trace_opt_parse(arg, &err)) {
+            error_propagate_prepend(errp, err, "%s: ", loc);
+            return false;
         }
-        break;
+        return true;
     case OPT_LOGFILE:
-        if (!qemu_set_log_filename(arg, &err)) {
-            error_report_err(err);
-            exit(1);
+        if (!vl.check_only && !qemu_set_log_filename(arg, &err)) {
+            error_propagate_prepend(errp, err, "%s: ", loc);
+            return false;
         }
-        break;
+        return true;
     case OPT_LOGITEMS: {
         g_auto(GStrv) items = g_strsplit(arg, ",", -1);
 
         for (char **it = items; *it; it++) {
             if (g_str_has_prefix(*it, "trace:")) {
-                trace_enable_events(*it + 6);
+                if (!vl.check_only) {
+                    trace_enable_events(*it + 6);
+                }
             } else if (g_str_equal(*it, "help")) {
-                printf("Log items (comma separated):\n"
-                       "trace:PATTERN   enable trace events\n");
-                exit(0);
+                return info_exit(print_log_items);
             } else {
-                error_report("Invalid -d option \"%s\"", *it);
-                exit(1);
+                error_setg(errp, "%s: Invalid -d option \"%s\"", loc, *it);
+                return false;
             }
         }
-        break;
+        return true;
     }
     case OPT_MSG: {
         g_autoptr(QemuOpts) o = qemu_opts_parse(arg, NULL, &err);
         bool ts = false;
 
-        if (!o || !qemu_opt_get_bool(o, "timestamp", false, &ts, &err) ||
-            !qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
-            error_report_err(err);
-            exit(1);
+        if (!o || !qemu_opt_get_bool(o, "timestamp", false, &ts, &err)) {
+            error_propagate_prepend(errp, err, "%s: ", loc);
+            return false;
         }
         qemu_opt_get(o, "guest-name");
-        message_with_timestamp = ts;
-        break;
+        if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
+            error_propagate_prepend(errp, err, "%s: ", loc);
+            return false;
+        }
+        if (!vl.check_only) {
+            message_with_timestamp = ts;
+        }
+        return true;
     }
     default:
-        break;
+        return true;
     }
 }
 
-/* First pass: every option is known and has its argument. */
-static void parse_cmdline(int argc, char **argv)
+/*
+ * First pass: every option is known and has its argument.  Stops early,
+ * with vl.exit_now, after an informational option.
+ */
+static bool parse_cmdline(int argc, char **argv, Error **errp)
 {
     vl.opts = g_array_new(false, true, sizeof(CmdlineOpt));
     for (int i = 1; i < argc; i++) {
+        const char *spelling = argv[i];
         const char *name = argv[i];
         const QEMUOption *opt;
         CmdlineOpt co = { 0 };
+        bool ok;
 
         if (name[0] != '-') {
-            error_report("%s: invalid option (ferry takes no disk image "
-                         "arguments)", name);
-            exit(1);
+            error_setg(errp, "%s: invalid option (ferry takes no disk image "
+                       "arguments)", name);
+            return false;
         }
         name++;
         if (name[0] == '-') {
@@ -279,23 +396,42 @@ static void parse_cmdline(int argc, char **argv)
         }
         opt = lookup_opt(name);
         if (!opt) {
-            error_report("%s: invalid option", argv[i]);
-            exit(1);
+            error_setg(errp, "%s: invalid option", spelling);
+            return false;
         }
         co.opt = opt;
         if (opt->has_arg) {
             if (i + 1 >= argc) {
-                error_report("%s: requires an argument", argv[i]);
-                exit(1);
+                error_setg(errp, "%s: requires an argument", spelling);
+                return false;
             }
             co.arg = argv[++i];
         }
-        loc_set_cmdline(argv[i - (opt->has_arg ? 1 : 0)], co.arg);
-        handle_early_option(opt, co.arg);
+        /* (Trace events warn about unknown names with the location.) */
+        loc_set_cmdline(spelling, co.arg);
+        ok = handle_early_option(spelling, opt, co.arg, errp);
         loc_clear();
+        if (!ok) {
+            return false;
+        }
         g_array_append_val(vl.opts, co);
+        if (vl.exit_now) {
+            return true;
+        }
     }
+    return true;
 }
+
+/* ---- the second pass, step by step -------------------------------- */
+
+/*
+ * Each step handles some options, in QEMU's order, and returns false with
+ * an Error on the first bad one; one that prints information sets
+ * vl.exit_now and returns true.  When vl.check_only is set, a step
+ * validates what it can without touching anything outside this process
+ * (no chardev, socket, file, guest RAM, /dev/kvm...) and changes no
+ * global but the migration properties that -global sets.
+ */
 
 /* Sets the error location to @co while the second pass handles it. */
 static void loc_push(const CmdlineOpt *co)
@@ -310,297 +446,418 @@ static void loc_push(const CmdlineOpt *co)
         if (((co) = &g_array_index(vl.opts, CmdlineOpt, _i))->opt->index  \
             == (idx))
 
-static void die_with(Error *err) QEMU_NORETURN;
-static void die_with(Error *err)
-{
-    error_report_err(err);
-    exit(1);
-}
-
-static QemuOpts *parse_opts_or_die(const char *arg, const char *implied)
+static QemuOpts *parse_opts(const CmdlineOpt *co, const char *implied,
+                            Error **errp)
 {
     Error *err = NULL;
-    QemuOpts *o = qemu_opts_parse(arg, implied, &err);
+    QemuOpts *o = qemu_opts_parse(co->arg, implied, &err);
 
     if (!o) {
-        die_with(err);
+        opt_fail_err(co, err, errp);
     }
     return o;
 }
 
-static void create_chardevs(void)
+static bool check_unused(const CmdlineOpt *co, QemuOpts *o, Error **errp)
+{
+    Error *err = NULL;
+
+    if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
+        return opt_fail_err(co, err, errp);
+    }
+    return true;
+}
+
+static bool configure_globals(Error **errp)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_GLOBAL) {
+        const char *dot = strchr(co->arg, '.');
+        const char *eq = strchr(co->arg, '=');
+        g_autofree char *driver = NULL, *prop = NULL;
+
+        if (!dot || !eq || eq < dot) {
+            return opt_fail(co, errp, "Invalid -global option; expected "
+                            "DRIVER.PROP=VALUE");
+        }
+        driver = g_strndup(co->arg, dot - co->arg);
+        prop = g_strndup(dot + 1, eq - dot - 1);
+        if (!g_str_equal(driver, "migration")) {
+            return opt_fail(co, errp, "ferry has no device type '%s' to set "
+                            "'%s' on", driver, prop);
+        }
+        if (!migrate_set_global_property(prop, eq + 1, &err)) {
+            return opt_fail_err(co, err, errp);
+        }
+    }
+    return true;
+}
+
+static bool configure_name(Error **errp)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_NAME) {
+        g_autoptr(QemuOpts) o = parse_opts(co, "guest", errp);
+        const char *name;
+        bool dbg;
+
+        if (!o) {
+            return false;
+        }
+        name = qemu_opt_get(o, "guest");
+        if (!qemu_opt_get_bool(o, "debug-threads", false, &dbg, &err)) {
+            return opt_fail_err(co, err, errp);
+        }
+        qemu_opt_get(o, "process");
+        if (!check_unused(co, o, errp)) {
+            return false;
+        }
+        if (!vl.check_only) {
+            g_free(qemu_name);
+            qemu_name = g_strdup(name);
+        }
+    }
+    return true;
+}
+
+static bool configure_uuid(Error **errp)
+{
+    CmdlineOpt *co;
+
+    FOREACH_OPT(co, OPT_UUID) {
+        uint8_t uuid[16];
+        size_t j = 0;
+
+        if (!g_uuid_string_is_valid(co->arg)) {
+            return opt_fail(co, errp, "Fail to parse UUID string. Wrong "
+                            "format.");
+        }
+        /* 8-4-4-4-12 hex digits: 16 pairs. */
+        for (const char *p = co->arg; *p && j < sizeof(uuid); p++) {
+            if (*p != '-') {
+                int hi = g_ascii_xdigit_value(p[0]);
+                int lo = g_ascii_xdigit_value(p[1]);
+
+                uuid[j++] = (hi << 4) | lo;
+                p++;
+            }
+        }
+        if (!vl.check_only) {
+            memcpy(qemu_uuid, uuid, sizeof(uuid));
+            qemu_uuid_set = true;
+        }
+    }
+    return true;
+}
+
+static bool configure_misc(Error **errp)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+    unsigned nserial = 0;
+
+    if (!configure_name(errp)) {
+        return false;
+    }
+    FOREACH_OPT(co, OPT_DISPLAY) {
+        g_autoptr(QemuOpts) o = parse_opts(co, "type", errp);
+        const char *type;
+
+        if (!o) {
+            return false;
+        }
+        type = qemu_opt_get(o, "type");
+        if (!type || !g_str_equal(type, "none")) {
+            return opt_fail(co, errp, "Display '%s' is not available in "
+                            "ferry (only 'none')", type ? type : "");
+        }
+    }
+    if (!configure_uuid(errp)) {
+        return false;
+    }
+    if (vl.check_only) {
+        return true;        /* -serial opens a chardev, -pidfile a file */
+    }
+    FOREACH_OPT(co, OPT_SERIAL) {
+        g_autofree char *label = g_strdup_printf("serial%u", nserial++);
+
+        loc_push(co);
+        if (!qemu_chr_new(label, co->arg, &err) && err) {
+            return opt_fail_err(co, err, errp);
+        }
+        loc_clear();
+    }
+    FOREACH_OPT(co, OPT_PIDFILE) {
+        vl.pidfile = co->arg;
+    }
+    if (vl.pidfile) {
+        g_autofree char *pid = g_strdup_printf("%d\n", getpid());
+        g_autoptr(GError) gerr = NULL;
+
+        if (!g_file_set_contents(vl.pidfile, pid, -1, &gerr)) {
+            return opt_fail(NULL, errp, "cannot create PID file: %s",
+                            gerr->message);
+        }
+    }
+    return true;
+}
+
+static bool create_chardevs(Error **errp)
 {
     CmdlineOpt *co;
     Error *err = NULL;
 
     FOREACH_OPT(co, OPT_CHARDEV) {
-        g_autoptr(QemuOpts) o = NULL;
+        g_autoptr(QemuOpts) o = parse_opts(co, "backend", errp);
         Chardev *chr;
 
+        if (!o) {
+            return false;
+        }
+        if (vl.check_only) {
+            continue;
+        }
         loc_push(co);
-        o = parse_opts_or_die(co->arg, "backend");
         chr = qemu_chr_new_from_opts(o, &err);
         if (!chr || !qemu_chr_wait_connected(chr, &err)) {
-            die_with(err);
+            return opt_fail_err(co, err, errp);
         }
         loc_clear();
     }
+    return true;
 }
 
-static void create_monitors(void)
+/* -mon [chardev=]ID,mode=control[,pretty=on]: its chardev (NULL: checking) */
+static bool mon_opts(const CmdlineOpt *co, Chardev **chr, bool *pretty,
+                     Error **errp)
 {
-    CmdlineOpt *co;
+    g_autoptr(QemuOpts) o = parse_opts(co, "chardev", errp);
+    Error *err = NULL;
+    const char *id, *mode;
+
+    if (!o) {
+        return false;
+    }
+    id = qemu_opt_get(o, "chardev");
+    mode = qemu_opt_get(o, "mode");
+    if (!qemu_opt_get_bool(o, "pretty", false, pretty, &err)) {
+        return opt_fail_err(co, err, errp);
+    }
+    if (!id) {
+        return opt_fail(co, errp, "chardev is required");
+    }
+    if (mode && !g_str_equal(mode, "control")) {
+        return opt_fail(co, errp, "ferry has no human monitor: mode=%s is "
+                        "not supported, use mode=control", mode);
+    }
+    qemu_opt_get(o, "id");
+    if (!check_unused(co, o, errp)) {
+        return false;
+    }
+    *chr = NULL;
+    if (!vl.check_only) {
+        *chr = qemu_chr_find(id);
+        if (!*chr) {
+            return opt_fail(co, errp, "chardev \"%s\" not found", id);
+        }
+    }
+    return true;
+}
+
+static bool create_monitors(Error **errp)
+{
     Error *err = NULL;
     unsigned n = 0;
 
-    monitor_init_globals();
+    if (!vl.check_only) {
+        monitor_init_globals();
+    }
     for (guint i = 0; i < vl.opts->len; i++) {
+        const CmdlineOpt *co = &g_array_index(vl.opts, CmdlineOpt, i);
         Chardev *chr = NULL;
         bool pretty = false;
         g_autofree char *label = NULL;
 
-        co = &g_array_index(vl.opts, CmdlineOpt, i);
-        if (co->opt->index != OPT_QMP && co->opt->index != OPT_QMP_PRETTY &&
-            co->opt->index != OPT_MON) {
-            continue;
-        }
-        loc_push(co);
         if (co->opt->index == OPT_MON) {
-            g_autoptr(QemuOpts) o = parse_opts_or_die(co->arg, "chardev");
-            const char *id = qemu_opt_get(o, "chardev");
-            const char *mode = qemu_opt_get(o, "mode");
-
-            if (!qemu_opt_get_bool(o, "pretty", false, &pretty, &err)) {
-                die_with(err);
+            if (!mon_opts(co, &chr, &pretty, errp)) {
+                return false;
             }
-            if (!id) {
-                error_report("chardev is required");
-                exit(1);
-            }
-            if (mode && !g_str_equal(mode, "control")) {
-                error_report("ferry has no human monitor: mode=%s is not "
-                             "supported, use mode=control", mode);
-                exit(1);
-            }
-            qemu_opt_get(o, "id");
-            if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
-                die_with(err);
-            }
-            chr = qemu_chr_find(id);
-            if (!chr) {
-                error_report("chardev \"%s\" not found", id);
-                exit(1);
-            }
-        } else {
+        } else if (co->opt->index == OPT_QMP ||
+                   co->opt->index == OPT_QMP_PRETTY) {
             pretty = co->opt->index == OPT_QMP_PRETTY;
             label = g_strdup_printf("compat_monitor%u", n++);
+            if (vl.check_only) {
+                continue;
+            }
+            loc_push(co);
             chr = qemu_chr_new(label, co->arg, &err);
             if (!chr) {
                 if (!err) {
                     loc_clear();
                     continue;       /* -qmp none */
                 }
-                die_with(err);
+                return opt_fail_err(co, err, errp);
             }
             if (!qemu_chr_wait_connected(chr, &err)) {
-                die_with(err);
+                return opt_fail_err(co, err, errp);
             }
+        } else {
+            continue;
         }
+        if (vl.check_only) {
+            continue;
+        }
+        loc_push(co);
         if (!monitor_init_qmp(chr, pretty, &err)) {
-            die_with(err);
+            return opt_fail_err(co, err, errp);
         }
         loc_clear();
     }
+    return true;
 }
 
-static void create_objects(void)
+static bool create_objects(Error **errp)
 {
     CmdlineOpt *co;
     Error *err = NULL;
 
     FOREACH_OPT(co, OPT_OBJECT) {
-        g_autoptr(QemuOpts) o = NULL;
+        g_autoptr(QemuOpts) o = parse_opts(co, "qom-type", errp);
         const char *type;
 
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "qom-type");
+        if (!o) {
+            return false;
+        }
         type = qemu_opt_get(o, "qom-type");
         if (type && g_str_equal(type, "help")) {
-            printf("List of user creatable objects:\n"
-                   "  memory-backend-file\n  memory-backend-memfd\n"
-                   "  memory-backend-ram\n");
-            exit(0);
+            return info_exit(print_objects);
         }
-        if (!host_memory_backend_create(o, &err)) {
-            die_with(err);
+        if (vl.check_only) {
+            continue;       /* a backend allocates guest RAM, opens files */
         }
-        loc_clear();
-    }
-}
-
-static uint64_t parse_ram_size(const char *arg, bool *set)
-{
-    g_autoptr(QemuOpts) o = parse_opts_or_die(arg, "size");
-    const char *s = qemu_opt_get(o, "size");
-    Error *err = NULL;
-    uint64_t sz = 0;
-
-    if (qemu_opt_has(o, "slots") || qemu_opt_has(o, "maxmem")) {
-        error_report("memory hotplug (slots, maxmem) is not supported");
-        exit(1);
-    }
-    if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
-        die_with(err);
-    }
-    if (!s) {
-        error_report("missing 'size' option value");
-        exit(1);
-    }
-    if (qemu_strtosz_MiB(s, NULL, &sz) < 0) {
-        error_report("Parameter 'size' expects a non-negative number "
-                     "below 2^64");
-        exit(1);
-    }
-    /* QEMU rounds RAM to 8 KiB. */
-    sz = QEMU_ALIGN_UP(sz, 8192);
-    *set = true;
-    return sz;
-}
-
-/* -smp [cpus=]N[,maxcpus=M][,sockets=,dies=,cores=,threads=]: N vCPUs. */
-static unsigned parse_smp(void)
-{
-    static const char *const topo[] = {
-        "maxcpus", "sockets", "dies", "clusters", "cores", "threads",
-    };
-    uint64_t cpus = 1;
-    CmdlineOpt *co;
-    Error *err = NULL;
-
-    FOREACH_OPT(co, OPT_SMP) {
-        g_autoptr(QemuOpts) o = NULL;
-        uint64_t v;
-
         loc_push(co);
-        o = parse_opts_or_die(co->arg, "cpus");
-        if (!qemu_opt_get_number(o, "cpus", 1, &cpus, &err)) {
-            die_with(err);
-        }
-        for (size_t k = 0; k < G_N_ELEMENTS(topo); k++) {
-            if (!qemu_opt_get_number(o, topo[k], 1, &v, &err)) {
-                die_with(err);
-            }
-        }
-        if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
-            die_with(err);
-        }
-        if (cpus == 0 || cpus > 255) {
-            error_report("Invalid SMP CPUs %" PRIu64, cpus);
-            exit(1);
+        if (!host_memory_backend_create(o, &err)) {
+            return opt_fail_err(co, err, errp);
         }
         loc_clear();
     }
-    return cpus;
+    return true;
 }
 
-static void configure_drives(void)
+static bool configure_drives(Error **errp)
 {
     CmdlineOpt *co;
     Error *err = NULL;
 
+    if (vl.check_only) {
+        return true;        /* drive_add() opens the image */
+    }
     FOREACH_OPT(co, OPT_DRIVE) {
         loc_push(co);
         if (!drive_add(co->arg, &err)) {
-            die_with(err);
+            return opt_fail_err(co, err, errp);
         }
         loc_clear();
     }
+    return true;
 }
 
-static void create_machine(void)
+/* Reports @err, prefixed by the location of option @co (if any). */
+static void opt_report(const CmdlineOpt *co, Error *err)
 {
-    g_autofree char *type = g_strdup("none");
-    g_autofree char *memdev = NULL;
-    bool ram_set = false, prealloc = false;
-    uint64_t ram_size = 0;
-    const char *mem_path = NULL;
-    const MachineClass *mc;
-    CmdlineOpt *co;
+    Error *local = NULL;
+
+    opt_fail_err(co, err, &local);
+    error_report_err(local);
+}
+
+/*
+ * A failed accelerator: as QEMU, ferry says why and tries the next one.
+ * The last failure is kept in *@last, to become the Error if none works;
+ * the one it replaces is reported now.
+ */
+/* A failure that start-up goes on after: said, unless only checking. */
+static void report_nonfatal(Error *err)
+{
+    if (vl.check_only) {
+        error_free(err);
+    } else {
+        error_report_err(err);
+    }
+}
+
+static void accel_failed(const CmdlineOpt *co, Error **last, Error *err)
+{
+    if (*last) {
+        report_nonfatal(*last);
+        *last = NULL;
+    }
+    opt_fail_err(co, err, last);
+}
+
+/* -accel NAME: true if NAME works (in check mode: if kvm might). */
+static bool try_accel(const CmdlineOpt *co, const char *name, bool *kvm,
+                      Error **last)
+{
     Error *err = NULL;
 
-    FOREACH_OPT(co, OPT_MACHINE) {
-        g_autoptr(QemuOpts) o = NULL;
-        const char *t, *m, *accel;
-
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "type");
-        t = qemu_opt_get(o, "type");
-        if (t && g_str_equal(t, "help")) {
-            machine_print_list(stdout);
-            exit(0);
-        }
-        if (t) {
-            g_free(type);
-            type = g_strdup(t);
-        }
-        m = qemu_opt_get(o, "memory-backend");
-        if (m) {
-            g_free(memdev);
-            memdev = g_strdup(m);
-        }
-        accel = qemu_opt_get(o, "accel");
-        if (accel && !g_str_equal(accel, "qtest") &&
-            !g_str_equal(accel, "kvm")) {
-            error_report("invalid accelerator %s", accel);
-            exit(1);
-        }
-        qemu_opt_get(o, "dump-guest-core");
-        for (guint k = 0; k < o->opts->len; k++) {
-            QemuOpt *q = o->opts->pdata[k];
-
-            if (!q->used) {
-                error_report("Property '%s-machine.%s' not found",
-                             type, q->name);
-                exit(1);
-            }
-        }
-        if (!machine_find_class(type)) {
-            error_report("unsupported machine type '%s' (-machine help "
-                         "lists the supported ones)", type);
-            exit(1);
-        }
-        loc_clear();
+    if (name && g_str_equal(name, "qtest")) {
+        return true;
     }
-    FOREACH_OPT(co, OPT_MEMORY) {
-        loc_push(co);
-        ram_size = parse_ram_size(co->arg, &ram_set);
-        loc_clear();
+    if (!name || !g_str_equal(name, "kvm")) {
+        error_setg(&err, "invalid accelerator %s", name ? name : "");
+        accel_failed(co, last, err);
+        return false;
     }
-    FOREACH_OPT(co, OPT_MEM_PATH) {
-        mem_path = co->arg;
+    if (vl.check_only) {
+        return true;        /* (opens /dev/kvm) */
     }
-    FOREACH_OPT(co, OPT_MEM_PREALLOC) {
-        prealloc = true;
+    if (!kvm_accel_ops_init(&err)) {
+        /* As QEMU: why, then "failed to initialize kvm". */
+        accel_failed(co, last, err);
+        err = NULL;
+        error_setg(&err, "failed to initialize kvm");
+        accel_failed(co, last, err);
+        return false;
     }
-
-    mc = machine_find_class(type);
-    vl.machine = machine_new(mc);
-    vl.machine->smp_cpus = parse_smp();
-    if (ram_set) {
-        vl.machine->ram_size = ram_size;
-        vl.machine->ram_size_set = true;
-    }
-    vl.machine->ram_memdev_id = g_steal_pointer(&memdev);
-    vl.machine->mem_path = g_strdup(mem_path);
-    vl.machine->mem_prealloc = prealloc;
-    if (!machine_run_board_init(vl.machine, &err)) {
-        die_with(err);
-    }
+    *kvm = true;
+    return true;
 }
 
-static void configure_accelerator(void)
+/* -machine accel=kvm is the older spelling of -accel kvm. */
+static bool machine_accel(bool *any, bool *kvm, Error **errp)
 {
     CmdlineOpt *co;
+    Error *last = NULL;
+
+    FOREACH_OPT(co, OPT_MACHINE) {
+        g_autoptr(QemuOpts) o = qemu_opts_parse(co->arg, "type", errp);
+        const char *a;
+
+        if (!o) {
+            /* (Unlike everywhere else, not located: as it always was.) */
+            return false;
+        }
+        a = qemu_opt_get(o, "accel");
+        if (a && g_str_equal(a, "kvm")) {
+            *any = true;
+            if (!try_accel(co, a, kvm, &last)) {
+                error_propagate(errp, last);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static bool configure_accelerator(Error **errp)
+{
+    CmdlineOpt *co;
+    Error *last = NULL;
     bool any = false, ok = false, kvm = false;
 
     FOREACH_OPT(co, OPT_ACCEL) {
@@ -611,62 +868,235 @@ static void configure_accelerator(void)
         if (ok) {
             continue;       /* the first accelerator that works wins */
         }
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "accel");
+        o = parse_opts(co, "accel", errp);
+        if (!o) {
+            error_free(last);
+            return false;
+        }
         name = qemu_opt_get(o, "accel");
         if (name && g_str_equal(name, "help")) {
-            printf("Accelerators supported in ferry:\nqtest\nkvm\n");
-            exit(0);
+            error_free(last);
+            return info_exit(print_accels);
         }
-        if (name && g_str_equal(name, "qtest")) {
-            ok = true;
-        } else if (name && g_str_equal(name, "kvm")) {
-            Error *err = NULL;
+        ok = try_accel(co, name, &kvm, &last);
+    }
+    if (ok && last) {
+        report_nonfatal(last);      /* tried before the one that works */
+        last = NULL;
+    }
+    if (any && !ok) {
+        error_propagate(errp, last);
+        return false;
+    }
+    if (!any && !machine_accel(&any, &kvm, errp)) {
+        return false;
+    }
+    if (!kvm && !vl.check_only) {
+        qtest_accel_init();
+    }
+    return true;
+}
 
-            if (kvm_accel_ops_init(&err)) {
-                kvm = true;
-                ok = true;
-            } else {
-                /* As QEMU: say why, then try the next -accel. */
-                error_report_err(err);
-                error_report("failed to initialize kvm");
+static bool parse_ram_size(const CmdlineOpt *co, uint64_t *size,
+                           Error **errp)
+{
+    g_autoptr(QemuOpts) o = parse_opts(co, "size", errp);
+    const char *s;
+    uint64_t sz = 0;
+
+    if (!o) {
+        return false;
+    }
+    s = qemu_opt_get(o, "size");
+    if (qemu_opt_has(o, "slots") || qemu_opt_has(o, "maxmem")) {
+        return opt_fail(co, errp, "memory hotplug (slots, maxmem) is not "
+                        "supported");
+    }
+    if (!check_unused(co, o, errp)) {
+        return false;
+    }
+    if (!s) {
+        return opt_fail(co, errp, "missing 'size' option value");
+    }
+    if (qemu_strtosz_MiB(s, NULL, &sz) < 0) {
+        return opt_fail(co, errp, "Parameter 'size' expects a non-negative "
+                        "number below 2^64");
+    }
+    /* QEMU rounds RAM to 8 KiB (and refuses what then wraps). */
+    if (sz > UINT64_MAX - 8191) {
+        return opt_fail(co, errp, "ram size too large");
+    }
+    *size = QEMU_ALIGN_UP(sz, 8192);
+    return true;
+}
+
+/* -smp [cpus=]N[,maxcpus=M][,sockets=,dies=,cores=,threads=]: N vCPUs. */
+static bool parse_smp(unsigned *ncpus, Error **errp)
+{
+    static const char *const topo[] = {
+        "maxcpus", "sockets", "dies", "clusters", "cores", "threads",
+    };
+    uint64_t cpus = 1;
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_SMP) {
+        g_autoptr(QemuOpts) o = parse_opts(co, "cpus", errp);
+        uint64_t v;
+
+        if (!o) {
+            return false;
+        }
+        if (!qemu_opt_get_number(o, "cpus", 1, &cpus, &err)) {
+            return opt_fail_err(co, err, errp);
+        }
+        for (size_t k = 0; k < G_N_ELEMENTS(topo); k++) {
+            if (!qemu_opt_get_number(o, topo[k], 1, &v, &err)) {
+                return opt_fail_err(co, err, errp);
             }
-        } else {
-            /* Like QEMU: report, and try the next -accel. */
-            error_report("invalid accelerator %s", name ? name : "");
+        }
+        if (!check_unused(co, o, errp)) {
+            return false;
+        }
+        if (cpus == 0 || cpus > 255) {
+            return opt_fail(co, errp, "Invalid SMP CPUs %" PRIu64, cpus);
+        }
+    }
+    *ncpus = cpus;
+    return true;
+}
+
+/* One -machine: its type (if given) and memory backend (if given). */
+static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
+                         Error **errp)
+{
+    g_autoptr(QemuOpts) o = parse_opts(co, "type", errp);
+    const char *t, *m, *accel;
+
+    if (!o) {
+        return false;
+    }
+    t = qemu_opt_get(o, "type");
+    if (t && g_str_equal(t, "help")) {
+        return info_exit(print_machines);
+    }
+    if (t) {
+        g_free(*type);
+        *type = g_strdup(t);
+    }
+    m = qemu_opt_get(o, "memory-backend");
+    if (m) {
+        g_free(*memdev);
+        *memdev = g_strdup(m);
+    }
+    accel = qemu_opt_get(o, "accel");
+    if (accel && !g_str_equal(accel, "qtest") && !g_str_equal(accel, "kvm")) {
+        return opt_fail(co, errp, "invalid accelerator %s", accel);
+    }
+    qemu_opt_get(o, "dump-guest-core");
+    for (guint k = 0; k < o->opts->len; k++) {
+        QemuOpt *q = o->opts->pdata[k];
+
+        if (!q->used) {
+            return opt_fail(co, errp, "Property '%s-machine.%s' not found",
+                            *type, q->name);
+        }
+    }
+    if (!machine_find_class(*type)) {
+        return opt_fail(co, errp, "unsupported machine type '%s' (-machine "
+                        "help lists the supported ones)", *type);
+    }
+    return true;
+}
+
+static bool create_machine(Error **errp)
+{
+    g_autofree char *type = g_strdup("none");
+    g_autofree char *memdev = NULL;
+    bool ram_set = false, prealloc = false;
+    uint64_t ram_size = 0;
+    unsigned cpus = 1;
+    const char *mem_path = NULL;
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_MACHINE) {
+        if (!machine_opts(co, &type, &memdev, errp)) {
+            return false;
+        }
+        if (vl.exit_now) {
+            return true;
+        }
+    }
+    FOREACH_OPT(co, OPT_MEMORY) {
+        if (!parse_ram_size(co, &ram_size, errp)) {
+            return false;
+        }
+        ram_set = true;
+    }
+    FOREACH_OPT(co, OPT_MEM_PATH) {
+        mem_path = co->arg;
+    }
+    FOREACH_OPT(co, OPT_MEM_PREALLOC) {
+        prealloc = true;
+    }
+    if (!parse_smp(&cpus, errp)) {
+        return false;
+    }
+    if (vl.check_only) {
+        return true;        /* the board allocates guest RAM */
+    }
+    vl.machine = machine_new(machine_find_class(type));
+    vl.machine->smp_cpus = cpus;
+    if (ram_set) {
+        vl.machine->ram_size = ram_size;
+        vl.machine->ram_size_set = true;
+    }
+    vl.machine->ram_memdev_id = g_steal_pointer(&memdev);
+    vl.machine->mem_path = g_strdup(mem_path);
+    vl.machine->mem_prealloc = prealloc;
+    if (!machine_run_board_init(vl.machine, &err)) {
+        return opt_fail_err(NULL, err, errp);
+    }
+    return true;
+}
+
+static bool configure_devices(Error **errp)
+{
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_DEVICE) {
+        g_autoptr(QemuOpts) o = parse_opts(co, "driver", errp);
+        const char *driver;
+
+        if (!o) {
+            return false;
+        }
+        driver = qemu_opt_get(o, "driver");
+        if (driver && g_str_equal(driver, "help")) {
+            return info_exit(print_devices);
+        }
+        if (!driver || !g_str_equal(driver, "loader")) {
+            return opt_fail(co, errp, "'%s' is not a valid device model name",
+                            driver ? driver : "");
+        }
+        if (vl.check_only) {
+            continue;       /* a loader reads a file into guest RAM */
+        }
+        loc_push(co);
+        if (!generic_loader_create(o, &err)) {
+            return opt_fail_err(co, err, errp);
         }
         loc_clear();
     }
-    if (!any) {
-        /* -machine accel=NAME is the older spelling of -accel NAME. */
-        FOREACH_OPT(co, OPT_MACHINE) {
-            g_autoptr(QemuOpts) o = parse_opts_or_die(co->arg, "type");
-            const char *a = qemu_opt_get(o, "accel");
-
-            if (a && g_str_equal(a, "kvm")) {
-                Error *err = NULL;
-
-                any = true;
-                loc_push(co);
-                if (!kvm_accel_ops_init(&err)) {
-                    error_report_err(err);
-                    error_report("failed to initialize kvm");
-                    exit(1);
-                }
-                loc_clear();
-                kvm = ok = true;
-            }
-        }
+    if (!vl.check_only && !generic_loader_reset(&err)) {
+        return opt_fail_err(NULL, err, errp);
     }
-    if (any && !ok) {
-        exit(1);
-    }
-    if (!kvm) {
-        qtest_accel_init();
-    }
+    return true;
 }
 
-static void configure_qtest(void)
+static bool configure_qtest(Error **errp)
 {
     CmdlineOpt *co;
     const char *spec = NULL, *log = NULL;
@@ -681,180 +1111,54 @@ static void configure_qtest(void)
     FOREACH_OPT(co, OPT_QTEST_LOG) {
         log = co->arg;
     }
-    if (!spec) {
-        return;
+    if (!spec || vl.check_only) {
+        return true;        /* (a log file, a chardev) */
     }
-    loc_push(spec_opt);
     if (log && !g_str_equal(log, "none")) {
         vl.qtest_log = g_str_equal(log, "/dev/fd/2") ? stderr
                                                       : fopen(log, "w");
         if (!vl.qtest_log) {
-            error_report("cannot open qtest log %s: %s", log,
-                         strerror(errno));
-            exit(1);
+            return opt_fail(spec_opt, errp, "cannot open qtest log %s: %s",
+                            log, strerror(errno));
         }
     }
+    loc_push(spec_opt);
     chr = qemu_chr_new("qtest", spec, &err);
     if (!chr) {
         if (err) {
-            error_report_err(err);
-            error_report("Failed to initialize device for qtest: \"%s\"",
-                         spec);
-            exit(1);
+            /* As QEMU: why, then which device. */
+            opt_report(spec_opt, err);
+            return opt_fail(spec_opt, errp, "Failed to initialize device for "
+                            "qtest: \"%s\"", spec);
         }
         loc_clear();
-        return;
+        return true;
     }
     if (!qemu_chr_wait_connected(chr, &err)) {
-        die_with(err);
+        return opt_fail_err(spec_opt, err, errp);
     }
     vl.qtest = qtest_server_init(chr, vl.qtest_log, &err);
     if (!vl.qtest) {
-        die_with(err);
+        return opt_fail_err(spec_opt, err, errp);
     }
     loc_clear();
+    return true;
 }
 
-static void configure_misc(void)
+static bool configure_autostart(Error **errp)
 {
     CmdlineOpt *co;
-    Error *err = NULL;
-    unsigned nserial = 0;
 
-    FOREACH_OPT(co, OPT_NAME) {
-        g_autoptr(QemuOpts) o = NULL;
-        const char *name;
-        bool dbg;
-
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "guest");
-        name = qemu_opt_get(o, "guest");
-        if (!qemu_opt_get_bool(o, "debug-threads", false, &dbg, &err)) {
-            die_with(err);
-        }
-        qemu_opt_get(o, "process");
-        if (!qemu_opts_check_unused(o, "Invalid parameter '%s'", &err)) {
-            die_with(err);
-        }
-        g_free(qemu_name);
-        qemu_name = g_strdup(name);
-        loc_clear();
-    }
-    FOREACH_OPT(co, OPT_DISPLAY) {
-        g_autoptr(QemuOpts) o = NULL;
-        const char *type;
-
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "type");
-        type = qemu_opt_get(o, "type");
-        if (!type || !g_str_equal(type, "none")) {
-            error_report("Display '%s' is not available in ferry (only "
-                         "'none')", type ? type : "");
-            exit(1);
-        }
-        loc_clear();
-    }
-    FOREACH_OPT(co, OPT_UUID) {
-        size_t j = 0;
-
-        loc_push(co);
-        if (!g_uuid_string_is_valid(co->arg)) {
-            error_report("Fail to parse UUID string. Wrong format.");
-            exit(1);
-        }
-        for (const char *p = co->arg; *p; p++) {
-            if (*p != '-') {
-                int hi = g_ascii_xdigit_value(p[0]);
-                int lo = g_ascii_xdigit_value(p[1]);
-
-                qemu_uuid[j++] = (hi << 4) | lo;
-                p++;
-            }
-        }
-        qemu_uuid_set = true;
-        loc_clear();
-    }
-    FOREACH_OPT(co, OPT_SERIAL) {
-        g_autofree char *label = g_strdup_printf("serial%u", nserial++);
-
-        loc_push(co);
-        if (!qemu_chr_new(label, co->arg, &err) && err) {
-            die_with(err);
-        }
-        loc_clear();
-    }
-    FOREACH_OPT(co, OPT_PIDFILE) {
-        vl.pidfile = co->arg;
-    }
-    if (vl.pidfile) {
-        g_autofree char *pid = g_strdup_printf("%d\n", getpid());
-        g_autoptr(GError) gerr = NULL;
-
-        if (!g_file_set_contents(vl.pidfile, pid, -1, &gerr)) {
-            error_report("cannot create PID file: %s", gerr->message);
-            exit(1);
+    if (!vl.check_only) {
+        autostart = true;
+        FOREACH_OPT(co, OPT_S) {
+            autostart = false;
         }
     }
+    return true;
 }
 
-static void configure_globals(void)
-{
-    CmdlineOpt *co;
-    Error *err = NULL;
-
-    FOREACH_OPT(co, OPT_GLOBAL) {
-        const char *dot = strchr(co->arg, '.');
-        const char *eq = strchr(co->arg, '=');
-        g_autofree char *driver = NULL, *prop = NULL;
-
-        loc_push(co);
-        if (!dot || !eq || eq < dot) {
-            error_report("Invalid -global option; expected DRIVER.PROP=VALUE");
-            exit(1);
-        }
-        driver = g_strndup(co->arg, dot - co->arg);
-        prop = g_strndup(dot + 1, eq - dot - 1);
-        if (!g_str_equal(driver, "migration")) {
-            error_report("ferry has no device type '%s' to set '%s' on",
-                         driver, prop);
-            exit(1);
-        }
-        if (!migrate_set_global_property(prop, eq + 1, &err)) {
-            die_with(err);
-        }
-        loc_clear();
-    }
-}
-
-static void configure_devices(void)
-{
-    CmdlineOpt *co;
-    Error *err = NULL;
-
-    FOREACH_OPT(co, OPT_DEVICE) {
-        g_autoptr(QemuOpts) o = NULL;
-        const char *driver;
-
-        loc_push(co);
-        o = parse_opts_or_die(co->arg, "driver");
-        driver = qemu_opt_get(o, "driver");
-        if (driver && g_str_equal(driver, "help")) {
-            printf("Devices supported by ferry:\nname \"loader\"\n");
-            exit(0);
-        }
-        if (!driver || !g_str_equal(driver, "loader")) {
-            error_report("'%s' is not a valid device model name",
-                         driver ? driver : "");
-            exit(1);
-        }
-        if (!generic_loader_create(o, &err)) {
-            die_with(err);
-        }
-        loc_clear();
-    }
-}
-
-static void configure_incoming(void)
+static bool configure_incoming(Error **errp)
 {
     CmdlineOpt *co;
     const CmdlineOpt *last = NULL;
@@ -863,24 +1167,93 @@ static void configure_incoming(void)
     FOREACH_OPT(co, OPT_INCOMING) {
         last = co;
     }
-    if (!last) {
-        return;
+    if (!last || vl.check_only) {
+        return true;        /* (listens on a socket, opens a file) */
     }
     loc_push(last);
     if (!migration_incoming_setup(last->arg, &err)) {
-        die_with(err);
+        return opt_fail_err(last, err, errp);
     }
     loc_clear();
+    return true;
+}
+
+/* The second pass, in QEMU's order (see the design note). */
+static bool (*const configure_steps[])(Error **errp) = {
+    configure_globals,
+    configure_misc,
+    create_chardevs,
+    create_monitors,
+    create_objects,
+    configure_drives,
+    configure_accelerator,
+    create_machine,
+    configure_devices,
+    configure_qtest,
+    configure_autostart,
+    configure_incoming,
+};
+
+static bool configure(Error **errp)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(configure_steps); i++) {
+        if (!configure_steps[i](errp)) {
+            return false;
+        }
+        if (vl.exit_now) {
+            return true;
+        }
+    }
+    return true;
+}
+
+/* ---- entry points ------------------------------------------------- */
+
+void qemu_cmdline_reset(void)
+{
+    if (vl.opts) {
+        g_array_free(vl.opts, true);
+        vl.opts = NULL;
+    }
+    vl.check_only = false;
+    vl.exit_now = false;
+    loc_clear();
+}
+
+bool qemu_cmdline_check(int argc, char **argv, bool *exit_now, Error **errp)
+{
+    bool ok;
+
+    qemu_cmdline_reset();
+    vl.check_only = true;
+    ok = parse_cmdline(argc, argv, errp) && (vl.exit_now || configure(errp));
+    *exit_now = ok && vl.exit_now;
+    return ok;
+}
+
+/* The end of a start-up phase: exit 1 on @err, 0 after -help and such. */
+static void phase_done(bool ok, Error *err)
+{
+    if (!ok) {
+        loc_clear();
+        error_report_err(err);
+        exit(1);
+    }
+    if (vl.exit_now) {
+        exit(0);
+    }
 }
 
 void qemu_init(int argc, char **argv)
 {
-    CmdlineOpt *co;
+    Error *err = NULL;
+    bool ok;
 
     error_set_progname(argv[0]);
     qemu_init_host_page();
     signal(SIGPIPE, SIG_IGN);
-    parse_cmdline(argc, argv);
+    ok = parse_cmdline(argc, argv, &err);
+    phase_done(ok, err);
 
     qemu_main_loop_init();
     qemu_system_shutdown_setup();
@@ -889,30 +1262,9 @@ void qemu_init(int argc, char **argv)
     /* Section order on the wire: timer, ram, globalstate (as QEMU). */
     cpu_timers_init();
     migration_init();
-    configure_globals();
 
-    configure_misc();
-    create_chardevs();
-    create_monitors();
-    create_objects();
-    configure_drives();
-    configure_accelerator();
-    create_machine();
-    configure_devices();
-    {
-        Error *err = NULL;
-
-        if (!generic_loader_reset(&err)) {
-            die_with(err);
-        }
-    }
-    configure_qtest();
-
-    autostart = true;
-    FOREACH_OPT(co, OPT_S) {
-        autostart = false;
-    }
-    configure_incoming();
+    ok = configure(&err);
+    phase_done(ok, err);
     if (autostart && !runstate_check(RUN_STATE_INMIGRATE)) {
         vm_start();
     }
@@ -934,7 +1286,7 @@ int qemu_cleanup(void)
     if (vl.pidfile) {
         unlink(vl.pidfile);
     }
-    g_array_free(vl.opts, true);
+    qemu_cmdline_reset();
     qemu_log_close();
     return status;
 }
