@@ -7,8 +7,9 @@
 #   SECONDS          how long to fuzz each target (default 60)
 #   -t, --target T   only target T (repeatable; default: every target:
 #                    loadvm loadvm-pc rp qmp qtest cmdline)
-#   --merge          afterwards, minimize each target's work corpus into
-#                    tests/fuzz/corpus/T/ (the corpus kept in git)
+#   --merge          afterwards, minimize each target's work corpus (its
+#                    inputs of up to 16 KiB) into tests/fuzz/corpus/T/,
+#                    the corpus kept in git
 #   --ci             one bounded run from a fresh copy of the kept corpus
 #                    (what CI does: meson test -C build-fuzz --suite
 #                    libfuzzer); the build must exist
@@ -198,13 +199,19 @@ report_finding() {
     echo "reproduce: $BUILD/tests/fuzz/fuzz-$t ARTIFACT"
 }
 
+# The kept corpus is small: inputs of at most 16 KiB (the captures, which
+# CI replays anyway from ../shared, are what is larger).
+KEEP_MAX=16384
+
 merge_target() {
     local t=$1 w=$2 keep="$SRC/tests/fuzz/corpus/$t"
 
-    rm -rf "$w/merged"
-    mkdir -p "$w/merged"
-    "$BUILD/tests/fuzz/fuzz-$t" -merge=1 -max_len="$(max_len "$t")" \
-        -timeout=1 -rss_limit_mb=2048 "$w/merged" "$w/corpus" \
+    rm -rf "$w/merged" "$w/small"
+    mkdir -p "$w/merged" "$w/small"
+    find "$w/corpus" -type f -size -$((KEEP_MAX + 1))c \
+        -exec cp {} "$w/small"/ \;
+    "$BUILD/tests/fuzz/fuzz-$t" -merge=1 -max_len="$KEEP_MAX" \
+        -timeout=1 -rss_limit_mb=2048 "$w/merged" "$w/small" \
         >"$w/merge.log" 2>&1 || die "merge of $t failed: $w/merge.log"
     rm -rf "$keep"
     mkdir -p "$keep"
