@@ -49,7 +49,9 @@ def userfaultfd_reason(tmp):
             return str(e)
     finally:
         p.terminate()
-        p.wait()
+        if p.wait() != 0:
+            report(False, 'the postcopy probe ended cleanly',
+                   diag='exit code %d' % p.returncode)
 
 
 class Pair:
@@ -77,20 +79,29 @@ class Pair:
             timeout=120, env=ENV)
 
     def close(self):
+        """Ends both; returns how each ended (exit codes, < 0: signal)."""
         for p in (self.src, self.dst):
             if p.poll() is None:
                 p.terminate()
             p.communicate(timeout=30)
+        return self.src.returncode, self.dst.returncode
 
 
 def run_pair(tmp, name, args, check, **kw):
+    """Runs migrate.py on a pair; both must then end cleanly (exit 0 on
+    SIGTERM: a crash, a hang or a sanitizer report at exit fails)."""
     pair = Pair(tmp, **kw)
+    ok = False
+    out = ''
     try:
         r = pair.migrate(*args)
         out = r.stdout + r.stderr
-        report(check(r, out), name, diag=out)
+        ok = check(r, out)
     finally:
-        pair.close()
+        codes = pair.close()
+    if codes != (0, 0):
+        out += '\nexit codes (source, destination): %s' % (codes,)
+    report(ok and codes == (0, 0), name, diag=out)
 
 
 def main():
