@@ -199,14 +199,16 @@ static void write_ram_stats(JSONWriter *w, MigrationState *s)
     json_writer_uint64(w, "normal", normal);
     json_writer_uint64(w, "normal-bytes", normal * TARGET_PAGE_SIZE);
     json_writer_uint64(w, "dirty-pages-rate", ram_dirty_pages_rate());
-    json_writer_double(w, "mbps", s->mbps);
+    json_writer_double(w, "mbps",
+                       qatomic_read(&s->bits_per_second) / 1e6);
     json_writer_uint64(w, "dirty-sync-count",
                        qatomic_read(&st->dirty_sync_count));
     json_writer_uint64(w, "postcopy-requests",
                        qatomic_read(&st->postcopy_requests));
     json_writer_uint64(w, "page-size", TARGET_PAGE_SIZE);
     json_writer_uint64(w, "multifd-bytes", 0);
-    json_writer_uint64(w, "pages-per-second", s->pages_per_second);
+    json_writer_uint64(w, "pages-per-second",
+                       qatomic_read(&s->pages_per_second));
     json_writer_uint64(w, "precopy-bytes", qatomic_read(&st->precopy_bytes));
     json_writer_uint64(w, "downtime-bytes",
                        qatomic_read(&st->downtime_bytes));
@@ -251,9 +253,9 @@ static void write_source_info(JSONWriter *w, MigrationState *s)
     case MIGRATION_STATUS_COMPLETED:
         json_writer_str(w, "status", MigrationStatus_str(st));
         write_ram_stats(w, s);
-        json_writer_int64(w, "total-time", s->total_time);
-        json_writer_int64(w, "downtime", s->downtime);
-        json_writer_int64(w, "setup-time", s->setup_time);
+        json_writer_int64(w, "total-time", qatomic_read(&s->total_time));
+        json_writer_int64(w, "downtime", qatomic_read(&s->downtime));
+        json_writer_int64(w, "setup-time", qatomic_read(&s->setup_time));
         write_source_recovery(w, s);
         return;
     case MIGRATION_STATUS_FAILED:
@@ -273,8 +275,9 @@ static void write_source_info(JSONWriter *w, MigrationState *s)
         json_writer_str(w, "status", MigrationStatus_str(st));
         write_ram_stats(w, s);
         json_writer_int64(w, "total-time", now - s->start_time);
-        json_writer_int64(w, "expected-downtime", s->expected_downtime);
-        json_writer_int64(w, "setup-time", s->setup_time);
+        json_writer_int64(w, "expected-downtime",
+                          qatomic_read(&s->expected_downtime));
+        json_writer_int64(w, "setup-time", qatomic_read(&s->setup_time));
         write_source_recovery(w, s);
         return;
     }

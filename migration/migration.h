@@ -117,14 +117,19 @@ typedef struct MigrationState {
     bool rp_resume_acked;           /* rp_lock */
     bool rp_stopped;                /* rp_lock: the reader ended */
     int64_t start_time;             /* ms, realtime */
+    /*
+     * Written by the migration thread, read by query-migrate: atomic
+     * (every statistic QMP shows is, including stats below).
+     */
     int64_t setup_time;             /* ms */
     int64_t total_time;             /* ms, set at completion */
-    int64_t downtime_start;         /* ms */
     int64_t downtime;               /* ms */
     int64_t expected_downtime;      /* ms */
-    uint64_t threshold_size;        /* bytes that fit in the downtime */
-    double mbps;
+    uint64_t bits_per_second;       /* query-migrate's "mbps" */
     uint64_t pages_per_second;
+    /* The migration thread's own. */
+    int64_t downtime_start;         /* ms */
+    uint64_t threshold_size;        /* bytes that fit in the downtime */
     MigrationStats stats;
     /* Recovery statistics (atomics). */
     uint64_t postcopy_recoveries;

@@ -18,6 +18,7 @@
 #include "qemu/atomic.h"
 #include "qemu/cpu-latency.h"
 #include "qemu/cutils.h"
+#include "qemu/thread.h"
 #include "trace.h"
 
 static const char *const capability_names[MIGRATION_CAPABILITY__MAX] = {
@@ -44,6 +45,13 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
 static const MigrateOptionsHooks *hooks;
 static bool capabilities[MIGRATION_CAPABILITY__MAX];
 static MigrationParameters params;
+/*
+ * A running migration reads the bandwidths and the downtime limit from
+ * its own thread while QMP may change them: params_lock covers those
+ * reads and every change of params (the main thread's own reads of the
+ * rest need no lock: only the main thread writes).
+ */
+static QemuMutex params_lock;
 static MigrationProperties props;
 
 const char *MigrationCapability_str(MigrationCapability cap)
@@ -64,6 +72,7 @@ MigrationCapability MigrationCapability_parse(const char *name)
 void migrate_options_init(const MigrateOptionsHooks *h)
 {
     hooks = h;
+    qemu_mutex_init(&params_lock);
     params = (MigrationParameters) {
         .announce_initial = 50,
         .announce_max = 550,
@@ -192,12 +201,14 @@ bool migrate_postcopy_preempt(void)
 
 uint64_t migrate_max_bandwidth(void)
 {
-    return qatomic_read(&params.max_bandwidth);
+    QEMU_LOCK_GUARD(&params_lock);
+    return params.max_bandwidth;
 }
 
 uint64_t migrate_max_postcopy_bandwidth(void)
 {
-    return qatomic_read(&params.max_postcopy_bandwidth);
+    QEMU_LOCK_GUARD(&params_lock);
+    return params.max_postcopy_bandwidth;
 }
 
 int64_t migrate_link_timeout(void)
@@ -207,7 +218,8 @@ int64_t migrate_link_timeout(void)
 
 uint64_t migrate_downtime_limit(void)
 {
-    return qatomic_read(&params.downtime_limit);
+    QEMU_LOCK_GUARD(&params_lock);
+    return params.downtime_limit;
 }
 
 const MigrationProperties *migrate_props(void)
@@ -520,11 +532,10 @@ char *qmp_migrate_set_parameters(JsonObject *args, Error **errp)
     g_free(params.tls_hostname);
     g_free(params.tls_authz);
     g_free(params.multifd_compression);
-    /* Bandwidths and the downtime limit are read by running migrations. */
-    qatomic_set(&params.max_bandwidth, n.max_bandwidth);
-    qatomic_set(&params.max_postcopy_bandwidth, n.max_postcopy_bandwidth);
-    qatomic_set(&params.downtime_limit, n.downtime_limit);
+    /* (Bandwidths and the downtime limit: a running migration reads.) */
+    qemu_mutex_lock(&params_lock);
     params = n;
+    qemu_mutex_unlock(&params_lock);
     trace_migrate_set_parameters(params.max_bandwidth, params.downtime_limit,
                                  params.max_postcopy_bandwidth);
     hooks->params_changed();

@@ -118,10 +118,13 @@ static void update_counters(MigrationState *s, IterState *it)
     }
     bandwidth = (double)(bytes - it->start_bytes) / spent;     /* B/ms */
     s->threshold_size = bandwidth * migrate_downtime_limit();
-    s->mbps = (bytes - it->start_bytes) * 8.0 / spent / 1000.0;
-    s->pages_per_second = (pages - it->start_pages) * 1000 / spent;
+    qatomic_set(&s->bits_per_second,
+                (bytes - it->start_bytes) * 8 * 1000 / spent);
+    qatomic_set(&s->pages_per_second,
+                (pages - it->start_pages) * 1000 / spent);
     if (bandwidth > 0 && bytes - it->start_bytes > 10000) {
-        s->expected_downtime = ram_bytes_remaining() / bandwidth;
+        qatomic_set(&s->expected_downtime,
+                    (int64_t)(ram_bytes_remaining() / bandwidth));
     }
     qatomic_set(&s->stats.transferred, bytes);
     trace_migration_update_counters(bandwidth, s->threshold_size,
@@ -595,7 +598,7 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
 {
     migration_cpu_latency_release(&s->postcopy_cpu_latency);
     bql_lock();
-    s->total_time = now_ms() - s->start_time;
+    qatomic_set(&s->total_time, now_ms() - s->start_time);
     /*
      * Done (the destination confirmed with SHUT(0), or without a return
      * path the last byte went): completed, even if a cancel came after.
@@ -606,7 +609,7 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
                                  MIGRATION_STATUS_COMPLETED))) {
         if (!s->postcopy_after_run) {
             /* (In postcopy it was measured at the switch.) */
-            s->downtime = now_ms() - s->downtime_start;
+            qatomic_set(&s->downtime, now_ms() - s->downtime_start);
         }
         qatomic_set(&s->stats.transferred, transferred(s));
         runstate_set(RUN_STATE_POSTMIGRATE);
@@ -739,7 +742,7 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
     }
     qemu_fclose(pf);
     mig_channel_unref(pkg_ioc);
-    s->downtime = now_ms() - s->downtime_start;
+    qatomic_set(&s->downtime, now_ms() - s->downtime_start);
     bql_unlock();
     /* The discards, the package and the PINGs go out now. */
     qemu_file_hold(f, false);
@@ -1064,7 +1067,7 @@ static void *migration_thread(void *opaque)
     if (!migration_setup(s, &err)) {
         goto finish;
     }
-    s->setup_time = now_ms() - s->start_time;
+    qatomic_set(&s->setup_time, now_ms() - s->start_time);
     if (!migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
                            MIGRATION_STATUS_ACTIVE)) {
         goto finish;            /* cancelled meanwhile */
@@ -1158,11 +1161,14 @@ static void reset_stats(MigrationState *s)
 {
     memset(&s->stats, 0, sizeof(s->stats));
     qatomic_set(&s->start_postcopy, 0);
-    s->setup_time = s->total_time = s->downtime = 0;
-    s->expected_downtime = 0;
+    /* (No migration thread runs: plain is fine, atomic for symmetry.) */
+    qatomic_set(&s->setup_time, 0);
+    qatomic_set(&s->total_time, 0);
+    qatomic_set(&s->downtime, 0);
+    qatomic_set(&s->expected_downtime, 0);
+    qatomic_set(&s->bits_per_second, 0);
+    qatomic_set(&s->pages_per_second, 0);
     s->threshold_size = 0;
-    s->mbps = 0;
-    s->pages_per_second = 0;
     s->transferred_before = 0;
     s->postcopy_recoveries = 0;
     s->postcopy_paused_ms = 0;

@@ -57,7 +57,8 @@ typedef struct RAMSender {
 } RAMSender;
 
 typedef struct RAMState {
-    QemuMutex bitmap_mutex;         /* bmaps, migration_dirty_pages */
+    /* bmaps; migration_dirty_pages changes under it (atomic: read by all) */
+    QemuMutex bitmap_mutex;
     QemuMutex req_mutex;            /* src_page_requests */
     GQueue src_page_requests;       /* RAMSrcPageRequest *, oldest first */
     int requests_pending;           /* atomic: queue length */
@@ -68,8 +69,8 @@ typedef struct RAMState {
     uint64_t migration_dirty_pages;
     int64_t time_last_bitmap_sync;  /* ns */
     uint64_t num_dirty_pages_period;
-    uint64_t dirty_pages_rate;      /* pages/s at the last sync */
-    bool active;
+    uint64_t dirty_pages_rate;      /* pages/s at the last sync (atomic) */
+    bool active;                    /* atomic: read by query-migrate */
 
     /* Postcopy after RUN: two writers on the main channel (see below). */
     QemuMutex writer_lock;          /* the main channel, in postcopy */
@@ -111,13 +112,15 @@ static void migration_bitmap_sync(RAMState *rs)
     RAMBLOCK_FOREACH(rb) {
         newly += ramblock_sync_dirty_log(rb, rb->bmap);
     }
-    rs->migration_dirty_pages += newly;
+    qatomic_set(&rs->migration_dirty_pages,
+                rs->migration_dirty_pages + newly);
     qemu_mutex_unlock(&rs->bitmap_mutex);
 
     rs->num_dirty_pages_period += newly;
     if (now - rs->time_last_bitmap_sync > 1000000000LL) {
-        rs->dirty_pages_rate = rs->num_dirty_pages_period * 1000000000ULL /
-                               (now - rs->time_last_bitmap_sync);
+        qatomic_set(&rs->dirty_pages_rate,
+                    rs->num_dirty_pages_period * 1000000000ULL /
+                    (now - rs->time_last_bitmap_sync));
         rs->num_dirty_pages_period = 0;
         rs->time_last_bitmap_sync = now;
     }
@@ -236,7 +239,8 @@ static int ram_claim_host_page(RAMState *rs, RAMBlock *rb, uint64_t page,
     for (uint64_t p = page; p < c->end; p++) {
         if (test_and_clear_bit(p, rb->bmap)) {
             set_bit(p - c->first, c->bits);
-            rs->migration_dirty_pages--;
+            qatomic_set(&rs->migration_dirty_pages,
+                        rs->migration_dirty_pages - 1);
             c->n++;
         }
     }
@@ -375,7 +379,7 @@ uint64_t ram_postcopy_resume_prepare(void)
         dirty += bitmap_count_one(rb->bmap,
                                   rb->used_length >> TARGET_PAGE_BITS);
     }
-    rs->migration_dirty_pages = dirty;
+    qatomic_set(&rs->migration_dirty_pages, dirty);
     /* A new link: start over, and name every block again. */
     rs->last_seen_block = NULL;
     rs->last_page = 0;
@@ -565,7 +569,8 @@ static int ram_find_and_save_block(RAMState *rs, QEMUFile *f)
         }
     }
     /* At most one full round over the blocks, plus the wrap of the first. */
-    for (unsigned tries = 0; tries <= nblocks && rs->migration_dirty_pages;
+    for (unsigned tries = 0; tries <= nblocks &&
+         qatomic_read(&rs->migration_dirty_pages);
          tries++) {
         uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
         uint64_t page = find_next_bit(rb->bmap, npages, rs->last_page);
@@ -600,14 +605,15 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     uint64_t total = 0;
 
     qemu_mutex_lock(&rs->bitmap_mutex);
-    rs->migration_dirty_pages = 0;
+    qatomic_set(&rs->migration_dirty_pages, 0);
     RAMBLOCK_FOREACH(rb) {
         uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
 
         g_free(rb->bmap);
         rb->bmap = bitmap_new(npages);
         bitmap_set(rb->bmap, 0, npages);
-        rs->migration_dirty_pages += npages;
+        qatomic_set(&rs->migration_dirty_pages,
+                    rs->migration_dirty_pages + npages);
         total += rb->used_length;
     }
     rs->last_seen_block = NULL;
@@ -617,7 +623,7 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     rs->last_page = 0;
     rs->num_dirty_pages_period = 0;
     rs->time_last_bitmap_sync = get_clock();
-    rs->active = true;
+    qatomic_set(&rs->active, true);
     qemu_mutex_unlock(&rs->bitmap_mutex);
 
     memory_global_dirty_log_start();
@@ -635,7 +641,7 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     qemu_fflush(f);
-    trace_ram_save_setup(total, rs->migration_dirty_pages);
+    trace_ram_save_setup(total, qatomic_read(&rs->migration_dirty_pages));
     return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
 }
 
@@ -674,7 +680,8 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
         }
     }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
-    trace_ram_save_iterate(pages, rs->migration_dirty_pages, done);
+    trace_ram_save_iterate(pages, qatomic_read(&rs->migration_dirty_pages),
+                           done);
     if (qemu_file_get_error_obj(f, errp)) {
         return -EIO;
     }
@@ -710,12 +717,14 @@ static void ram_state_pending(void *opaque, uint64_t threshold,
                               uint64_t *must_precopy, uint64_t *can_postcopy)
 {
     RAMState *rs = &ram_state;
-    uint64_t remaining = rs->migration_dirty_pages * TARGET_PAGE_SIZE;
+    uint64_t remaining = qatomic_read(&rs->migration_dirty_pages) *
+                         TARGET_PAGE_SIZE;
 
     /* Close to the end: look at what was written meanwhile. */
     if (!migration_in_postcopy() && remaining < threshold) {
         migration_bitmap_sync(rs);
-        remaining = rs->migration_dirty_pages * TARGET_PAGE_SIZE;
+        remaining = qatomic_read(&rs->migration_dirty_pages) *
+                    TARGET_PAGE_SIZE;
     }
     if (migrate_postcopy_ram()) {
         *can_postcopy += remaining;
@@ -734,7 +743,7 @@ static void ram_save_cleanup(void *opaque)
     RAMState *rs = &ram_state;
     RAMBlock *rb;
 
-    if (!rs->active) {
+    if (!qatomic_read(&rs->active)) {
         return;
     }
     memory_global_dirty_log_stop();
@@ -745,8 +754,8 @@ static void ram_save_cleanup(void *opaque)
     RAMBLOCK_FOREACH(rb) {
         g_clear_pointer(&rb->bmap, g_free);
     }
-    rs->migration_dirty_pages = 0;
-    rs->active = false;
+    qatomic_set(&rs->migration_dirty_pages, 0);
+    qatomic_set(&rs->active, false);
     qemu_mutex_unlock(&rs->bitmap_mutex);
 }
 
@@ -790,7 +799,8 @@ static void canonicalize_host_pages(RAMState *rs, RAMBlock *rb)
 
         if (n && n < per_host) {
             bitmap_set(rb->bmap, hp, per_host);
-            rs->migration_dirty_pages += per_host - n;
+            qatomic_set(&rs->migration_dirty_pages,
+                        rs->migration_dirty_pages + per_host - n);
         }
     }
 }
@@ -830,14 +840,15 @@ int ram_postcopy_send_discard_bitmap(QEMUFile *f, Error **errp)
     pagemap_window_init(&rs->main_sender.pagemap);
     pagemap_window_init(&rs->preempt_sender.pagemap);
     qemu_mutex_unlock(&rs->bitmap_mutex);
-    trace_ram_postcopy_discard(rs->migration_dirty_pages);
+    trace_ram_postcopy_discard(qatomic_read(&rs->migration_dirty_pages));
     return qemu_file_get_error_obj(f, errp) ? -EIO : 0;
 }
 
 uint64_t ram_bytes_remaining(void)
 {
-    return ram_state.active ? qatomic_read(&ram_state.migration_dirty_pages) *
-                              TARGET_PAGE_SIZE : 0;
+    return qatomic_read(&ram_state.active) ?
+           qatomic_read(&ram_state.migration_dirty_pages) * TARGET_PAGE_SIZE :
+           0;
 }
 
 uint64_t ram_dirty_pages_rate(void)
