@@ -5,6 +5,7 @@
  * log update; I/O regions are called one naturally sized piece at a time.
  */
 #include "qemu/osdep.h"
+#include "qemu/tsan.h"
 #include "exec/memory.h"
 #include "trace.h"
 
@@ -230,14 +231,17 @@ static MemTxResult access_range(AddressSpace *as, hwaddr addr, uint8_t *buf,
             if (mr->ram_block) {
                 RAMBlock *rb = mr->ram_block;
 
+                /* (Racy with the guest and migration by design.) */
+                TSAN_GUEST_RAM_BEGIN();
                 if (op == 0) {
                     memcpy(buf, rb->host + off, chunk);
+                } else if (op == 1) {
+                    memcpy(rb->host + off, buf, chunk);
                 } else {
-                    if (op == 1) {
-                        memcpy(rb->host + off, buf, chunk);
-                    } else {
-                        memset(rb->host + off, c, chunk);
-                    }
+                    memset(rb->host + off, c, chunk);
+                }
+                TSAN_GUEST_RAM_END();
+                if (op != 0) {
                     ramblock_set_dirty_range(rb, off, chunk);
                 }
             } else if (op == 2) {
