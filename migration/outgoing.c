@@ -413,6 +413,7 @@ static bool rp_wait(MigrationState *s, const unsigned *what, unsigned want,
 /* The destination's last word: SHUT(0), once it loaded everything. */
 static int rp_await_shut(MigrationState *s, Error **errp)
 {
+    trace_migration_await_shut();
     if (!rp_wait(s, NULL, 0, &s->rp_stopped, "sent no SHUT")) {
         rp_reader_shutdown(s->rp);
     }

@@ -19,7 +19,8 @@
  * same.  To catch "device" and "completion", which last milliseconds, the
  * destination is frozen (SIGSTOP) while the source writes its switchover
  * (more than the sockets hold: stuck in "device") or waits for SHUT (all
- * of it in the sockets already), and thawed after the kill.
+ * of it in the sockets already: its trace says so), and thawed after the
+ * kill.
  */
 #include "migration-helpers.h"
 
@@ -83,6 +84,12 @@ static void quit_promptly(QTestState *who)
     g_assert_cmpint(now_ms() - t0, <, 10000);
 }
 
+/* The source wrote all of its stream and waits for SHUT. */
+static bool stream_out(void *opaque)
+{
+    return strstr(qtest_stderr(opaque), "migration_await_shut") != NULL;
+}
+
 static void test_kill(const void *opaque)
 {
     const KillCase *c = opaque;
@@ -98,8 +105,10 @@ static void test_kill(const void *opaque)
     if (postcopy && !have_userfaultfd()) {
         return;
     }
+    /* (The trace says when the whole stream is out: "completion".) */
     src = qtest_init_opts(&o, "-name source -M none -m %dM "
-                          "-device loader,file=%s,addr=0x%x", RAM_MB,
+                          "-device loader,file=%s,addr=0x%x "
+                          "-trace enable=migration_await_shut", RAM_MB,
                           pattern, DATA_START);
     dst = qtest_init_opts(&o, "-name target -M none -m %dM -incoming %s",
                           RAM_MB, uri);
@@ -168,7 +177,8 @@ static void test_kill(const void *opaque)
             qtest_qmp_assert_success(src, "{'execute': 'migrate-continue', "
                                      "'arguments': {'state': "
                                      "'pre-switchover'}}");
-            wait_for_migration_status(src, "device");
+            g_assert_true(qtest_poll_until(stream_out, src,
+                                           qtest_timeout()));
         }
         break;
     case PHASE_POSTCOPY:
