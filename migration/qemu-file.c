@@ -33,6 +33,11 @@ struct QEMUFile {
     struct iovec iov[MAX_IOV_SIZE];
     unsigned iovcnt;
 
+    /*
+     * Counters: the thread using the file changes them, any thread may
+     * read them (the migration thread reads the main channel's while the
+     * return-path thread writes pages on it): atomic.
+     */
     uint64_t total_transferred;
     uint64_t written;       /* write: bytes the channel took */
     uint64_t rate_limit_max;        /* atomic */
@@ -158,7 +163,8 @@ size_t qemu_file_read_buffered(QEMUFile *f)
 
 uint64_t qemu_file_tell(QEMUFile *f)
 {
-    return f->is_writable ? f->total_transferred : f->pos + f->buf_index;
+    return f->is_writable ? qatomic_read(&f->total_transferred)
+                          : f->pos + f->buf_index;
 }
 
 void qemu_file_set_base_offset(QEMUFile *f, uint64_t base)
@@ -212,7 +218,7 @@ void qemu_fflush(QEMUFile *f)
             set_io_error(f, -EIO, err);
             break;
         }
-        f->written += n;
+        qatomic_set(&f->written, f->written + n);
         /* Partial write: skip the iovecs (and part of one) that went. */
         while (cnt && (size_t)n >= iov->iov_len) {
             n -= iov->iov_len;
@@ -245,7 +251,7 @@ static void add_iov(QEMUFile *f, const uint8_t *p, size_t size)
 
 static void account_bytes(QEMUFile *f, size_t size)
 {
-    f->total_transferred += size;
+    qatomic_set(&f->total_transferred, f->total_transferred + size);
     qatomic_add(&f->rate_limit_used, size);
 }
 
@@ -537,7 +543,7 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
             break;
         }
     }
-    f->total_transferred += done;
+    qatomic_set(&f->total_transferred, f->total_transferred + done);
     return done;
 }
 
@@ -550,7 +556,8 @@ size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size)
         if (got == size) {
             *buf = p;
             f->buf_index += size;
-            f->total_transferred += size;
+            qatomic_set(&f->total_transferred,
+                        f->total_transferred + size);
             return size;
         }
     }
@@ -562,7 +569,7 @@ int qemu_get_byte(QEMUFile *f)
     uint8_t b = 0;
 
     if (f->buf_index < f->buf_len) {
-        f->total_transferred++;
+        qatomic_set(&f->total_transferred, f->total_transferred + 1);
         return f->buf[f->buf_index++];
     }
     qemu_get_buffer(f, &b, 1);
@@ -610,12 +617,12 @@ size_t qemu_get_counted_string(QEMUFile *f, char buf[256])
 
 uint64_t qemu_file_written(QEMUFile *f)
 {
-    return f->written;
+    return qatomic_read(&f->written);
 }
 
 uint64_t qemu_file_total_transferred(QEMUFile *f)
 {
-    return f->total_transferred;
+    return qatomic_read(&f->total_transferred);
 }
 
 void qemu_file_set_rate_limit(QEMUFile *f, uint64_t limit)
