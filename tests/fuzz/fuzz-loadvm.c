@@ -108,6 +108,35 @@ static void fuzz_set_caps(void)
     g_free(ret);
 }
 
+/*
+ * An input for two channels, postcopy-preempt on: the magic, the main
+ * channel's length (be32), its stream, then the preempt channel's, handed
+ * over before the load starts (QEMU 7.2's order).  Any other input is the
+ * main channel's alone, with postcopy-preempt off.
+ */
+#define FUZZ_TWO_CHANNELS "FZP2"
+
+static void fuzz_set_preempt(bool on)
+{
+    static bool preempt;
+    g_autofree char *json = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    Error *err = NULL;
+
+    if (on == preempt) {
+        return;
+    }
+    json = g_strdup_printf("{\"capabilities\": [{\"capability\": "
+                           "\"postcopy-preempt\", \"state\": %s}]}",
+                           on ? "true" : "false");
+    node = json_from_string(json, NULL);
+    g_free(qmp_migrate_set_capabilities(json_node_get_object(node), &err));
+    if (err) {
+        fuzz_setup_failed("postcopy-preempt", error_get_pretty(err));
+    }
+    preempt = on;
+}
+
 /* Every event (a status change) may be the pause the harness waits for. */
 static void fuzz_event(const char *event, const char *message)
 {
@@ -275,16 +304,35 @@ static void fuzz_reset_incoming(MigrationIncomingState *mis)
 static int fuzz_loadvm_run(const uint8_t *data, size_t size, Error **errp)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
-    MigChannel *ioc = mig_channel_new_buffer(data, size, "fuzz-input");
+    const uint8_t *preempt = NULL;
+    size_t preempt_size = 0;
+    MigChannel *ioc;
     Error *err = NULL;
     int ret;
 
+    if (size >= 8 && !memcmp(data, FUZZ_TWO_CHANNELS, 4)) {
+        size_t main_size = MIN((size_t)data[4] << 24 | data[5] << 16 |
+                               data[6] << 8 | data[7], size - 8);
+
+        preempt = data + 8 + main_size;
+        preempt_size = size - 8 - main_size;
+        data += 8;
+        size = main_size;
+    }
+    fuzz_set_preempt(preempt);
     /* As incoming_process() and incoming_thread() do. */
+    ioc = mig_channel_new_buffer(data, size, "fuzz-input");
     mis->from_src_file = qemu_file_new_input(ioc);
     mig_channel_unref(ioc);
     postcopy_incoming_free(mis->postcopy);
     mis->postcopy = postcopy_incoming_new(mis, &fuzz_postcopy_ops, mis);
     postcopy_incoming_set_harness(mis->postcopy);
+    if (preempt) {
+        ioc = mig_channel_new_buffer(preempt, preempt_size, "fuzz-preempt");
+        postcopy_incoming_preempt_channel(mis->postcopy,
+                                          qemu_file_new_input(ioc));
+        mig_channel_unref(ioc);
+    }
     migrate_set_state(&mis->state, MIGRATION_STATUS_NONE,
                       MIGRATION_STATUS_ACTIVE);
     global_state_reset_received();
@@ -376,6 +424,46 @@ static int fuzz_loadvm_target_run(const uint8_t *data, size_t size,
     return ret < 0;
 }
 
+/*
+ * With $FERRY_CAPTURES (the default test suite sets it): QEMU 7.2's
+ * postcopy streams, which must load to the end — the harness reaches
+ * LISTEN, RUN, the listen thread and, with both channels, the preempt
+ * thread.  -M none only (the captures' machine).
+ */
+static void fuzz_loadvm_capture_seeds(FuzzSeedFn add, void *opaque)
+{
+    const char *dir = g_getenv("FERRY_CAPTURES");
+    g_autofree char *plain_path = NULL, *main_path = NULL;
+    g_autofree char *preempt_path = NULL;
+    g_autofree char *plain = NULL, *main_data = NULL, *preempt = NULL;
+    gsize plain_len, main_len, preempt_len;
+
+    if (!dir || strcmp(FUZZ_MACHINE, "none")) {
+        return;
+    }
+    plain_path = g_build_filename(dir, "postcopy", "main.src-to-dst.bin",
+                                  NULL);
+    main_path = g_build_filename(dir, "postcopy-preempt",
+                                 "main.src-to-dst.bin", NULL);
+    preempt_path = g_build_filename(dir, "postcopy-preempt",
+                                    "preempt.src-to-dst.bin", NULL);
+    if (g_file_get_contents(plain_path, &plain, &plain_len, NULL)) {
+        add("capture-postcopy", (uint8_t *)plain, plain_len, opaque);
+    }
+    if (g_file_get_contents(main_path, &main_data, &main_len, NULL) &&
+        g_file_get_contents(preempt_path, &preempt, &preempt_len, NULL)) {
+        g_autoptr(GByteArray) both = g_byte_array_new();
+        uint8_t len[4] = { main_len >> 24, main_len >> 16, main_len >> 8,
+                           main_len };
+
+        g_byte_array_append(both, (const uint8_t *)FUZZ_TWO_CHANNELS, 4);
+        g_byte_array_append(both, len, 4);
+        g_byte_array_append(both, (uint8_t *)main_data, main_len);
+        g_byte_array_append(both, (uint8_t *)preempt, preempt_len);
+        add("capture-postcopy-preempt", both->data, both->len, opaque);
+    }
+}
+
 static void fuzz_loadvm_seeds(FuzzSeedFn add, void *opaque)
 {
     Error *err = NULL;
@@ -386,6 +474,7 @@ static void fuzz_loadvm_seeds(FuzzSeedFn add, void *opaque)
         fuzz_setup_failed("saving the native stream", error_get_pretty(err));
     }
     add("native", data, len, opaque);
+    fuzz_loadvm_capture_seeds(add, opaque);
 }
 
 const FuzzTarget fuzz_target = {

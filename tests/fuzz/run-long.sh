@@ -128,6 +128,17 @@ capture_seeds() {
         name=capture-$(echo "${f#"$CAPTURES"/}" | tr / _)
         head -c "$(max_len "$t")" "$f" >"$dir/$name"
     done
+    if [ "$t" = loadvm ] && [ -d "$CAPTURES/postcopy-preempt" ]; then
+        # Both channels (fuzz-loadvm.c: FZP2), the main one cut to fit.
+        python3 - "$CAPTURES/postcopy-preempt" "$(max_len "$t")" \
+            >"$dir/capture-postcopy-preempt-both" <<'PY'
+import struct, sys
+d, room = sys.argv[1], int(sys.argv[2])
+pre = open(d + '/preempt.src-to-dst.bin', 'rb').read()
+main = open(d + '/main.src-to-dst.bin', 'rb').read()[:room - 8 - len(pre)]
+sys.stdout.buffer.write(b'FZP2' + struct.pack('>I', len(main)) + main + pre)
+PY
+    fi
 }
 
 # Fills $2 with every seed of target $1 (files already there stay).
