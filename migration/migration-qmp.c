@@ -224,7 +224,7 @@ static void write_source_recovery(JSONWriter *w, MigrationState *s)
     uint64_t paused = qatomic_read(&s->postcopy_paused_ms);
     int64_t since = qatomic_read(&s->postcopy_paused_since);
 
-    if (!s->postcopy_after_run) {
+    if (!qatomic_read(&s->postcopy_after_run)) {
         return;
     }
     if (since) {

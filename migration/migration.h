@@ -94,7 +94,7 @@ typedef struct MigrationState {
     bool vm_was_running;
     QemuSemaphore rate_limit_sem;   /* wakes the thread early */
     int start_postcopy;             /* atomic: migrate-start-postcopy */
-    bool postcopy_after_run;        /* migration thread: RUN was sent */
+    bool postcopy_after_run;        /* atomic: RUN was sent */
     /*
      * The stream's EOF is on its way (atomic; set by the migration
      * thread): only then may the destination say SHUT(0).

@@ -608,7 +608,7 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
     if (ok && (migrate_set_state(&s->state, cur, MIGRATION_STATUS_COMPLETED) ||
                migrate_set_state(&s->state, MIGRATION_STATUS_CANCELLING,
                                  MIGRATION_STATUS_COMPLETED))) {
-        if (!s->postcopy_after_run) {
+        if (!qatomic_read(&s->postcopy_after_run)) {
             /* (In postcopy it was measured at the switch.) */
             qatomic_set(&s->downtime, now_ms() - s->downtime_start);
         }
@@ -622,7 +622,7 @@ static void migration_finish(MigrationState *s, int cur, bool ok)
         } else {
             migrate_set_state(&s->state, st, MIGRATION_STATUS_FAILED);
         }
-        if (s->postcopy_after_run) {
+        if (qatomic_read(&s->postcopy_after_run)) {
             /* The destination may be running the VM: never resume it. */
             if (runstate_check(RUN_STATE_FINISH_MIGRATE)) {
                 runstate_set(RUN_STATE_POSTMIGRATE);
@@ -738,7 +738,7 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
          * From here the destination may run the VM (a migrate-pause now
          * pauses, and a failure never resumes it here) ...
          */
-        s->postcopy_after_run = true;
+        qatomic_set(&s->postcopy_after_run, true);
         qemu_savevm_send_ping(f, 4);
     }
     qemu_fclose(pf);
@@ -757,12 +757,13 @@ static int postcopy_start(MigrationState *s, int *cur, Error **errp)
          * failure here resumes it as a failed precopy does.
          */
         trace_postcopy_start_package_unsent(qemu_file_written(f), pkg_end);
-        s->postcopy_after_run = false;
+        qatomic_set(&s->postcopy_after_run, false);
         if (!qemu_file_get_error_obj(f, errp)) {
             error_setg(errp, "the postcopy package was not sent");
         }
         return -EIO;
     }
+    trace_postcopy_start_sent(pkg_end);
     /* (Not before: nothing else may write the main channel in the hold.) */
     postcopy_go(s);
     set_file_rate_limit(s);
@@ -1052,7 +1053,7 @@ static bool migration_iteration_run(MigrationState *s, int *cur, bool *ok,
  */
 static bool can_pause(MigrationState *s)
 {
-    return s->postcopy_after_run && migrate_error_is_io(s) &&
+    return qatomic_read(&s->postcopy_after_run) && migrate_error_is_io(s) &&
            qatomic_read(&s->state) == MIGRATION_STATUS_POSTCOPY_ACTIVE;
 }
 
@@ -1201,7 +1202,7 @@ bool migrate_start(MigrationState *s, const char *uri, Error **errp)
         return false;
     }
     s->start_time = now_ms();
-    s->postcopy_after_run = false;
+    qatomic_set(&s->postcopy_after_run, false);
     s->postcopy_cpu_latency = -1;
     if (!migration_uri_known(uri)) {
         /* QEMU records no error-desc for this one. */

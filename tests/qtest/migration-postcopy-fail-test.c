@@ -42,7 +42,10 @@ static char *tmp_path(const char *name)
 
 static QTestState *start_source(void)
 {
-    QTestState *src = qtest_init_opts(NULL, "-name source -M none -m %dM",
+    /* (Its trace says when the package is out: package_out().) */
+    QTestOptions o = { .capture_stderr = true };
+    QTestState *src = qtest_init_opts(&o, "-name source -M none -m %dM "
+                                      "-trace enable=postcopy_start_sent",
                                       RAM_MB);
     uint8_t buf[4096];
 
@@ -54,6 +57,22 @@ static QTestState *start_source(void)
     migrate_set_capability(src, "events", true);
     migrate_set_capability(src, "postcopy-ram", true);
     return src;
+}
+
+static bool package_sent(void *opaque)
+{
+    return strstr(qtest_stderr(opaque), "postcopy_start_sent") != NULL;
+}
+
+/*
+ * postcopy-active comes before the package is out (as in QEMU 7.2): a
+ * request that arrives first fails the switch itself, and the VM runs
+ * on here.  Waits until the package is out, after RUN on the wire.
+ */
+static void wait_package_sent(QTestState *src)
+{
+    wait_for_migration_status(src, "postcopy-active");
+    g_assert_true(qtest_poll_until(package_sent, src, qtest_timeout()));
 }
 
 /* ---- cancel before RUN ---- */
@@ -273,7 +292,7 @@ static void test_bad_request(const void *opaque)
     if (b->in_postcopy) {
         qtest_qmp_assert_success(src,
                                  "{'execute': 'migrate-start-postcopy'}");
-        wait_for_migration_status(src, "postcopy-active");
+        wait_package_sent(src);
     }
     fake_send(&d, msg, rp_request(msg, b->block, b->start, b->len));
     wait_for_migration_fail(src, false);
@@ -315,7 +334,7 @@ static void test_early_shut(const void *opaque)
     if (in_postcopy) {
         qtest_qmp_assert_success(src,
                                  "{'execute': 'migrate-start-postcopy'}");
-        wait_for_migration_status(src, "postcopy-active");
+        wait_package_sent(src);
     }
     put_be16(msg, RP_SHUT);
     put_be16(msg + 2, 4);
@@ -352,7 +371,7 @@ static void test_good_request(void)
     migrate_qmp(src, uri);
     fake_accept(&d);
     qtest_qmp_assert_success(src, "{'execute': 'migrate-start-postcopy'}");
-    wait_for_migration_status(src, "postcopy-active");
+    wait_package_sent(src);
     fake_send(&d, msg, rp_request(msg, "ram", 32 << 20, 4096));
     fake_send(&d, msg, rp_request(msg, NULL, 48 << 20, 8192));
     for (;;) {
