@@ -8,8 +8,16 @@
 #include "qapi/qmp/dispatch.h"
 #include "qapi/qmp/qjson.h"
 #include "qapi/qmp/json-writer.h"
+#include "monitor-internal.h"
 
 static GPtrArray *qmp_commands;
+/*
+ * Commands this instance refuses, name -> reason (QEMU's
+ * qmp_disable_command()): they stay registered, and listed by
+ * query-commands, but are answered with CommandNotFound before their
+ * arguments are looked at.  Filled at start-up like the registry.
+ */
+static GHashTable *qmp_disabled;
 
 void qmp_register_command(const QmpCommand *cmd)
 {
@@ -37,6 +45,21 @@ const QmpCommand *qmp_find_command(const char *name)
         }
     }
     return NULL;
+}
+
+void qmp_disable_command(const char *name, const char *reason)
+{
+    assert(qmp_find_command(name));
+    if (!qmp_disabled) {
+        qmp_disabled = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                             g_free, g_free);
+    }
+    g_hash_table_replace(qmp_disabled, g_strdup(name), g_strdup(reason));
+}
+
+const char *qmp_command_disabled(const char *name)
+{
+    return qmp_disabled ? g_hash_table_lookup(qmp_disabled, name) : NULL;
 }
 
 void qmp_for_each_command(void (*fn)(const QmpCommand *cmd, void *opaque),

@@ -3,7 +3,10 @@
  * queueing, out-of-band execution and responses.
  *
  * Life of a request:
- *   I/O thread: bytes -> JSONStreamer -> json-glib -> handle_qmp_text():
+ *   I/O thread: bytes -> JSONStreamer -> json-glib -> handle_qmp_text()
+ *     (a number JSON cannot write back — json-glib makes 1e999 an
+ *     infinity — is a parse error: echoed in an "id" it would make the
+ *     reply invalid);
  *     an "exec-oob" request for an OOB-capable command (with oob enabled)
  *     runs right there; everything else (errors included, to keep replies
  *     in order) is queued on the monitor and the main loop is poked;
@@ -20,6 +23,7 @@
 #include "sysemu/runstate.h"
 #include "config-host.h"
 #include "trace.h"
+#include <math.h>
 
 static __thread MonitorQMP *cur_mon;
 
@@ -126,6 +130,9 @@ void monitor_qmp_send(MonitorQMP *mon, uint64_t session, const char *json)
     g_string_append(out, "\r\n");
     qemu_mutex_lock(&mon->lock);
     if (mon->connected && mon->session == session) {
+        if (mon->capture) {
+            g_string_append_len(mon->capture, out->str, out->len);
+        }
         qemu_chr_write(mon->chr, out->str, out->len);
     }
     qemu_mutex_unlock(&mon->lock);
@@ -247,7 +254,7 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool in_iothread,
     JsonNode *args_node;
     g_autoptr(JsonObject) empty = NULL;
     const QmpCommand *cmd;
-    const char *name;
+    const char *name, *disabled;
     bool negotiated, oob_enabled, oob = false;
 
     if (!JSON_NODE_HOLDS_OBJECT(req)) {
@@ -275,6 +282,13 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool in_iothread,
             error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
                       "The command %s has not been found", name);
         }
+        return NULL;
+    }
+    disabled = qmp_command_disabled(name);
+    if (disabled) {
+        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND,
+                  "The command %s is disabled on this instance (%s)", name,
+                  disabled);
         return NULL;
     }
     if (oob && !(cmd->flags & QCO_ALLOW_OOB)) {
@@ -377,6 +391,43 @@ static void monitor_qmp_queue(MonitorQMP *mon, QMPRequest *r)
     main_loop_call(monitor_qmp_dispatcher, NULL);
 }
 
+/*
+ * Whether every number in @n can be written back as JSON.  json-glib
+ * turns a literal beyond the double range (1e999) into an infinity, which
+ * JSON cannot spell: echoed in an "id" it would make the reply invalid.
+ */
+static bool json_numbers_finite(JsonNode *n)
+{
+    switch (json_node_get_node_type(n)) {
+    case JSON_NODE_OBJECT: {
+        JsonObject *o = json_node_get_object(n);
+        g_autoptr(GList) members = json_object_get_members(o);
+
+        for (GList *l = members; l; l = l->next) {
+            if (!json_numbers_finite(json_object_get_member(o, l->data))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(n);
+
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            if (!json_numbers_finite(json_array_get_element(a, i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_VALUE:
+        return json_node_get_value_type(n) != G_TYPE_DOUBLE ||
+               isfinite(json_node_get_double(n));
+    default:
+        return true;
+    }
+}
+
 /* I/O thread: one complete JSON text (or a framing error) arrived. */
 static void handle_qmp_text(void *opaque, const char *text, size_t len,
                             const char *error)
@@ -394,6 +445,9 @@ static void handle_qmp_text(void *opaque, const char *text, size_t len,
         if (!r->req) {
             r->error = g_strdup(error_get_pretty(err));
             error_free(err);
+        } else if (!json_numbers_finite(r->req)) {
+            json_node_unref(g_steal_pointer(&r->req));
+            r->error = g_strdup("JSON parse error, number out of range");
         }
     }
     trace_qmp_request(text ? text : error);
@@ -492,6 +546,46 @@ void monitor_qmp_free(MonitorQMP *mon)
     json_streamer_destroy(&mon->streamer);
     qemu_mutex_destroy(&mon->lock);
     g_free(mon);
+}
+
+/* ---- In-process clients (monitor-internal.h) ---- */
+
+void monitor_qmp_client_event(MonitorQMP *mon, bool opened)
+{
+    monitor_qmp_event(mon, opened ? CHR_EVENT_OPENED : CHR_EVENT_CLOSED);
+}
+
+void monitor_qmp_feed(MonitorQMP *mon, const uint8_t *buf, size_t len)
+{
+    monitor_qmp_read(mon, buf, len);
+}
+
+bool monitor_qmp_run_pending(MonitorQMP *mon)
+{
+    GMainContext *ctx = qemu_get_main_context();
+
+    assert(bql_locked());
+    for (;;) {
+        bool empty;
+
+        qemu_mutex_lock(&mon->lock);
+        empty = g_queue_is_empty(&mon->requests);
+        qemu_mutex_unlock(&mon->lock);
+        if (empty) {
+            return true;
+        }
+        /* (One idle source per queued request: monitor_qmp_queue().) */
+        if (!g_main_context_iteration(ctx, false)) {
+            return false;
+        }
+    }
+}
+
+void monitor_qmp_set_capture(MonitorQMP *mon, GString *out)
+{
+    qemu_mutex_lock(&mon->lock);
+    mon->capture = out;
+    qemu_mutex_unlock(&mon->lock);
 }
 
 char *qmp_capabilities_for(MonitorQMP *mon, JsonObject *args, Error **errp)
