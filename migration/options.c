@@ -477,10 +477,10 @@ char *qmp_migrate_set_parameters(JsonObject *args, Error **errp)
     n.tls_hostname = g_strdup(params.tls_hostname);
     n.tls_authz = g_strdup(params.tls_authz);
     n.multifd_compression = g_strdup(params.multifd_compression);
-    GET_INT(announce_initial, "announce-initial");
-    GET_INT(announce_max, "announce-max");
-    GET_INT(announce_rounds, "announce-rounds");
-    GET_INT(announce_step, "announce-step");
+    GET_UINT(announce_initial, "announce-initial");
+    GET_UINT(announce_max, "announce-max");
+    GET_UINT(announce_rounds, "announce-rounds");
+    GET_UINT(announce_step, "announce-step");
     GET_INT(compress_level, "compress-level");
     GET_INT(compress_threads, "compress-threads");
     GET_BOOL(compress_wait_thread, "compress-wait-thread");

@@ -47,7 +47,7 @@ MigrationCapability MigrationCapability_parse(const char *name);
 
 /* The parameters ferry acts on (all of 7.2's are reported). */
 typedef struct MigrationParameters {
-    int64_t announce_initial, announce_max, announce_rounds, announce_step;
+    uint64_t announce_initial, announce_max, announce_rounds, announce_step;
     int64_t compress_level, compress_threads, decompress_threads;
     bool compress_wait_thread;
     int64_t throttle_trigger_threshold;

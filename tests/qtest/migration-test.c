@@ -541,7 +541,7 @@ static void test_qmp_errors(void)
     QTestState *src = qtest_init("-M none -m 16M");
     QTestState *dst = qtest_init("-M none -m 16M -incoming defer");
     g_autoptr(JsonNode) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL;
-    g_autoptr(JsonNode) r5 = NULL;
+    g_autoptr(JsonNode) r5 = NULL, r6 = NULL;
 
     r1 = qtest_qmp(src, "{'execute': 'migrate', 'arguments': "
                    "{'uri': 'bogus:x'}}");
@@ -565,6 +565,13 @@ static void test_qmp_errors(void)
                    "'postcopy-preempt', 'state': true}]}}");
     g_assert_cmpstr(qmp_rsp_error_desc(r5), ==,
                     "Postcopy preempt requires postcopy-ram");
+    /* A size of 2^64 - 1, not -1 (found by the QMP fuzz target). */
+    r6 = qtest_qmp(src, "{'execute': 'migrate-set-parameters', "
+                   "'arguments': {'announce-initial': "
+                   "18446744073709551615}}");
+    g_assert_cmpstr(qmp_rsp_error_desc(r6), ==,
+                    "Parameter 'announce_initial' expects a value between "
+                    "0 and 100000");
     qtest_quit(src);
     qtest_quit(dst);
 }
