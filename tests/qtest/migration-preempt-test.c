@@ -153,10 +153,15 @@ static gpointer drain_thread(gpointer opaque)
 
 /*
  * Plays @main and @preempt into a ferry destination; returns its exit
- * status (0: completed) and its stderr in @err_out.
+ * status (0: completed) and its stderr in @err_out.  With @hold_eof the
+ * main channel's last byte (its EOF) is kept back: the destination can
+ * only end by failing, which a bad preempt record must make it do (with
+ * the EOF it may finish first: no page was asked for, so none is awaited
+ * on the preempt channel).
  */
 static int play_preempt(const char *main_data, size_t main_len,
-                        const char *pre_data, size_t pre_len, char **err_out)
+                        const char *pre_data, size_t pre_len, bool hold_eof,
+                        char **err_out)
 {
     QTestOptions o = { .capture_stderr = true, .no_qtest = true };
     g_autofree char *sock = tmp_path("preempt-play.sock");
@@ -172,8 +177,8 @@ static int play_preempt(const char *main_data, size_t main_len,
     mfd = connect_unix(sock);
     pfd = connect_unix(sock);
     drain = g_thread_new("rp-drain", drain_thread, GINT_TO_POINTER(mfd));
-    write_all(mfd, main_data, main_len);
     write_all(pfd, pre_data, pre_len);
+    write_all(mfd, main_data, main_len - hold_eof);
     for (;;) {
         g_autoptr(JsonNode) rsp = qtest_qmp_try(dst, "{'execute': "
                                                 "'query-migrate'}");
@@ -232,7 +237,7 @@ static void test_preempt_capture(void)
     if (!load_capture(&m, &ml, &p, &pl) || !have_userfaultfd()) {
         return;
     }
-    g_assert_cmpint(play_preempt(m, ml, p, pl, &err), ==, 0);
+    g_assert_cmpint(play_preempt(m, ml, p, pl, false, &err), ==, 0);
 }
 
 static void test_preempt_bad_record(void)
@@ -246,7 +251,8 @@ static void test_preempt_bad_record(void)
     /* The first record: PAGE "ram" 0x4f0000; add a compression flag. */
     g_assert_cmphex((uint8_t)p[7], ==, 0x08);
     p[6] |= 0x01;
-    g_assert_cmpint(play_preempt(m, ml, p, pl, &err), ==, 1);
+    g_assert_cmphex((uint8_t)m[ml - 1], ==, 0x00);      /* EOF */
+    g_assert_cmpint(play_preempt(m, ml, p, pl, true, &err), ==, 1);
     g_test_message("%s", err);
     g_assert_nonnull(strstr(err, "load of migration failed"));
     g_assert_nonnull(strstr(err, "preempt channel: Unknown combination of "
