@@ -146,10 +146,6 @@ static void fuzz_event(const char *event, const char *message)
 /* qemu_init() for "-M none -m 64M -incoming defer", minus the I/O. */
 static void fuzz_setup_destination(void)
 {
-    const MachineClass *mc;
-    MachineState *ms;
-    Error *err = NULL;
-
     qemu_init_host_page();
     fuzz_setup_trace();
     qemu_event_init(&fuzz_listen.wake, false);
@@ -160,18 +156,8 @@ static void fuzz_setup_destination(void)
     migration_init();
 
     fuzz_machine_prepare();
-    mc = machine_find_class(FUZZ_MACHINE);
-    if (!mc) {
-        fuzz_setup_failed("machine", FUZZ_MACHINE " not found");
-    }
     fuzz_set_caps();
-    ms = machine_new(mc);
-    ms->ram_size = FUZZ_RAM_SIZE;
-    ms->ram_size_set = true;
-    if (!machine_run_board_init(ms, &err)) {
-        fuzz_setup_failed("machine " FUZZ_MACHINE " with 64 MiB",
-                          error_get_pretty(err));
-    }
+    fuzz_machine_create(FUZZ_MACHINE, FUZZ_RAM_SIZE);
     runstate_set(RUN_STATE_INMIGRATE);
     /* The loader runs as the incoming thread does: BQL not held. */
     bql_unlock();

@@ -807,8 +807,6 @@ static void fuzz_restore_state(void)
 /* qemu_init() for "-M none -m 64M -incoming defer -qmp null". */
 static void fuzz_qmp_init(void)
 {
-    const MachineClass *mc;
-    MachineState *ms;
     Chardev *chr;
     Error *err = NULL;
 
@@ -835,16 +833,9 @@ static void fuzz_qmp_init(void)
         fuzz_setup_failed("monitor", error_get_pretty(err));
     }
     qtest_accel_init();
-    mc = machine_find_class("none");
-    if (!mc) {
-        fuzz_setup_failed("machine", "'none' not found");
-    }
-    ms = machine_new(mc);
-    ms->ram_size = FUZZ_RAM_SIZE;
-    ms->ram_size_set = true;
-    if (!machine_run_board_init(ms, &err) || !generic_loader_reset(&err)) {
-        fuzz_setup_failed("machine 'none' with 64 MiB",
-                          error_get_pretty(err));
+    fuzz_machine_create("none", FUZZ_RAM_SIZE);
+    if (!generic_loader_reset(&err)) {
+        fuzz_setup_failed("loaders", error_get_pretty(err));
     }
     autostart = true;
     if (!migration_incoming_setup("defer", &err)) {

@@ -191,25 +191,14 @@ static int fuzz_qtest_run(const uint8_t *data, size_t size, char **why)
 /* qemu_init() for "-M none -m 8M -accel qtest", minus the I/O. */
 static void fuzz_qtest_init(void)
 {
-    const MachineClass *mc;
     MachineState *ms;
-    Error *err = NULL;
 
     qemu_init_host_page();
     fuzz_setup_trace();
     qemu_main_loop_init();          /* takes the BQL, kept */
     machine_register_builtin();
     qtest_accel_init();
-    mc = machine_find_class("none");
-    if (!mc) {
-        fuzz_setup_failed("machine", "'none' not found");
-    }
-    ms = machine_new(mc);
-    ms->ram_size = FUZZ_RAM_SIZE;
-    ms->ram_size_set = true;
-    if (!machine_run_board_init(ms, &err)) {
-        fuzz_setup_failed("machine 'none' with 8 MiB", error_get_pretty(err));
-    }
+    ms = fuzz_machine_create("none", FUZZ_RAM_SIZE);
     fuzz_ram = ms->ram_block;
     fuzz_dirty = bitmap_new(fuzz_ram->used_length >> TARGET_PAGE_BITS);
     memory_global_dirty_log_start();

@@ -182,25 +182,11 @@ static int fuzz_rp_run(const uint8_t *data, size_t size, char **why)
 
 static void fuzz_rp_init(void)
 {
-    const MachineClass *mc;
-    MachineState *ms;
-    Error *err = NULL;
-
     qemu_init_host_page();
     fuzz_setup_trace();
     qemu_main_loop_init();
     machine_register_builtin();
-    mc = machine_find_class("none");
-    if (!mc) {
-        fuzz_setup_failed("machine", "'none' not found");
-    }
-    ms = machine_new(mc);
-    ms->ram_size = FUZZ_RAM_SIZE;
-    ms->ram_size_set = true;
-    if (!machine_run_board_init(ms, &err)) {
-        fuzz_setup_failed("machine 'none' with 64 MiB",
-                          error_get_pretty(err));
-    }
+    fuzz_machine_create("none", FUZZ_RAM_SIZE);
     bql_unlock();
 }
 

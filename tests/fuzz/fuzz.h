@@ -48,6 +48,13 @@ void fuzz_finding(const char *fmt, ...) G_GNUC_PRINTF(1, 2) QEMU_NORETURN;
 /* FERRY_FUZZ_TRACE=PATTERN enables trace events (as -trace PATTERN). */
 void fuzz_setup_trace(void);
 
+/*
+ * "-M @type -m @ram_size", as qemu_init() creates it (after the machine
+ * types are registered); exits (set-up failure) if it cannot be made.
+ */
+struct MachineState *fuzz_machine_create(const char *type,
+                                         uint64_t ram_size);
+
 /* A harness problem (not a finding): prints it and exits 1. */
 void fuzz_setup_failed(const char *what, const char *why) QEMU_NORETURN;
 

@@ -271,41 +271,63 @@ static const BadRequest bad_requests[] = {
       "page request outside postcopy" },
 };
 
-static void test_bad_request(const void *opaque)
+/*
+ * A source migrating to the fake destination @d, in postcopy (after
+ * RUN) if @in_postcopy, else in precopy.
+ */
+static QTestState *start_against_fake(FakeDst *d, bool in_postcopy)
 {
-    const BadRequest *b = opaque;
+    QTestState *src = start_source();
     g_autofree char *uri = NULL;
-    g_autofree char *st = NULL;
-    g_autoptr(JsonNode) info = NULL;
-    FakeDst d = { 0 };
-    QTestState *src;
-    uint8_t msg[300];
-    const char *desc;
 
-    src = start_source();
-    fake_listen(&d);
-    uri = g_strdup_printf("unix:%s", d.path);
+    fake_listen(d);
+    uri = g_strdup_printf("unix:%s", d->path);
+    /* Slow both ways: the stream must not end before the test acts. */
     migrate_set_parameter_int(src, "max-bandwidth", 1 << 20);
+    migrate_set_parameter_int(src, "max-postcopy-bandwidth", 1 << 20);
     migrate_qmp(src, uri);
-    fake_accept(&d);
+    fake_accept(d);
     wait_for_migration_status(src, "active");
-    if (b->in_postcopy) {
+    if (in_postcopy) {
         qtest_qmp_assert_success(src,
                                  "{'execute': 'migrate-start-postcopy'}");
         wait_package_sent(src);
     }
-    fake_send(&d, msg, rp_request(msg, b->block, b->start, b->len));
+    return src;
+}
+
+/*
+ * The source failed saying @expect; after RUN the VM must not come back
+ * there, before it must.  Ends the source and @d.
+ */
+static void expect_source_failed(QTestState *src, FakeDst *d,
+                                 bool in_postcopy, const char *expect)
+{
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+    const char *desc;
+
     wait_for_migration_fail(src, false);
     info = migrate_query(src);
     desc = json_object_get_string_member(qmp_rsp_return(info),
                                          "error-desc");
     g_test_message("error-desc: %s", desc);
-    g_assert_nonnull(strstr(desc, b->expect));
+    g_assert_nonnull(strstr(desc, expect));
     st = qtest_runstate(src);
-    /* After RUN the VM must not come back here; before, it must. */
-    g_assert_cmpstr(st, ==, b->in_postcopy ? "postmigrate" : "running");
-    fake_close(&d);
+    g_assert_cmpstr(st, ==, in_postcopy ? "postmigrate" : "running");
+    fake_close(d);
     qtest_quit(src);
+}
+
+static void test_bad_request(const void *opaque)
+{
+    const BadRequest *b = opaque;
+    FakeDst d = { 0 };
+    QTestState *src = start_against_fake(&d, b->in_postcopy);
+    uint8_t msg[300];
+
+    fake_send(&d, msg, rp_request(msg, b->block, b->start, b->len));
+    expect_source_failed(src, &d, b->in_postcopy, b->expect);
 }
 
 /*
@@ -316,40 +338,16 @@ static void test_bad_request(const void *opaque)
 static void test_early_shut(const void *opaque)
 {
     bool in_postcopy = GPOINTER_TO_INT(opaque);
-    g_autofree char *uri = NULL;
-    g_autofree char *st = NULL;
-    g_autoptr(JsonNode) info = NULL;
     FakeDst d = { 0 };
-    QTestState *src;
+    QTestState *src = start_against_fake(&d, in_postcopy);
     uint8_t msg[8];
-    const char *desc;
 
-    src = start_source();
-    fake_listen(&d);
-    uri = g_strdup_printf("unix:%s", d.path);
-    migrate_set_parameter_int(src, "max-bandwidth", 1 << 20);
-    migrate_qmp(src, uri);
-    fake_accept(&d);
-    wait_for_migration_status(src, "active");
-    if (in_postcopy) {
-        qtest_qmp_assert_success(src,
-                                 "{'execute': 'migrate-start-postcopy'}");
-        wait_package_sent(src);
-    }
     put_be16(msg, RP_SHUT);
     put_be16(msg + 2, 4);
     put_be32(msg + 4, 0);
     fake_send(&d, msg, sizeof(msg));
-    wait_for_migration_fail(src, false);
-    info = migrate_query(src);
-    desc = json_object_get_string_member(qmp_rsp_return(info),
-                                         "error-desc");
-    g_test_message("error-desc: %s", desc);
-    g_assert_nonnull(strstr(desc, "said SHUT(0) before the stream ended"));
-    st = qtest_runstate(src);
-    g_assert_cmpstr(st, ==, in_postcopy ? "postmigrate" : "running");
-    fake_close(&d);
-    qtest_quit(src);
+    expect_source_failed(src, &d, in_postcopy,
+                         "said SHUT(0) before the stream ended");
 }
 
 /* A good request in postcopy is served: the page comes first. */
