@@ -373,7 +373,12 @@ static int loadvm_handle_packaged(QEMUFile *f, MigrationIncomingState *mis,
     }
     qemu_fclose(pf);
     if (ret < 0) {
-        qemu_file_set_error(f, ret);
+        /*
+         * With its message: after LISTEN the listen thread reads the main
+         * channel too, and may report this error first.
+         */
+        qemu_file_set_error_obj(f, ret, errp && *errp ? error_copy(*errp)
+                                                      : NULL);
     }
     return ret;
 }

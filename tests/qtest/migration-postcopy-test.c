@@ -75,7 +75,14 @@ static void check_dst_memory(PostcopyPair *p, QTestState *ref)
 
         for (size_t i = 0; i < p->ram; i += 4096) {
             if (memcmp(got + i, want + i, 4096)) {
-                g_test_message("page 0x%zx differs", i);
+                size_t j = i;
+
+                while (got[j] == want[j]) {
+                    j++;
+                }
+                g_test_message("page 0x%zx differs, first at 0x%zx: "
+                               "destination 0x%02x, source 0x%02x", i, j,
+                               got[j], want[j]);
                 g_assert_not_reached();
             }
         }
