@@ -180,7 +180,7 @@ static void postcopy_finish_bh(void *opaque)
 
 /* ---- what postcopy needs from the loaders (PostcopyIncomingOps) ---- */
 
-static int load_main(QEMUFile *f, void *opaque)
+int migration_incoming_load_main(QEMUFile *f, void *opaque)
 {
     MigrationIncomingState *mis = opaque;
     Error *err = NULL;
@@ -197,7 +197,7 @@ static int load_main(QEMUFile *f, void *opaque)
     return ret;
 }
 
-static int load_preempt(QEMUFile *f, void *opaque)
+int migration_incoming_load_preempt(QEMUFile *f, void *opaque)
 {
     MigrationIncomingState *mis = opaque;
     Error *err = NULL;
@@ -207,7 +207,7 @@ static int load_preempt(QEMUFile *f, void *opaque)
     return ret;
 }
 
-static void link_reset(void *opaque)
+void migration_incoming_link_reset(void *opaque)
 {
     ram_load_link_reset();
 }
@@ -224,9 +224,9 @@ static void listen_finished(void *opaque, Error *err)
 }
 
 static const PostcopyIncomingOps postcopy_ops = {
-    .load_main = load_main,
-    .load_preempt = load_preempt,
-    .link_reset = link_reset,
+    .load_main = migration_incoming_load_main,
+    .load_preempt = migration_incoming_load_preempt,
+    .link_reset = migration_incoming_link_reset,
     .finished = listen_finished,
 };
 

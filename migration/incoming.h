@@ -16,6 +16,14 @@ bool migration_incoming_deferred(void);
  * first channel arrives (and by the loader's fuzzer).
  */
 void migration_incoming_prepare(MigrationIncomingState *mis);
+/*
+ * The loaders' side of PostcopyIncomingOps (@opaque: the incoming state):
+ * the main channel after LISTEN, the preempt channel, a broken link.
+ * Shared with the loader's fuzz target, which only ends differently.
+ */
+int migration_incoming_load_main(QEMUFile *f, void *opaque);
+int migration_incoming_load_preempt(QEMUFile *f, void *opaque);
+void migration_incoming_link_reset(void *opaque);
 /* QMP migrate-recover: listen for the recovery's channels (any thread). */
 bool migration_incoming_recover(const char *uri, Error **errp);
 /* QMP migrate-pause on the destination (any thread). */

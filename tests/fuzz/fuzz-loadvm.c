@@ -62,7 +62,6 @@
 #include "sysemu/runstate.h"
 #include "sysemu/cpu-timers.h"
 #include "migration/options.h"
-#include "migration/ram.h"
 
 #define FUZZ_RAM_SIZE       (64ull << 20)
 
@@ -163,38 +162,7 @@ static void fuzz_setup_destination(void)
     bql_unlock();
 }
 
-/* ---- the postcopy code's hooks (incoming.c's, and the harness's end) */
-
-static int fuzz_load_main(QEMUFile *f, void *opaque)
-{
-    MigrationIncomingState *mis = opaque;
-    Error *err = NULL;
-    int ret = qemu_loadvm_state_main(f, mis, LOADVM_PHASE_LISTEN, &err);
-
-    /* (The error is on @f too: the listen thread reads it there.) */
-    error_free(err);
-    if (ret > 0) {
-        error_setg(&err, "the main channel's load quit after RUN");
-        qemu_file_set_error_obj(f, -EINVAL, err);
-        return -EINVAL;
-    }
-    return ret;
-}
-
-static int fuzz_load_preempt(QEMUFile *f, void *opaque)
-{
-    MigrationIncomingState *mis = opaque;
-    Error *err = NULL;
-    int ret = ram_load_postcopy(f, mis->postcopy, RAM_CHANNEL_PREEMPT, &err);
-
-    error_free(err);
-    return ret;
-}
-
-static void fuzz_link_reset(void *opaque)
-{
-    ram_load_link_reset();
-}
+/* ---- the postcopy code's hooks: incoming.c's, and the harness's end */
 
 /* The listen thread's last act: the result, and wake the harness. */
 static void fuzz_listen_finished(void *opaque, Error *err)
@@ -206,9 +174,9 @@ static void fuzz_listen_finished(void *opaque, Error *err)
 }
 
 static const PostcopyIncomingOps fuzz_postcopy_ops = {
-    .load_main = fuzz_load_main,
-    .load_preempt = fuzz_load_preempt,
-    .link_reset = fuzz_link_reset,
+    .load_main = migration_incoming_load_main,
+    .load_preempt = migration_incoming_load_preempt,
+    .link_reset = migration_incoming_link_reset,
     .finished = fuzz_listen_finished,
 };
 
