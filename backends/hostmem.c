@@ -11,6 +11,7 @@
 #include "qemu/osdep.h"
 #include "sysemu/hostmem.h"
 #include "qemu/cutils.h"
+#include "qom/object_interfaces.h"
 #include "trace.h"
 
 static GPtrArray *backends;
@@ -233,4 +234,36 @@ void host_memory_backend_free_all(void)
     }
     g_ptr_array_free(backends, true);
     backends = NULL;
+}
+
+/*
+ * Backends are made at start-up only (their RAM is laid out before the
+ * machine) and live as long as the process; the registry knows them so
+ * that their ids are taken and object-del refuses them.
+ */
+static void *backend_create(const char *id, QemuOpts *opts, Error **errp)
+{
+    return host_memory_backend_create(opts, errp);
+}
+
+static bool backend_can_be_deleted(void *obj)
+{
+    return false;
+}
+
+#define BACKEND_TYPE(n) { .name = n, .cmdline_only = true, \
+                          .create = backend_create, \
+                          .can_be_deleted = backend_can_be_deleted }
+
+static const UserCreatableType backend_user_types[] = {
+    BACKEND_TYPE("memory-backend-ram"),
+    BACKEND_TYPE("memory-backend-memfd"),
+    BACKEND_TYPE("memory-backend-file"),
+};
+
+void host_memory_backend_register_types(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(backend_user_types); i++) {
+        user_creatable_register_type(&backend_user_types[i]);
+    }
 }

@@ -302,7 +302,8 @@ static char *qmp_dispatch(MonitorQMP *mon, JsonNode *req, bool in_iothread,
         empty = json_object_new();
         args = empty;
     }
-    if (!qmp_check_args(cmd, args, errp)) {
+    if (!(cmd->flags & QCO_ARGS_BY_HANDLER) &&
+        !qmp_check_args(cmd, args, errp)) {
         return NULL;
     }
     trace_qmp_dispatch(name, in_iothread);

@@ -24,6 +24,9 @@
 #include "sysemu/sysemu.h"
 #include "sysemu/qtest.h"
 #include "sysemu/hostmem.h"
+#include "qom/object_interfaces.h"
+#include "crypto/tlscreds.h"
+#include "authz/base.h"
 #include "sysemu/cpus.h"
 #include "sysemu/kvm.h"
 #include "sysemu/blockdev.h"
@@ -288,11 +291,26 @@ static void print_accels(void)
     printf("Accelerators supported in ferry:\nqtest\nkvm\n");
 }
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_object_type(const UserCreatableType *t, void *opaque)
+{
+    g_ptr_array_add(opaque, (gpointer)t->name);
+}
+
 static void print_objects(void)
 {
-    printf("List of user creatable objects:\n"
-           "  memory-backend-file\n  memory-backend-memfd\n"
-           "  memory-backend-ram\n");
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+
+    user_creatable_foreach_type(print_object_type, names);
+    g_ptr_array_sort(names, (GCompareFunc)cmp_str_ptr);
+    printf("List of user creatable objects:\n");
+    for (guint i = 0; i < names->len; i++) {
+        printf("  %s\n", (const char *)names->pdata[i]);
+    }
 }
 
 static void print_devices(void)
@@ -740,7 +758,7 @@ static bool create_objects(Error **errp)
             continue;       /* a backend allocates guest RAM, opens files */
         }
         loc_push(co);
-        if (!host_memory_backend_create(o, &err)) {
+        if (!user_creatable_add_opts(o, &err)) {
             return opt_fail_err(co, err, errp);
         }
         loc_clear();
@@ -1259,6 +1277,10 @@ void qemu_init(int argc, char **argv)
     qemu_system_shutdown_setup();
     machine_register_builtin();
     qmp_register_builtin_commands();
+    host_memory_backend_register_types();
+    qcrypto_tls_creds_register_types();
+    qauthz_register_types();
+    qmp_register_object_commands();
     /* Section order on the wire: timer, ram, globalstate (as QEMU). */
     cpu_timers_init();
     migration_init();
@@ -1281,6 +1303,7 @@ int qemu_cleanup(void)
     qtest_server_fini(vl.qtest);
     qemu_chr_cleanup_all();
     machine_free(vl.machine);
+    user_creatable_cleanup();
     host_memory_backend_free_all();
     drive_cleanup_all();
     if (vl.pidfile) {

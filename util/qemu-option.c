@@ -35,18 +35,33 @@ static const char *get_item(const char *p, char delim, GString *out)
     return p;
 }
 
+QemuOpts *qemu_opts_new(void)
+{
+    QemuOpts *opts = g_new0(QemuOpts, 1);
+
+    opts->opts = g_ptr_array_new_with_free_func(qemu_opt_free);
+    return opts;
+}
+
+void qemu_opt_set(QemuOpts *opts, const char *name, const char *value)
+{
+    QemuOpt *opt = g_new0(QemuOpt, 1);
+
+    opt->name = g_strdup(name);
+    opt->str = g_strdup(value);
+    g_ptr_array_add(opts->opts, opt);
+}
+
 QemuOpts *qemu_opts_parse(const char *params, const char *implied_key,
                           Error **errp)
 {
-    g_autoptr(QemuOpts) opts = g_new0(QemuOpts, 1);
+    g_autoptr(QemuOpts) opts = qemu_opts_new();
     g_autoptr(GString) key = g_string_new(NULL);
     g_autoptr(GString) val = g_string_new(NULL);
     const char *p = params;
     bool first = true;
 
-    opts->opts = g_ptr_array_new_with_free_func(qemu_opt_free);
     while (*p) {
-        QemuOpt *opt;
         const char *after_key = get_item(p, '=', key);
 
         if (*after_key == '=') {
@@ -63,10 +78,7 @@ QemuOpts *qemu_opts_parse(const char *params, const char *implied_key,
             error_setg(errp, "Invalid parameter ''");
             return NULL;
         }
-        opt = g_new0(QemuOpt, 1);
-        opt->name = g_strdup(key->str);
-        opt->str = g_strdup(val->str);
-        g_ptr_array_add(opts->opts, opt);
+        qemu_opt_set(opts, key->str, val->str);
         first = false;
         if (*p == ',') {
             p++;

@@ -26,6 +26,9 @@ typedef struct QemuOpts {
 
 QemuOpts *qemu_opts_parse(const char *params, const char *implied_key,
                           Error **errp);
+/* An empty set, filled with qemu_opt_set() (options made by code). */
+QemuOpts *qemu_opts_new(void);
+void qemu_opt_set(QemuOpts *opts, const char *name, const char *value);
 void qemu_opts_free(QemuOpts *opts);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuOpts, qemu_opts_free)
 

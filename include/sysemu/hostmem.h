@@ -32,6 +32,8 @@ HostMemoryBackend *host_memory_backend_create_default(const char *id,
                                                       Error **errp);
 HostMemoryBackend *host_memory_backend_find(const char *id);
 bool host_memory_backend_is_type(const char *qom_type);
+/* Registers the three types as user-creatable (command line only). */
+void host_memory_backend_register_types(void);
 void host_memory_backend_free_all(void);
 
 #endif

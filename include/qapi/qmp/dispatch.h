@@ -40,6 +40,8 @@ typedef struct QmpArgSpec {
 
 #define QCO_ALLOW_OOB        (1u << 0)
 #define QCO_ALLOW_PRECONFIG  (1u << 1)
+/* The handler checks its own arguments (object-add: they vary by type). */
+#define QCO_ARGS_BY_HANDLER  (1u << 2)
 
 /* @args is never NULL (an empty object when the request had none). */
 typedef char *QmpCommandFunc(JsonObject *args, Error **errp);
