@@ -15,6 +15,10 @@
  * with MSG_DONTWAIT, pipes are non-blocking, and both are polled for
  * room in between.  This is how a silent link is told from a slow one
  * (x-link-timeout, docs/system/migration.rst).
+ *
+ * A layer (TLS, channel-tls.c) may sit between the channel's users and
+ * its raw I/O: it reads and writes through mig_channel_raw_*(), so it
+ * keeps the deadlines and the shutdown of a plain channel.
  */
 #include "qemu/osdep.h"
 #include "channel.h"
@@ -58,6 +62,9 @@ struct MigChannel {
     const uint8_t *rbuf;
     size_t rlen, rpos;
     GByteArray *wbuf;
+    /* A layer (TLS), set once before the channel is shared. */
+    const MigChannelLayer *layer;
+    void *layer_opaque;
 };
 
 static MigChannel *chan_new(ChanKind kind, const char *name)
@@ -223,6 +230,9 @@ void mig_channel_unref(MigChannel *c)
     if (c->wbuf) {
         g_byte_array_unref(c->wbuf);
     }
+    if (c->layer) {
+        c->layer->free(c->layer_opaque);
+    }
     g_free(c->name);
     g_free(c);
 }
@@ -268,6 +278,11 @@ void mig_channel_set_timeouts(MigChannel *c, int64_t read_ms,
     if (write_ms >= 0) {
         qatomic_set(&c->write_timeout_ms, write_ms);
     }
+}
+
+int64_t mig_channel_read_timeout(MigChannel *c)
+{
+    return qatomic_read(&c->read_timeout_ms);
 }
 
 int mig_channel_read_fd(MigChannel *c)
@@ -350,8 +365,8 @@ static ssize_t buf_readv(MigChannel *c, const struct iovec *iov, int n)
     return done;
 }
 
-ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
-                          Error **errp)
+ssize_t mig_channel_raw_readv(MigChannel *c, const struct iovec *iov, int n,
+                              Error **errp)
 {
     int64_t timeout = qatomic_read(&c->read_timeout_ms);
     ssize_t r;
@@ -422,8 +437,8 @@ static ssize_t socket_writev_deadline(MigChannel *c, const struct iovec *iov,
     }
 }
 
-ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
-                           Error **errp)
+ssize_t mig_channel_raw_writev(MigChannel *c, const struct iovec *iov, int n,
+                               Error **errp)
 {
     int64_t timeout = qatomic_read(&c->write_timeout_ms);
     ssize_t r;
@@ -467,6 +482,47 @@ ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
         return -1;
     }
     return r;
+}
+
+/* ---- layers ----------------------------------------------------------- */
+
+void mig_channel_set_layer(MigChannel *c, const MigChannelLayer *layer,
+                           void *opaque)
+{
+    assert(!c->layer && (c->kind == CHAN_FD || c->kind == CHAN_PIPES));
+    c->layer = layer;
+    c->layer_opaque = opaque;
+}
+
+bool mig_channel_has_layer(MigChannel *c)
+{
+    return c->layer != NULL;
+}
+
+ssize_t mig_channel_readv(MigChannel *c, const struct iovec *iov, int n,
+                          Error **errp)
+{
+    if (c->layer) {
+        if (qatomic_read(&c->shut)) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+        return c->layer->readv(c->layer_opaque, iov, n, errp);
+    }
+    return mig_channel_raw_readv(c, iov, n, errp);
+}
+
+ssize_t mig_channel_writev(MigChannel *c, const struct iovec *iov, int n,
+                           Error **errp)
+{
+    if (c->layer) {
+        if (qatomic_read(&c->shut)) {
+            error_setg(errp, "%s: channel shut down", c->name);
+            return -1;
+        }
+        return c->layer->writev(c->layer_opaque, iov, n, errp);
+    }
+    return mig_channel_raw_writev(c, iov, n, errp);
 }
 
 bool mig_channel_seek(MigChannel *c, uint64_t offset, Error **errp)

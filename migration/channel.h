@@ -59,6 +59,33 @@ void mig_channel_set_timeouts(MigChannel *c, int64_t read_ms,
                               int64_t write_ms);
 /* The fd to poll for readability, or -1 for memory channels. */
 int mig_channel_read_fd(MigChannel *c);
+/*
+ * A layer over a socket or pipes channel (TLS: migration/tls.c): from
+ * the moment it is set, mig_channel_readv/writev go through it, and it
+ * reaches the wire with mig_channel_raw_readv/writev (same contract,
+ * deadlines and shutdown included).  Set once, before the channel is
+ * shared with another thread; @free runs with the channel's last unref.
+ */
+typedef struct MigChannelLayer {
+    ssize_t (*readv)(void *opaque, const struct iovec *iov, int n,
+                     Error **errp);
+    ssize_t (*writev)(void *opaque, const struct iovec *iov, int n,
+                      Error **errp);
+    void (*free)(void *opaque);
+} MigChannelLayer;
+
+void mig_channel_set_layer(MigChannel *c, const MigChannelLayer *layer,
+                           void *opaque);
+bool mig_channel_has_layer(MigChannel *c);
+ssize_t mig_channel_raw_readv(MigChannel *c, const struct iovec *iov, int n,
+                              Error **errp);
+ssize_t mig_channel_raw_writev(MigChannel *c, const struct iovec *iov, int n,
+                               Error **errp);
+/*
+ * Read deadline in ms now (0: none), for a layer that changes it for a
+ * while (a handshake) and puts it back.
+ */
+int64_t mig_channel_read_timeout(MigChannel *c);
 /* Seekable channels (file:): set the position for the next I/O. */
 bool mig_channel_seek(MigChannel *c, uint64_t offset, Error **errp);
 

@@ -46,8 +46,9 @@ static const MigrateOptionsHooks *hooks;
 static bool capabilities[MIGRATION_CAPABILITY__MAX];
 static MigrationParameters params;
 /*
- * A running migration reads the bandwidths and the downtime limit from
- * its own thread while QMP may change them: params_lock covers those
+ * A running migration reads the bandwidths, the downtime limit and the
+ * TLS strings from its own threads while QMP may change them: params_lock
+ * covers those
  * reads and every change of params (the main thread's own reads of the
  * rest need no lock: only the main thread writes).
  */
@@ -87,7 +88,8 @@ void migrate_options_init(const MigrateOptionsHooks *h)
         .cpu_throttle_increment = 10,
         .tls_creds = g_strdup(""),
         .tls_hostname = g_strdup(""),
-        .tls_authz = g_strdup(""),
+        /* NULL: never set (no authz); "" names the empty id (QEMU 7.2). */
+        .tls_authz = NULL,
         .max_bandwidth = 128 << 20,
         .downtime_limit = 300,
         .x_checkpoint_delay = 20000,
@@ -128,6 +130,17 @@ bool migrate_set_global_property(const char *name, const char *value,
             return qapi_bool_parse(name, value, bool_props[i].field, errp);
         }
     }
+    if (g_str_equal(name, "tls-creds") || g_str_equal(name, "tls-hostname") ||
+        g_str_equal(name, "tls-authz")) {
+        char **field = g_str_equal(name, "tls-creds") ? &params.tls_creds :
+                       g_str_equal(name, "tls-hostname") ?
+                       &params.tls_hostname : &params.tls_authz;
+
+        /* (Start-up, before any other thread.) */
+        g_free(*field);
+        *field = g_strdup(value);
+        return true;
+    }
     if (g_str_equal(name, "x-postcopy-cpu-latency")) {
         int us;
 
@@ -156,6 +169,28 @@ bool migrate_set_global_property(const char *name, const char *value,
     error_setg(errp, "can't apply global migration.%s=%s: Property "
                "'migration.%s' not found", name, value, name);
     return false;
+}
+
+/*
+ * The TLS parameters are read by the threads that connect and accept
+ * (when a channel is made, as QEMU does), while QMP may change them.
+ */
+char *migrate_tls_creds(void)
+{
+    QEMU_LOCK_GUARD(&params_lock);
+    return *params.tls_creds ? g_strdup(params.tls_creds) : NULL;
+}
+
+char *migrate_tls_hostname(void)
+{
+    QEMU_LOCK_GUARD(&params_lock);
+    return *params.tls_hostname ? g_strdup(params.tls_hostname) : NULL;
+}
+
+char *migrate_tls_authz(void)
+{
+    QEMU_LOCK_GUARD(&params_lock);
+    return g_strdup(params.tls_authz);
 }
 
 bool migrate_cap_enabled(MigrationCapability cap)
@@ -515,11 +550,6 @@ char *qmp_migrate_set_parameters(JsonObject *args, Error **errp)
         !get_str_or_null(args, "tls-authz", &n.tls_authz, errp)) {
         goto fail;
     }
-    if (*n.tls_creds) {
-        error_setg(errp, "TLS is not supported by ferry (tls-creds must be "
-                   "empty)");
-        goto fail;
-    }
     if (qmp_arg_has(args, "block-bitmap-mapping")) {
         error_setg(errp, "block-bitmap-mapping needs block devices, which "
                    "ferry does not have");
@@ -528,14 +558,22 @@ char *qmp_migrate_set_parameters(JsonObject *args, Error **errp)
     if (!params_check(&n, errp)) {
         goto fail;
     }
-    g_free(params.tls_creds);
-    g_free(params.tls_hostname);
-    g_free(params.tls_authz);
-    g_free(params.multifd_compression);
-    /* (Bandwidths and the downtime limit: a running migration reads.) */
+    /*
+     * (Bandwidths, the downtime limit and the TLS strings: a running
+     * migration reads them; the old strings are freed once swapped out.)
+     */
     qemu_mutex_lock(&params_lock);
-    params = n;
+    {
+        MigrationParameters old = params;
+
+        params = n;
+        n = old;
+    }
     qemu_mutex_unlock(&params_lock);
+    g_free(n.tls_creds);
+    g_free(n.tls_hostname);
+    g_free(n.tls_authz);
+    g_free(n.multifd_compression);
     trace_migrate_set_parameters(params.max_bandwidth, params.downtime_limit,
                                  params.max_postcopy_bandwidth);
     hooks->params_changed();
@@ -571,7 +609,7 @@ char *qmp_query_migrate_parameters(JsonObject *args, Error **errp)
     json_writer_bool(w, "cpu-throttle-tailslow", params.cpu_throttle_tailslow);
     json_writer_str(w, "tls-creds", params.tls_creds);
     json_writer_str(w, "tls-hostname", params.tls_hostname);
-    json_writer_str(w, "tls-authz", params.tls_authz);
+    json_writer_str(w, "tls-authz", params.tls_authz ?: "");
     json_writer_uint64(w, "max-bandwidth", migrate_max_bandwidth());
     json_writer_uint64(w, "downtime-limit", migrate_downtime_limit());
     json_writer_uint64(w, "x-checkpoint-delay", params.x_checkpoint_delay);

@@ -113,6 +113,13 @@ bool migrate_postcopy_preempt(void);
 uint64_t migrate_max_bandwidth(void);
 uint64_t migrate_max_postcopy_bandwidth(void);
 uint64_t migrate_downtime_limit(void);
+/*
+ * tls-creds and tls-hostname, or NULL when empty; tls-authz, or NULL when
+ * never set (set to "", it names the empty id).  Copies; any thread.
+ */
+char *migrate_tls_creds(void);
+char *migrate_tls_hostname(void);
+char *migrate_tls_authz(void);
 /* x-link-timeout in ms, 0 when off. */
 int64_t migrate_link_timeout(void);
 const MigrationProperties *migrate_props(void);

@@ -10,10 +10,20 @@
  * migrate-recover while the main loop may be stuck on a missing page —
  * in a thread of its own.  listener.lock protects the listener: the main
  * loop, the monitor's I/O thread and the accept thread all use it.
+ *
+ * TLS (tls-creds set when a connection arrives): the destination's
+ * handshake runs before the channel is handed over, in a thread of its
+ * own for each connection, so that a peer that connects and says
+ * nothing never holds the main loop (QEMU 7.2's does) — the accept
+ * thread of a recovery runs it itself.  A refused connection is reported
+ * and the listener stays, as in QEMU: a good peer may still come.
+ * Channels reach @fn in the order their handshakes end, as in QEMU 7.2.
  */
 #include "qemu/osdep.h"
 #include "transport.h"
 #include "options.h"
+#include "tls.h"
+#include "qemu/error-report.h"
 #include "qemu/sockets.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
@@ -201,7 +211,16 @@ static MigChannel *link_channel(int fd)
     return c;
 }
 
+static MigChannel *connect_channel(const char *uri, Error **errp);
+
 MigChannel *migration_connect(const char *uri, Error **errp)
+{
+    MigChannel *c = connect_channel(uri, errp);
+
+    return c ? migration_tls_client(c, uri, errp) : NULL;
+}
+
+static MigChannel *connect_channel(const char *uri, Error **errp)
 {
     trace_migration_connect(uri);
     if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
@@ -278,6 +297,92 @@ static void listener_close(void)
     }
 }
 
+/*
+ * All channels are here: stop listening (unless a migrate-recover replaced
+ * this listener meanwhile, from the monitor's I/O thread).  @in_watch: we
+ * are the watch's own callback, which returns G_SOURCE_REMOVE.
+ */
+static void listener_done(unsigned gen, bool in_watch)
+{
+    qemu_mutex_lock(&listener.lock);
+    if (listener.gen == gen) {
+        if (in_watch) {
+            listener.watch = 0;
+        }
+        listener_close();
+    }
+    qemu_mutex_unlock(&listener.lock);
+}
+
+/* A server handshake in its own thread, then @fn from the main loop. */
+typedef struct Handshake {
+    MigChannel *c;
+    MigrationIncomingFn *fn;
+    unsigned gen;               /* the listener's; 0 for fd:, exec: */
+    Error *err;
+    QemuThread thread;
+} Handshake;
+
+static void handshake_done(void *opaque)
+{
+    Handshake *h = opaque;
+
+    qemu_thread_join(&h->thread);
+    if (!h->c) {
+        trace_migration_incoming_tls_failed("incoming");
+        error_report_err(h->err);
+    } else if (!h->fn(h->c) && h->gen) {
+        listener_done(h->gen, false);
+    }
+    g_free(h);
+}
+
+static void *handshake_thread(void *opaque)
+{
+    Handshake *h = opaque;
+
+    h->c = migration_tls_server(h->c, &h->err);
+    main_loop_call(handshake_done, h);
+    return NULL;
+}
+
+/*
+ * Hands a new channel to @fn from the main loop: at once, or after a
+ * TLS handshake.  Returns false when @fn has all it needs.
+ */
+static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
+                             unsigned gen)
+{
+    Handshake *h;
+
+    if (!migration_tls_enabled()) {
+        return fn(c);
+    }
+    h = g_new0(Handshake, 1);
+    h->c = c;
+    h->fn = fn;
+    h->gen = gen;
+    qemu_thread_create(&h->thread, "mig/dst/tls", handshake_thread, h,
+                       QEMU_THREAD_JOINABLE);
+    return true;
+}
+
+/* Thread mode: the same, the handshake run by the calling thread. */
+static bool incoming_channel_here(MigChannel *c, MigrationIncomingFn *fn)
+{
+    Error *err = NULL;
+
+    if (migration_tls_enabled()) {
+        c = migration_tls_server(c, &err);
+        if (!c) {
+            trace_migration_incoming_tls_failed("incoming");
+            error_report_err(err);
+            return true;            /* still listening */
+        }
+    }
+    return fn(c);
+}
+
 static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
 {
     unsigned gen = GPOINTER_TO_UINT(data);
@@ -289,19 +394,10 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     }
     trace_migration_incoming_accept(cfd);
     socket_set_nodelay(cfd);
-    if (fn(link_channel(cfd))) {
+    if (incoming_channel(link_channel(cfd), fn, gen)) {
         return G_SOURCE_CONTINUE;       /* another channel to come */
     }
-    /*
-     * All channels are here: stop listening now (unless a migrate-recover
-     * replaced this listener meanwhile, from the monitor's I/O thread).
-     */
-    qemu_mutex_lock(&listener.lock);
-    if (listener.gen == gen) {
-        listener.watch = 0;
-        listener_close();
-    }
-    qemu_mutex_unlock(&listener.lock);
+    listener_done(gen, true);
     return G_SOURCE_REMOVE;
 }
 
@@ -334,7 +430,7 @@ static void *listener_thread(void *opaque)
         }
         trace_migration_incoming_accept(cfd);
         socket_set_nodelay(cfd);
-        if (!fn(link_channel(cfd))) {
+        if (!incoming_channel_here(link_channel(cfd), fn)) {
             qemu_mutex_lock(&listener.lock);
             /* (Unless a new listener replaced ours meanwhile.) */
             if (listener.fd == fd) {
@@ -383,7 +479,7 @@ static void deliver_stream(void *opaque)
     DeferredStream *d = opaque;
 
     /* One stream only here (incoming.c refuses preempt without sockets). */
-    d->fn(d->ioc);
+    incoming_channel(d->ioc, d->fn, 0);
     g_free(d);
 }
 
@@ -407,7 +503,7 @@ bool migration_uri_multi_channel(const char *uri)
 static bool deliver(MigrationIncomingFn *fn, MigChannel *ioc, bool threaded)
 {
     if (threaded) {
-        fn(ioc);
+        incoming_channel_here(ioc, fn);
         return true;
     }
     return deliver_later(fn, ioc);
@@ -480,6 +576,11 @@ bool migration_incoming_listen(const char *uri, MigrationIncomingFn *fn,
         int fd;
 
         if (!parse_file_uri(uri + 5, &path, &offset, errp)) {
+            return false;
+        }
+        if (migration_tls_enabled()) {
+            error_setg(errp, "TLS cannot be used with a file: migration "
+                       "(tls-creds is set)");
             return false;
         }
         fd = open(path, O_RDONLY | O_CLOEXEC);
