@@ -92,8 +92,9 @@ class Migration:
 
     def __init__(self, src, dst, uri, postcopy=False, switch_after=1.0,
                  defer=False, interval=0.5, out=sys.stdout, params=None,
-                 caps=None):
+                 caps=None, dst_params=None):
         self.src, self.dst, self.uri = src, dst, uri
+        self.dst_params = dst_params or {}
         self.postcopy = postcopy
         self.switch_after = switch_after
         self.defer = defer
@@ -114,6 +115,9 @@ class Migration:
         set_caps(self.dst, self.caps)
         if self.params:
             self.src.cmd('migrate-set-parameters', **self.params)
+        # (Before migrate-incoming, or before the source connects.)
+        if self.dst_params:
+            self.dst.cmd('migrate-set-parameters', **self.dst_params)
         if self.defer:
             self.dst.cmd('migrate-incoming', uri=self.uri)
 
@@ -275,6 +279,15 @@ def main():
                     'on a second connection; tcp: and unix: only)')
     ap.add_argument('--blocktime', action='store_true',
                     help='enable postcopy-blocktime on the destination')
+    ap.add_argument('--tls-creds', metavar='ID',
+                    help='encrypt with TLS: the id of the tls-creds objects '
+                    'both sides were given (-object tls-creds-x509|psk)')
+    ap.add_argument('--tls-hostname', metavar='NAME',
+                    help="the name the destination's certificate must carry "
+                    '(default: the host of a tcp: URI)')
+    ap.add_argument('--tls-authz', metavar='ID',
+                    help='the destination lets in only the client allowed '
+                    'by this authz-simple object')
     ap.add_argument('--interval', type=float, default=0.5,
                     help='progress interval in seconds')
     a = ap.parse_args()
@@ -286,6 +299,13 @@ def main():
         params['max-postcopy-bandwidth'] = a.max_postcopy_bandwidth
     if a.downtime_limit is not None:
         params['downtime-limit'] = a.downtime_limit
+    dst_params = {}
+    if a.tls_creds:
+        params['tls-creds'] = dst_params['tls-creds'] = a.tls_creds
+    if a.tls_hostname:
+        params['tls-hostname'] = a.tls_hostname
+    if a.tls_authz:
+        dst_params['tls-authz'] = a.tls_authz
     caps = {}
     if a.return_path:
         caps['return-path'] = True
@@ -301,7 +321,8 @@ def main():
             set_caps(dst, {'postcopy-blocktime': True})
         m = Migration(src, dst, a.uri, postcopy=a.postcopy,
                       switch_after=a.switch_after, defer=a.defer,
-                      interval=a.interval, params=params, caps=caps)
+                      interval=a.interval, params=params, caps=caps,
+                      dst_params=dst_params)
         ok = m.run()
     except (QMPError, OSError, EOFError, TimeoutError) as e:
         print('migrate.py: %s' % e, file=sys.stderr)
