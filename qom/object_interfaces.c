@@ -124,6 +124,8 @@ static bool user_creatable_add(const UserCreatableType *t, const char *id,
         }
         return false;
     }
+    qemu_opt_get(opts, "qom-type");     /* (consumed here) */
+    qemu_opt_get(opts, "id");
     obj = t->create(id, opts, errp);
     if (!obj) {
         return false;
