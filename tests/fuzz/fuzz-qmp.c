@@ -114,6 +114,9 @@
 #include "sysemu/runstate.h"
 #include "sysemu/cpu-timers.h"
 #include "sysemu/qtest.h"
+#include "qom/object_interfaces.h"
+#include "crypto/tlscreds.h"
+#include "authz/base.h"
 #include "trace/control.h"
 #include <math.h>
 
@@ -784,6 +787,8 @@ static void fuzz_restore_state(void)
         trace_event_set_state(ev, g_array_index(baseline.trace, bool, i++));
     }
     autostart = baseline.autostart;
+    /* The baseline has no objects: those object-add made go. */
+    user_creatable_cleanup();
     /* Stale posts (migrate-continue...), as reset_stats() drains them. */
     while (qemu_sem_timedwait(&s->pause_sem, 0) == 0) {
         /* drain */
@@ -820,6 +825,9 @@ static void fuzz_qmp_init(void)
     qemu_main_loop_init();          /* takes the BQL */
     machine_register_builtin();
     qmp_register_builtin_commands();
+    qcrypto_tls_creds_register_types();
+    qauthz_register_types();
+    qmp_register_object_commands();
     cpu_timers_init();              /* section order: timer, ram, ... */
     migration_init();
 
@@ -929,6 +937,14 @@ static const struct {
       "\"tls-hostname\": null, \"announce-step\": 10}}\n"
       "{\"execute\": \"query-migrate-parameters\"}\n"
       "{\"execute\": \"query-migrate\"}\n" },
+    { "objects",
+      NEGOTIATE
+      "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+      "\"authz-simple\", \"id\": \"auth0\", \"identity\": \"CN=a\"}}\n"
+      "{\"execute\": \"migrate-set-parameters\", \"arguments\": "
+      "{\"tls-creds\": \"tls0\", \"tls-authz\": \"auth0\"}}\n"
+      "{\"execute\": \"query-migrate-parameters\"}\n"
+      "{\"execute\": \"object-del\", \"arguments\": {\"id\": \"auth0\"}}\n" },
     { "runstate-trace",
       NEGOTIATE
       "{\"execute\": \"stop\"}\n"
