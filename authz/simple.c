@@ -48,8 +48,13 @@ static void *qauthz_simple_create(const char *id, QemuOpts *opts,
     const char *identity = qemu_opt_get(opts, "identity");
     QAuthZSimple *s;
 
+    /*
+     * (The real QEMU 7.2 refuses a missing identity as a missing
+     * parameter of the QAPI type, before its own "must be set" check
+     * could run; "" is accepted.)
+     */
     if (!identity) {
-        error_setg(errp, "The 'identity' property must be set");
+        error_setg(errp, "Parameter 'identity' is missing");
         return NULL;
     }
     s = g_new0(QAuthZSimple, 1);

@@ -59,6 +59,7 @@ struct MigChannel {
     int shut;               /* atomic */
     int64_t read_timeout_ms;    /* atomic; 0: none */
     int64_t write_timeout_ms;   /* atomic; 0: none */
+    int timed_out;              /* atomic: a deadline passed (sticky) */
     const uint8_t *rbuf;
     size_t rlen, rpos;
     GByteArray *wbuf;
@@ -326,9 +327,24 @@ static int chan_wait(MigChannel *c, int fd, short ev, int64_t timeout_ms)
     }
 }
 
+/*
+ * What the channel is, in QEMU's I/O error messages ("Unable to write to
+ * socket: Broken pipe"), which users' tooling may match.
+ */
+static const char *chan_what(MigChannel *c)
+{
+    return c->is_socket ? "socket" : c->pid > 0 ? "command" : "file";
+}
+
+bool mig_channel_timed_out(MigChannel *c)
+{
+    return qatomic_read(&c->timed_out);
+}
+
 static void timeout_error(MigChannel *c, Error **errp, bool reading,
                           int64_t ms)
 {
+    qatomic_set(&c->timed_out, 1);
     error_setg_errno(errp, ETIMEDOUT, "%s: the peer %s for %" PRId64
                      " ms (x-link-timeout)", c->name,
                      reading ? "sent nothing" : "took nothing", ms);
@@ -398,7 +414,8 @@ ssize_t mig_channel_raw_readv(MigChannel *c, const struct iovec *iov, int n,
         }
     }
     if (r < 0) {
-        error_setg_errno(errp, errno, "%s: read failed", c->name);
+        error_setg_errno(errp, errno, "Unable to read from %s",
+                         chan_what(c));
         return -1;
     }
     if (r == 0 && qatomic_read(&c->shut)) {
@@ -424,7 +441,8 @@ static ssize_t socket_writev_deadline(MigChannel *c, const struct iovec *iov,
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            error_setg_errno(errp, errno, "%s: write failed", c->name);
+            error_setg_errno(errp, errno, "Unable to write to %s",
+                             chan_what(c));
             return -1;
         }
         if (qatomic_read(&c->shut)) {
@@ -478,7 +496,8 @@ ssize_t mig_channel_raw_writev(MigChannel *c, const struct iovec *iov, int n,
         }
     }
     if (r < 0) {
-        error_setg_errno(errp, errno, "%s: write failed", c->name);
+        error_setg_errno(errp, errno, "Unable to write to %s",
+                         chan_what(c));
         return -1;
     }
     return r;

@@ -57,6 +57,8 @@ void mig_channel_set_send_queue(MigChannel *c, int bytes);
  */
 void mig_channel_set_timeouts(MigChannel *c, int64_t read_ms,
                               int64_t write_ms);
+/* Whether a deadline passed on @c (then its link is gone). */
+bool mig_channel_timed_out(MigChannel *c);
 /* The fd to poll for readability, or -1 for memory channels. */
 int mig_channel_read_fd(MigChannel *c);
 /*

@@ -15,13 +15,21 @@
  * The TLS layer of a channel (MigChannelLayer) puts the session on top of
  * the channel's raw I/O: the session's push and pull are the raw
  * functions, deadlines and shutdown included, so a TLS channel fails,
- * times out and wakes up exactly as a plain one.  When the raw I/O under
- * the session fails, that error (EOF, reset, shutdown, deadline) is the
- * one reported, not GnuTLS's rewording of it, so the stream's error class
- * stays right: postcopy pauses on it.  The return path shares the main
- * channel and so its session: one thread reads while another writes,
- * which GnuTLS allows once the handshake is done, and each direction
- * keeps its own raw error.
+ * times out and wakes up exactly as a plain one; whatever fails under it
+ * reaches the stream as a channel error, so postcopy pauses on it.  The
+ * messages are QEMU 7.2's ("Cannot write to TLS channel: Input/output
+ * error" for a reset link, which users' tooling may match), except where
+ * ferry knows more than QEMU: a deadline that passed (x-link-timeout)
+ * or a channel shut down (cancel, pause) keep their own message.  The
+ * return path shares the main channel and so its session: one thread
+ * reads while another writes, which GnuTLS allows once the handshake is
+ * done, and each direction keeps its own raw error.
+ *
+ * A session that ends before a single byte of data came is a peer that
+ * refused us after the handshake (it disliked our certificate or name):
+ * that is an error ("Cannot read from TLS channel"), where QEMU 7.2 also
+ * has one; after data, an end without close_notify is just the end, as
+ * QEMU 7.2 never sends one.
  */
 #include "qemu/osdep.h"
 #include "tls.h"
@@ -36,7 +44,21 @@ typedef struct TLSLayer {
     QCryptoTLSSession *sess;
     Error *pull_err;            /* the reading thread's */
     Error *push_err;            /* the writing thread's */
+    bool got_data;              /* the reading thread's */
 } TLSLayer;
+
+/*
+ * After a raw I/O failure under the session: keep its error only where
+ * it says more than QEMU's TLS message would (see above).
+ */
+static void tls_raw_failed(TLSLayer *t, Error **raw)
+{
+    if (!mig_channel_timed_out(t->c) && !mig_channel_is_shut_down(t->c)) {
+        error_free(*raw);
+        *raw = NULL;
+    }
+    errno = EIO;
+}
 
 static ssize_t tls_pull(void *buf, size_t len, void *opaque)
 {
@@ -48,7 +70,7 @@ static ssize_t tls_pull(void *buf, size_t len, void *opaque)
     t->pull_err = NULL;
     r = mig_channel_raw_readv(t->c, &iov, 1, &t->pull_err);
     if (r < 0) {
-        errno = EIO;
+        tls_raw_failed(t, &t->pull_err);
     }
     return r;
 }
@@ -63,7 +85,7 @@ static ssize_t tls_push(const void *buf, size_t len, void *opaque)
     t->push_err = NULL;
     r = mig_channel_raw_writev(t->c, &iov, 1, &t->push_err);
     if (r < 0) {
-        errno = EIO;
+        tls_raw_failed(t, &t->push_err);
     }
     return r;
 }
@@ -107,6 +129,12 @@ static ssize_t tls_readv(void *opaque, const struct iovec *iov, int n,
             tls_error(&t->pull_err, err, errp);
             return -1;
         }
+        if (r == 0 && !t->got_data && done == 0) {
+            error_setg(errp, "Cannot read from TLS channel: %s",
+                       strerror(EIO));
+            return -1;
+        }
+        t->got_data |= r > 0;
         done += r;
         if (r == 0 || (size_t)r < iov[i].iov_len) {
             break;

@@ -297,7 +297,7 @@ static void test_authz(void)
     g_autofree char *empty = obj_add("authz-simple", "identity=",
                                      &error_abort);
 
-    obj_fails("authz-simple", "", "The 'identity' property must be set");
+    obj_fails("authz-simple", "", "Parameter 'identity' is missing");
     g_assert_true(qauthz_is_allowed_by_id(id, TLS_CERTS_CLIENT_DN,
                                           &error_abort));
     g_assert_false(qauthz_is_allowed_by_id(id, "CN=client.example", &err));
