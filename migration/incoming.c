@@ -274,13 +274,11 @@ static void *incoming_thread(void *opaque)
  * preempt channel, whenever it comes (QEMU 7.2 opens it right after the
  * main one, 8.0+ at the switch to postcopy): the listener stays.
  */
-static bool incoming_process(MigChannel *ioc)
+static bool incoming_process_main(QEMUFile *f)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
-    QEMUFile *f = qemu_file_new_input(ioc);
     Error *err = NULL;
 
-    mig_channel_unref(ioc);
     if (mis->from_src_file) {
         postcopy_incoming_preempt_channel(mis->postcopy, f);
         return false;
@@ -304,6 +302,50 @@ static bool incoming_process(MigChannel *ioc)
     qemu_thread_create(&mis->thread, "mig/dst/load", incoming_thread, mis,
                        QEMU_THREAD_JOINABLE);
     mis->thread_created = true;
+    if (!migrate_postcopy_preempt()) {
+        return false;
+    }
+    /* The preempt channel may come now, in any thread. */
+    qemu_mutex_lock(&mis->channel_lock);
+    mis->accepts_preempt = true;
+    qemu_mutex_unlock(&mis->channel_lock);
+    return true;
+}
+
+static void incoming_process_bh(void *opaque)
+{
+    incoming_process_main(opaque);
+}
+
+/*
+ * A channel, from the main loop or from the thread that accepted it (or
+ * ran its TLS handshake).  The preempt channel is taken in that thread:
+ * the main loop may by then wait for a page that only this channel can
+ * bring (a QMP pmemsave, a device read), so it must not need the main
+ * loop.  The main channel is started from the main loop.
+ */
+static bool incoming_process(MigChannel *ioc)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    QEMUFile *f = qemu_file_new_input(ioc);
+
+    mig_channel_unref(ioc);
+    if (bql_locked()) {
+        return incoming_process_main(f);
+    }
+    qemu_mutex_lock(&mis->channel_lock);
+    if (mis->accepts_preempt) {
+        bool taken = postcopy_incoming_preempt_channel_locked(mis->postcopy,
+                                                              f);
+
+        qemu_mutex_unlock(&mis->channel_lock);
+        if (!taken) {
+            qemu_fclose(f);
+        }
+        return false;
+    }
+    qemu_mutex_unlock(&mis->channel_lock);
+    main_loop_call(incoming_process_bh, f);
     return migrate_postcopy_preempt();
 }
 

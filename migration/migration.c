@@ -238,6 +238,7 @@ void migration_incoming_close_channels(MigrationIncomingState *mis)
     preempt = mis->preempt_file;
     mis->from_src_file = NULL;
     mis->preempt_file = NULL;
+    mis->accepts_preempt = false;
     qemu_mutex_unlock(&mis->channel_lock);
     if (main) {
         qemu_fclose(main);

@@ -171,6 +171,12 @@ typedef struct MigrationIncomingState {
     bool exiting;
     QEMUFile *from_src_file;        /* the main channel */
     QEMUFile *preempt_file;         /* postcopy-preempt's second */
+    /*
+     * The main channel is loading and mis->postcopy is ready for the
+     * preempt channel, which may then be taken in any thread (until the
+     * channels close).  channel_lock.
+     */
+    bool accepts_preempt;
     RPWriter *rp;
     QemuThread thread;              /* the incoming (load) thread */
     bool thread_created;

@@ -137,12 +137,12 @@ void postcopy_preempt_start(PostcopyIncoming *pc)
  * the thread's next channel, both at once.  One that comes while a
  * broken link is torn down, or a second one, is refused.
  */
-void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
+bool postcopy_incoming_preempt_channel_locked(PostcopyIncoming *pc,
+                                              QEMUFile *f)
 {
     MigrationIncomingState *mis = pc->mis;
     bool refused;
 
-    qemu_mutex_lock(&mis->channel_lock);
     qemu_mutex_lock(&pc->pause_lock);
     refused = pc->quitting || pc->pausing || mis->preempt_file;
     if (!refused) {
@@ -151,9 +151,18 @@ void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
         qemu_cond_broadcast(&pc->pause_cond);
     }
     qemu_mutex_unlock(&pc->pause_lock);
-    qemu_mutex_unlock(&mis->channel_lock);
     trace_postcopy_preempt_channel(refused ? "refused" : "accepted");
-    if (refused) {
+    return !refused;
+}
+
+void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f)
+{
+    bool taken;
+
+    qemu_mutex_lock(&pc->mis->channel_lock);
+    taken = postcopy_incoming_preempt_channel_locked(pc, f);
+    qemu_mutex_unlock(&pc->mis->channel_lock);
+    if (!taken) {
         qemu_fclose(f);
     }
 }

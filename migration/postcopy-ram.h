@@ -126,6 +126,12 @@ bool postcopy_incoming_recover(PostcopyIncoming *pc, QEMUFile *main);
  */
 void postcopy_incoming_preempt_channel(PostcopyIncoming *pc, QEMUFile *f);
 /*
+ * The same with mis->channel_lock held; returns whether @f was taken
+ * (else the caller closes it, after dropping the lock).
+ */
+bool postcopy_incoming_preempt_channel_locked(PostcopyIncoming *pc,
+                                              QEMUFile *f);
+/*
  * Breaks the links on purpose (migrate-pause): @why is recorded as the
  * link's failure first, so that the pause says so.
  */

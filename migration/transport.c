@@ -5,17 +5,20 @@
  * The listener accepts the main channel, and with postcopy-preempt a
  * second connection (channels are told apart by their order of arrival,
  * as QEMU 7.2 does); the return path uses the main socket in the other
- * direction, or the command's other pipe for exec:.  It accepts in the
- * main loop, or — for a postcopy recovery, armed by an out-of-band
- * migrate-recover while the main loop may be stuck on a missing page —
- * in a thread of its own.  listener.lock protects the listener: the main
+ * direction, or the command's other pipe for exec:.  It accepts the
+ * first channel in the main loop, and any later one in a thread of its
+ * own: the main loop may by then be stuck on a missing page that only
+ * the preempt channel can bring.  A postcopy recovery, armed by an
+ * out-of-band migrate-recover while the main loop may be stuck, accepts
+ * in a thread from the start.  listener.lock protects the listener: the main
  * loop, the monitor's I/O thread and the accept thread all use it.
  *
  * TLS (tls-creds set when a connection arrives): the destination's
  * handshake runs before the channel is handed over, in a thread of its
- * own for each connection, so that a peer that connects and says
- * nothing never holds the main loop (QEMU 7.2's does) — the accept
- * thread of a recovery runs it itself.  A refused connection is reported
+ * own for each connection, which then hands the channel over itself, so
+ * that a peer that connects and says nothing never holds the main loop
+ * (QEMU 7.2's does) and no channel waits for it — an accept thread runs
+ * the handshake itself.  A refused connection is reported
  * and the listener stays, as in QEMU: a good peer may still come.
  * Channels reach @fn in the order their handshakes end, as in QEMU 7.2.
  */
@@ -43,6 +46,9 @@ typedef struct Listener {
     SocketAddress *addr;
     char *bound;            /* actual address, kept after the accept */
     MigrationIncomingFn *fn;
+    /* TLS handshakes in flight: their channels (not references). */
+    GPtrArray *handshakes;
+    QemuCond handshakes_cond;   /* signalled when there are none */
     /* Thread mode: the accept thread, and an eventfd that stops it. */
     QemuThread thread;
     bool thread_running;    /* started and not yet joined */
@@ -58,6 +64,8 @@ static void listener_init(void)
     /* (First used from the main thread, before any other thread.) */
     if (!done) {
         qemu_mutex_init(&listener.lock);
+        qemu_cond_init(&listener.handshakes_cond);
+        listener.handshakes = g_ptr_array_new();
         done = true;
     }
 }
@@ -314,46 +322,95 @@ static void listener_done(unsigned gen, bool in_watch)
     qemu_mutex_unlock(&listener.lock);
 }
 
-/* A server handshake in its own thread, then @fn from the main loop. */
+/*
+ * The first channel is here and @fn wants more (postcopy-preempt): the
+ * rest are accepted by a thread, as the main loop may soon wait for a
+ * page that only the next channel can bring (a pmemsave, a device read).
+ * Unless a new listener replaced ours meanwhile.
+ */
+static void *listener_thread(void *opaque);
+
+static void listener_to_thread(unsigned gen, bool in_watch)
+{
+    qemu_mutex_lock(&listener.lock);
+    if (listener.gen == gen && listener.fd >= 0 && !listener.thread_running) {
+        if (listener.watch && !in_watch) {
+            g_source_remove(listener.watch);
+        }
+        listener.watch = 0;
+        listener.stop_efd = eventfd(0, EFD_CLOEXEC);
+        qemu_thread_create(&listener.thread, "mig/dst/accept",
+                           listener_thread, NULL, QEMU_THREAD_JOINABLE);
+        listener.thread_running = true;
+    }
+    qemu_mutex_unlock(&listener.lock);
+}
+
+/*
+ * A server handshake in a thread of its own; the thread then hands the
+ * channel to @fn itself (which takes channels in any thread), so that no
+ * channel waits for the main loop.  migration_incoming_unlisten() shuts
+ * the handshakes in flight down and waits for their threads.
+ */
 typedef struct Handshake {
     MigChannel *c;
     MigrationIncomingFn *fn;
     unsigned gen;               /* the listener's; 0 for fd:, exec: */
-    Error *err;
-    QemuThread thread;
 } Handshake;
 
-static void handshake_done(void *opaque)
+/* Whether the handshake's listener is still the one (lock held). */
+static bool handshake_current(Handshake *h)
 {
-    Handshake *h = opaque;
-
-    qemu_thread_join(&h->thread);
-    if (!h->c) {
-        trace_migration_incoming_tls_failed("incoming");
-        error_report_err(h->err);
-    } else if (!h->fn(h->c) && h->gen) {
-        listener_done(h->gen, false);
-    }
-    g_free(h);
+    return !h->gen || (h->gen == listener.gen && listener.fd >= 0);
 }
 
 static void *handshake_thread(void *opaque)
 {
     Handshake *h = opaque;
+    MigChannel *c = mig_channel_ref(h->c);
+    Error *err = NULL;
+    bool current;
 
-    h->c = migration_tls_server(h->c, &h->err);
-    main_loop_call(handshake_done, h);
+    c = migration_tls_server(c, &err);
+    qemu_mutex_lock(&listener.lock);
+    current = handshake_current(h);
+    qemu_mutex_unlock(&listener.lock);
+    if (!c) {
+        trace_migration_incoming_tls_failed(mig_channel_name(h->c));
+        if (current) {
+            error_report_err(err);  /* and the listener stays */
+        } else {
+            error_free(err);
+        }
+    } else if (!current) {
+        mig_channel_unref(c);       /* a listener that is gone */
+    } else if (h->fn(c)) {
+        if (h->gen) {
+            listener_to_thread(h->gen, false);
+        }
+    } else if (h->gen) {
+        listener_done(h->gen, false);
+    }
+    qemu_mutex_lock(&listener.lock);
+    g_ptr_array_remove(listener.handshakes, h->c);
+    if (!listener.handshakes->len) {
+        qemu_cond_broadcast(&listener.handshakes_cond);
+    }
+    qemu_mutex_unlock(&listener.lock);
+    mig_channel_unref(h->c);
+    g_free(h);
     return NULL;
 }
 
 /*
- * Hands a new channel to @fn from the main loop: at once, or after a
- * TLS handshake.  Returns false when @fn has all it needs.
+ * Hands a new channel to @fn: at once, or after a TLS handshake in a
+ * thread.  Returns false when @fn has all it needs.
  */
 static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
                              unsigned gen)
 {
     Handshake *h;
+    QemuThread thread;
 
     if (!migration_tls_enabled()) {
         return fn(c);
@@ -362,9 +419,23 @@ static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
     h->c = c;
     h->fn = fn;
     h->gen = gen;
-    qemu_thread_create(&h->thread, "mig/dst/tls", handshake_thread, h,
-                       QEMU_THREAD_JOINABLE);
+    qemu_mutex_lock(&listener.lock);
+    g_ptr_array_add(listener.handshakes, c);
+    qemu_mutex_unlock(&listener.lock);
+    qemu_thread_create(&thread, "mig/dst/tls", handshake_thread, h,
+                       QEMU_THREAD_DETACHED);
     return true;
+}
+
+/* Shuts the handshakes in flight down and waits for them (lock held). */
+static void listener_stop_handshakes(void)
+{
+    for (guint i = 0; i < listener.handshakes->len; i++) {
+        mig_channel_shutdown(listener.handshakes->pdata[i]);
+    }
+    while (listener.handshakes->len) {
+        qemu_cond_wait(&listener.handshakes_cond, &listener.lock);
+    }
 }
 
 /* Thread mode: the same, the handshake run by the calling thread. */
@@ -394,10 +465,16 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     }
     trace_migration_incoming_accept(cfd);
     socket_set_nodelay(cfd);
-    if (incoming_channel(link_channel(cfd), fn, gen)) {
-        return G_SOURCE_CONTINUE;       /* another channel to come */
+    if (migration_tls_enabled()) {
+        /* The handshake thread decides what comes next. */
+        incoming_channel(link_channel(cfd), fn, gen);
+        return G_SOURCE_CONTINUE;
     }
-    listener_done(gen, true);
+    if (fn(link_channel(cfd))) {
+        listener_to_thread(gen, true);  /* another channel to come */
+    } else {
+        listener_done(gen, true);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -612,5 +689,6 @@ void migration_incoming_unlisten(void)
     listener_stop_thread();
     qemu_mutex_lock(&listener.lock);
     listener_close();
+    listener_stop_handshakes();
     qemu_mutex_unlock(&listener.lock);
 }
