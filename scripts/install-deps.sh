@@ -6,7 +6,8 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev
 libjson-glib-dev libgnutls28-dev gnutls-bin systemtap-sdt-dev binutils python3
 qemu-system-x86
-clang libclang-rt-14-dev iproute2 nftables"
+clang libclang-rt-14-dev iproute2 nftables
+libpixman-1-dev libpng-dev libfdt-dev device-tree-compiler"
 
 missing=""
 for p in $PKGS; do

@@ -31,6 +31,7 @@
 #include "sysemu/kvm.h"
 #include "sysemu/blockdev.h"
 #include "hw/boards.h"
+#include "ui/console.h"
 #include "chardev/char.h"
 #include "monitor/monitor.h"
 #include "qapi/qmp/dispatch.h"
@@ -78,6 +79,7 @@ typedef enum OptIndex {
     OPT_DEVICE,
     OPT_SMP,
     OPT_DRIVE,
+    OPT_VGA,
 } OptIndex;
 
 typedef struct QEMUOption {
@@ -120,6 +122,7 @@ static const QEMUOption qemu_options[] = {
     { "device", true, OPT_DEVICE },
     { "smp", true, OPT_SMP },
     { "drive", true, OPT_DRIVE },
+    { "vga", true, OPT_VGA },
 };
 
 /* What the first pass collected; main thread only. */
@@ -147,9 +150,11 @@ static void help(void)
            "Standard options:\n"
            "-h or -help      display this help and exit\n"
            "-version         display version information and exit\n"
-           "-machine [type=]name[,memory-backend=id]\n"
+           "-machine [type=]name[,memory-backend=id][,dumpdtb=file]\n"
            "                 selects emulated machine ('-machine help' "
-           "for a list)\n"
+           "for a list);\n"
+           "                 dumpdtb writes the board's device tree and "
+           "exits\n"
            "-m [size=]megs   guest RAM size (suffixes k, M, G, T)\n"
            "-object memory-backend-{ram,memfd,file},id=ID,size=SIZE"
            "[,share=on|off][,mem-path=PATH][,prealloc=on|off]\n"
@@ -166,8 +171,12 @@ static void help(void)
            "-S               freeze the VM at start-up (use 'cont' in QMP)\n"
            "-name [guest=]NAME  the VM name shown by query-name\n"
            "-uuid UUID       the VM UUID\n"
-           "-nodefaults, -display none, -nographic  accepted (ferry has "
-           "no display)\n"
+           "-vga std|none    pc-lite's linear framebuffer (std, the "
+           "default) or none\n"
+           "-nodefaults      no default devices (pc-lite: no framebuffer "
+           "unless -vga std)\n"
+           "-display none, -nographic  accepted (ferry has no display "
+           "window)\n"
            "-serial CHARDEV  serial port backend (none, null, stdio, "
            "file:PATH, unix:..., tcp:...)\n"
            "-device loader,file=FILE,addr=ADDR  load a raw image into RAM\n"
@@ -311,6 +320,12 @@ static void print_objects(void)
     for (guint i = 0; i < names->len; i++) {
         printf("  %s\n", (const char *)names->pdata[i]);
     }
+}
+
+static void print_vga_types(void)
+{
+    printf("std                  standard VGA (default)\n"
+           "none                 no graphic card\n");
 }
 
 static void print_devices(void)
@@ -986,10 +1001,10 @@ static bool parse_smp(unsigned *ncpus, Error **errp)
 
 /* One -machine: its type (if given) and memory backend (if given). */
 static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
-                         Error **errp)
+                         char **dumpdtb, Error **errp)
 {
     g_autoptr(QemuOpts) o = parse_opts(co, "type", errp);
-    const char *t, *m, *accel;
+    const char *t, *m, *accel, *dtb;
 
     if (!o) {
         return false;
@@ -1012,6 +1027,11 @@ static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
         return opt_fail(co, errp, "invalid accelerator %s", accel);
     }
     qemu_opt_get(o, "dump-guest-core");
+    dtb = qemu_opt_get(o, "dumpdtb");
+    if (dtb) {
+        g_free(*dumpdtb);
+        *dumpdtb = g_strdup(dtb);
+    }
     for (guint k = 0; k < o->opts->len; k++) {
         QemuOpt *q = o->opts->pdata[k];
 
@@ -1027,11 +1047,39 @@ static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
     return true;
 }
 
+/*
+ * The default VGA, as QEMU decides it: on unless -nodefaults; -vga std or
+ * none (the last one wins) says so explicitly.
+ */
+static bool parse_vga(bool *vga_std, Error **errp)
+{
+    CmdlineOpt *co;
+
+    *vga_std = true;
+    FOREACH_OPT(co, OPT_NODEFAULTS) {
+        *vga_std = false;
+    }
+    FOREACH_OPT(co, OPT_VGA) {
+        if (g_str_equal(co->arg, "help")) {
+            return info_exit(print_vga_types);
+        }
+        if (g_str_equal(co->arg, "std")) {
+            *vga_std = true;
+        } else if (g_str_equal(co->arg, "none")) {
+            *vga_std = false;
+        } else {
+            return opt_fail(co, errp, "unknown vga type: %s", co->arg);
+        }
+    }
+    return true;
+}
+
 static bool create_machine(Error **errp)
 {
     g_autofree char *type = g_strdup("none");
     g_autofree char *memdev = NULL;
-    bool ram_set = false, prealloc = false;
+    g_autofree char *dumpdtb = NULL;
+    bool ram_set = false, prealloc = false, vga_std;
     uint64_t ram_size = 0;
     unsigned cpus = 1;
     const char *mem_path = NULL;
@@ -1039,7 +1087,7 @@ static bool create_machine(Error **errp)
     Error *err = NULL;
 
     FOREACH_OPT(co, OPT_MACHINE) {
-        if (!machine_opts(co, &type, &memdev, errp)) {
+        if (!machine_opts(co, &type, &memdev, &dumpdtb, errp)) {
             return false;
         }
         if (vl.exit_now) {
@@ -1061,6 +1109,12 @@ static bool create_machine(Error **errp)
     if (!parse_smp(&cpus, errp)) {
         return false;
     }
+    if (!parse_vga(&vga_std, errp)) {
+        return false;
+    }
+    if (vl.exit_now) {
+        return true;        /* -vga help */
+    }
     if (vl.check_only) {
         return true;        /* the board allocates guest RAM */
     }
@@ -1073,7 +1127,15 @@ static bool create_machine(Error **errp)
     vl.machine->ram_memdev_id = g_steal_pointer(&memdev);
     vl.machine->mem_path = g_strdup(mem_path);
     vl.machine->mem_prealloc = prealloc;
+    vl.machine->vga_std = vga_std;
+    vl.machine->dumpdtb = g_steal_pointer(&dumpdtb);
     if (!machine_run_board_init(vl.machine, &err)) {
+        return opt_fail_err(NULL, err, errp);
+    }
+    /* -machine dumpdtb=FILE: write the tree and exit 0, as QEMU does. */
+    if (machine_dumpdtb(vl.machine, &err)) {
+        vl.exit_now = true;
+    } else if (err) {
         return opt_fail_err(NULL, err, errp);
     }
     return true;
@@ -1277,6 +1339,7 @@ void qemu_init(int argc, char **argv)
     qemu_system_shutdown_setup();
     machine_register_builtin();
     qmp_register_builtin_commands();
+    qmp_register_ui_commands();
     host_memory_backend_register_types();
     qcrypto_tls_creds_register_types();
     qauthz_register_types();

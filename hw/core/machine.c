@@ -4,6 +4,7 @@
 #include "qemu/osdep.h"
 #include "hw/boards.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "trace.h"
 
 MachineState *current_machine;
@@ -55,6 +56,7 @@ MachineState *machine_new(const MachineClass *mc)
     ms->mc = mc;
     ms->ram_size = mc->default_ram_size;
     ms->smp_cpus = 1;
+    ms->vga_std = true;
     return ms;
 }
 
@@ -113,16 +115,39 @@ bool machine_run_board_init(MachineState *ms, Error **errp)
     return ms->mc->init(ms, errp);
 }
 
+bool machine_dumpdtb(MachineState *ms, Error **errp)
+{
+    g_autoptr(GError) gerr = NULL;
+
+    if (!ms->dumpdtb || !ms->fdt) {
+        return false;
+    }
+    if (!g_file_set_contents(ms->dumpdtb, ms->fdt, ms->fdt_size, &gerr)) {
+        error_setg(errp, "qemu_fdt_dumpdtb: Failed dumping dtb to %s",
+                   ms->dumpdtb);
+        return false;
+    }
+    trace_machine_dumpdtb(ms->dumpdtb, ms->fdt_size);
+    info_report("dtb dumped to %s. Exiting.", ms->dumpdtb);
+    return true;
+}
+
 void machine_free(MachineState *ms)
 {
     if (!ms) {
         return;
     }
+    /* Unmapped first: the board's cleanup frees its regions. */
     address_space_unmap_all(&address_space_memory);
     address_space_unmap_all(&address_space_io);
+    if (ms->mc->cleanup) {
+        ms->mc->cleanup(ms);
+    }
     g_free(ms->ram.name);
     g_free(ms->ram_memdev_id);
     g_free(ms->mem_path);
+    g_free(ms->dumpdtb);
+    g_free(ms->fdt);
     if (current_machine == ms) {
         current_machine = NULL;
     }

@@ -3,14 +3,23 @@
  *
  * What a PC BIOS would have done before jumping to a boot sector is done
  * here directly: the first sector of the boot disk (-drive, ide index 0)
- * is copied to 0x7c00 and the vCPU starts in real mode at 0000:7c00 with
- * DL = 0x80.  The board has:
+ * is copied to 0x7c00, the board's device tree to 0x10000, and the vCPU
+ * starts in real mode at 0000:7c00 with DL = 0x80.  The board has:
  *
  *   - RAM ("pc.ram", as QEMU's pc names it) from guest physical 0, flat:
- *     no VGA hole and no BIOS ROM, since nothing here needs them;
+ *     no VGA hole and no BIOS ROM, since nothing here needs them; at most
+ *     3 GiB, so it always ends below the framebuffer (larger sizes are
+ *     refused rather than split around it: a boot sector could not use
+ *     memory above 4 GiB anyway);
  *   - one x86 vCPU (there is no APIC to start others);
  *   - a 16550A UART at 0x3f8 on -serial (the first one);
- *   - system control port A at 0x92 (the fast A20 gate and reset bit).
+ *   - system control port A at 0x92 (the fast A20 gate and reset bit);
+ *   - with -vga std (the default), a 640x480x32 linear framebuffer at
+ *     0xfd000000 in its own RAMBlock "vga.vram" (hw/display/vga-lfb.c);
+ *   - a flattened device tree of all this at 0x10000 (pc-lite-fdt.c),
+ *     also written out by -machine dumpdtb=FILE.
+ *
+ * The map is in pc-lite.h.
  *
  * Every other port or address the guest touches reads as unassigned
  * (all-ones for ports, zero for memory), is traced and ignored.  A20
@@ -25,9 +34,10 @@
 #include "target/i386/cpu.h"
 #include "migration/vmstate.h"
 #include "migration/register.h"
+#include "hw/display/vga-lfb.h"
+#include "pc-lite.h"
 #include "trace.h"
 
-#define PC_LITE_MAX_RAM     (3ULL << 30)
 #define BOOT_SECTOR_ADDR    0x7c00
 #define BOOT_SECTOR_SIZE    512
 
@@ -95,8 +105,32 @@ static bool pc_lite_load_boot_sector(Error **errp)
     return true;
 }
 
+typedef struct PcLiteState {
+    VGALfbState *vga;           /* NULL with -vga none */
+} PcLiteState;
+
+/* The device tree, into guest RAM at PC_LITE_FDT_ADDR. */
+static bool pc_lite_load_fdt(MachineState *ms, Error **errp)
+{
+    PcLiteState *pcs = ms->board;
+
+    if (ms->ram_size < PC_LITE_FDT_ADDR + PC_LITE_FDT_MAX) {
+        error_setg(errp, "pc-lite needs at least %u KiB of RAM",
+                   (PC_LITE_FDT_ADDR + PC_LITE_FDT_MAX) >> 10);
+        return false;
+    }
+    ms->fdt = pc_lite_build_fdt(ms, pcs->vga != NULL, &ms->fdt_size, errp);
+    if (!ms->fdt) {
+        return false;
+    }
+    address_space_write(&address_space_memory, PC_LITE_FDT_ADDR, ms->fdt,
+                        ms->fdt_size);
+    return true;
+}
+
 static bool pc_lite_init(MachineState *ms, Error **errp)
 {
+    PcLiteState *pcs;
     Port92State *port92;
     X86CPU *cpu;
 
@@ -105,8 +139,9 @@ static bool pc_lite_init(MachineState *ms, Error **errp)
         return false;
     }
     if (ms->ram_size > PC_LITE_MAX_RAM) {
-        error_setg(errp, "pc-lite supports at most %llu MiB of RAM",
-                   PC_LITE_MAX_RAM >> 20);
+        error_setg(errp, "pc-lite supports at most %llu MiB of RAM (it "
+                   "must end below the framebuffer at 0x%llx)",
+                   PC_LITE_MAX_RAM >> 20, VGA_LFB_ADDR);
         return false;
     }
     if (ms->smp_cpus > 1) {
@@ -128,6 +163,17 @@ static bool pc_lite_init(MachineState *ms, Error **errp)
         return false;
     }
     vmstate_register(VMSTATE_INSTANCE_ID_ANY, &vmstate_port92, port92);
+    pcs = g_new0(PcLiteState, 1);
+    ms->board = pcs;
+    if (ms->vga_std) {
+        pcs->vga = vga_lfb_init(&address_space_memory, VGA_LFB_ADDR, errp);
+        if (!pcs->vga) {
+            return false;
+        }
+    }
+    if (!pc_lite_load_fdt(ms, errp)) {
+        return false;
+    }
     if (!pc_lite_load_boot_sector(errp)) {
         return false;
     }
@@ -139,6 +185,17 @@ static bool pc_lite_init(MachineState *ms, Error **errp)
     return true;
 }
 
+static void pc_lite_cleanup(MachineState *ms)
+{
+    PcLiteState *pcs = ms->board;
+
+    if (pcs) {
+        vga_lfb_fini(pcs->vga);
+        g_free(pcs);
+        ms->board = NULL;
+    }
+}
+
 static const MachineClass machine_pc_lite_class = {
     .name = "pc-lite",
     .desc = "minimal PC that boots a 512-byte boot sector",
@@ -146,6 +203,7 @@ static const MachineClass machine_pc_lite_class = {
     .default_ram_id = "pc.ram",
     .max_cpus = 1,
     .init = pc_lite_init,
+    .cleanup = pc_lite_cleanup,
 };
 
 void machine_register_pc_lite(void)

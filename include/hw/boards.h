@@ -25,6 +25,8 @@ typedef struct MachineClass {
     const char *default_ram_id;
     unsigned max_cpus;          /* 0: the machine has no vCPUs */
     bool (*init)(MachineState *ms, Error **errp);
+    /* Frees what init made (may be NULL); called by machine_free(). */
+    void (*cleanup)(MachineState *ms);
 } MachineClass;
 
 struct MachineState {
@@ -38,6 +40,15 @@ struct MachineState {
     HostMemoryBackend *ram_backend;
     RAMBlock *ram_block;
     MemoryRegion ram;
+    /*
+     * -vga std|none (std unless -vga none or -nodefaults without -vga
+     * std, as in QEMU); boards without a display ignore it.
+     */
+    bool vga_std;
+    char *dumpdtb;              /* -machine dumpdtb=FILE */
+    void *fdt;                  /* the board's device tree, if it has one */
+    int fdt_size;
+    void *board;                /* the board's own state (init's) */
 };
 
 extern MachineState *current_machine;
@@ -52,6 +63,14 @@ void machine_register_pc_lite(void);
 
 MachineState *machine_new(const MachineClass *mc);
 bool machine_run_board_init(MachineState *ms, Error **errp);
+/*
+ * -machine dumpdtb=FILE after board init: writes the board's device tree
+ * and returns true when the process should now exit 0 (QEMU's
+ * "dtb dumped to FILE. Exiting."); false with *@errp if writing failed;
+ * false without an error when there is nothing to dump (no dumpdtb=, or
+ * a board without a device tree, which QEMU ignores too).
+ */
+bool machine_dumpdtb(MachineState *ms, Error **errp);
 void machine_free(MachineState *ms);
 
 #endif
