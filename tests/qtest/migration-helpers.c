@@ -4,6 +4,7 @@
 #include "migration-helpers.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,6 +152,27 @@ uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len)
     g_assert_cmpuint(got, ==, len);
     unlink(file);
     return (uint8_t *)contents;
+}
+
+uint8_t *screendump_read(QTestState *who, int *width, int *height)
+{
+    g_autofree char *file = g_strdup_printf("%s/screendump-%d-%d.ppm",
+                                            qtest_tmpdir(), getpid(),
+                                            (int)qtest_pid(who));
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    int maxval = 0, n = 0;
+
+    qtest_qmp_assert_success(who, "{'execute': 'screendump', 'arguments': "
+                             "{'filename': '%s'}}", file);
+    g_assert_true(g_file_get_contents(file, &data, &len, NULL));
+    unlink(file);
+    g_assert_cmpint(sscanf(data, "P6\n%d %d\n%d\n%n", width, height,
+                           &maxval, &n), ==, 3);
+    g_assert_cmpint(n, >, 0);
+    g_assert_cmpint(maxval, ==, 255);
+    g_assert_cmpuint(len, ==, (gsize)n + (gsize)*width * *height * 3);
+    return g_memdup2(data + n, (gsize)*width * *height * 3);
 }
 
 char *capture_path(const char *name)

@@ -33,6 +33,12 @@ char *make_pattern_file(size_t len, uint32_t seed);
  */
 uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len);
 
+/*
+ * A screendump of @who (PPM, QMP screendump) as RGB bytes, row by row;
+ * its size in *@width, *@height.
+ */
+uint8_t *screendump_read(QTestState *who, int *width, int *height);
+
 /* Path of a capture under $FERRY_CAPTURES, or NULL (test skipped). */
 char *capture_path(const char *name);
 

@@ -10,10 +10,15 @@
  *     the next page's byte, except at the one page where the interrupted
  *     pass had got to, where it is exactly one higher,
  *   - the pass counter the guest keeps at 0x7e08 moved on.
+ *   - the guest's screen (it paints one column per pass into pc-lite's
+ *     framebuffer) follows its pass counter on both sides, and the
+ *     destination's columns from before the switch are the stopped
+ *     source's, pixel by pixel (screendump).
  * Cases: precopy that converges; precopy that cannot converge (3 MB/s,
  * 1 ms downtime) switched to postcopy; postcopy from the start with
  * per-vCPU blocktime; and a destination of another machine type, after
- * which the source guest must still be running.
+ * which the source guest must still be running.  Besides: the guest
+ * takes the end of its range from pc-lite's device tree (-m 64M).
  *
  * Needs /dev/kvm (and userfaultfd for the postcopy cases); skipped with
  * the reason otherwise.
@@ -29,6 +34,11 @@
 #define GUEST_END       (100u << 20)
 #define GUEST_PAGES     ((GUEST_END - GUEST_START) / 4096)
 #define GUEST_COUNTER   0x7e00      /* u64 page touches, then u32 passes */
+#define GUEST_RAM_END   0x7e0c      /* u32: END, from the device tree */
+#define GUEST_RAM_PAGES 0x7e10      /* u32: pages a pass touches */
+#define SCREEN_W        640
+#define SCREEN_H        480
+#define PAINT_MUL       0x9e3779b1u
 
 static bool have_kvm(void)
 {
@@ -160,13 +170,14 @@ static void wait_for_counter(Guest *g, uint32_t min)
  * With the guest stopped: bytes of consecutive pages may differ only where
  * the pass was interrupted, and there by exactly one.
  */
-static void check_guest_memory(QTestState *qts)
+static void check_guest_memory_to(QTestState *qts, uint32_t end)
 {
+    size_t pages = (end - GUEST_START) / 4096;
     g_autofree uint8_t *mem = pmemsave_read(qts, GUEST_START,
-                                            GUEST_END - GUEST_START);
+                                            end - GUEST_START);
     unsigned edges = 0;
 
-    for (size_t p = 0; p + 1 < GUEST_PAGES; p++) {
+    for (size_t p = 0; p + 1 < pages; p++) {
         uint8_t a = mem[p * 4096], b = mem[(p + 1) * 4096];
 
         if (a == b) {
@@ -179,13 +190,120 @@ static void check_guest_memory(QTestState *qts)
         }
     }
     /* The pages are touched, so no pass can have left them all zero. */
-    g_assert_cmpuint(mem[0] | mem[(GUEST_PAGES - 1) * 4096], !=, 0);
+    g_assert_cmpuint(mem[0] | mem[(pages - 1) * 4096], !=, 0);
 }
 
-/* After migration: the destination runs the guest on, correctly. */
-static void check_destination_runs(Guest *dst)
+static void check_guest_memory(QTestState *qts)
+{
+    check_guest_memory_to(qts, GUEST_END);
+}
+
+static uint32_t paint_colour(uint32_t pass)
+{
+    return (pass * PAINT_MUL) & 0xffffff;
+}
+
+static uint32_t pixel(const uint8_t *rgb, int x, int y)
+{
+    const uint8_t *p = rgb + 3 * (y * SCREEN_W + x);
+
+    return p[0] << 16 | p[1] << 8 | p[2];
+}
+
+/* The last pass up to @passes that painted column @x (0: none yet). */
+static uint32_t column_pass(uint32_t passes, int x)
+{
+    if (passes < (uint32_t)x + 1) {
+        return 0;
+    }
+    return passes - (passes - 1 - x) % SCREEN_W;
+}
+
+/*
+ * The screen of a stopped guest whose pass counter is @passes: column x
+ * has the colour of the last pass that painted it, or is black if none
+ * did, except that the column of pass @passes itself may be stopped
+ * half-painted (a top part in its colour, the rest as it was).  Returns
+ * the screen's RGB bytes.
+ */
+static uint8_t *check_guest_screen(QTestState *qts, uint32_t passes)
+{
+    int w, h;
+    uint8_t *rgb = screendump_read(qts, &w, &h);
+
+    g_assert_cmpint(w, ==, SCREEN_W);
+    g_assert_cmpint(h, ==, SCREEN_H);
+    g_assert_cmpuint(passes, >, 0);
+    for (int x = 0; x < SCREEN_W; x++) {
+        uint32_t k = column_pass(passes, x);
+        uint32_t want = k ? paint_colour(k) : 0;
+        uint32_t before = k > SCREEN_W ? paint_colour(k - SCREEN_W) : 0;
+        bool painting = k == passes;
+
+        for (int y = 0; y < SCREEN_H; y++) {
+            uint32_t got = pixel(rgb, x, y);
+
+            if (painting && got == before && got != want) {
+                want = before;  /* below the half-painted part */
+            }
+            if (got != want) {
+                g_test_message("pass %u: pixel (%d, %d) is %06x, expected "
+                               "%06x (column of pass %u)", passes, x, y,
+                               got, want, k);
+                g_assert_not_reached();
+            }
+        }
+    }
+    return rgb;
+}
+
+/*
+ * The destination's screen (stopped at @dst_passes) against the stopped
+ * source's: every column the destination has not repainted since the
+ * switch is the source's, pixel by pixel.
+ */
+static void compare_screens(const uint8_t *src, uint32_t src_passes,
+                            const uint8_t *dst, uint32_t dst_passes)
+{
+    unsigned same = 0;
+
+    g_assert_cmpuint(dst_passes, >=, src_passes);
+    for (int x = 0; x < SCREEN_W; x++) {
+        uint32_t k = column_pass(dst_passes, x);
+
+        /* (The source may have stopped in the middle of its last one.) */
+        if (k == 0 || k >= src_passes) {
+            continue;
+        }
+        for (int y = 0; y < SCREEN_H; y++) {
+            if (pixel(src, x, y) != pixel(dst, x, y)) {
+                g_test_message("pixel (%d, %d): source %06x, destination "
+                               "%06x", x, y, pixel(src, x, y),
+                               pixel(dst, x, y));
+                g_assert_not_reached();
+            }
+        }
+        same++;
+    }
+    g_test_message("screens: source at pass %u, destination at pass %u, "
+                   "%u columns compared", src_passes, dst_passes, same);
+    /* Unless the destination has repainted them all (640 passes on). */
+    if (dst_passes - src_passes < SCREEN_W - 1 && src_passes >= 3) {
+        g_assert_cmpuint(same, >, 0);
+    }
+}
+
+/*
+ * After migration: the destination runs the guest on, correctly, and
+ * shows what the stopped source showed.
+ */
+static void check_destination_runs(Guest *src, Guest *dst)
 {
     g_autofree char *st = qtest_runstate(dst->qts);
+    uint32_t src_passes = guest_passes(src->qts);
+    g_autofree uint8_t *src_screen = check_guest_screen(src->qts,
+                                                        src_passes);
+    g_autofree uint8_t *dst_screen = NULL;
     uint32_t passes;
 
     g_assert_cmpstr(st, ==, "running");
@@ -194,8 +312,11 @@ static void check_destination_runs(Guest *dst)
     wait_for_passes(dst, 2);
     wait_for_counter(dst, passes + 2);
     qtest_qmp_assert_success(dst->qts, "{'execute': 'stop'}");
-    g_assert_cmpuint(guest_passes(dst->qts), >=, passes + 2);
+    passes = guest_passes(dst->qts);
+    g_assert_cmpuint(passes, >=, src_passes + 2);
     check_guest_memory(dst->qts);
+    dst_screen = check_guest_screen(dst->qts, passes);
+    compare_screens(src_screen, src_passes, dst_screen, passes);
 }
 
 static void pair_start(Guest *src, Guest *dst, char **uri)
@@ -209,8 +330,11 @@ static void pair_start(Guest *src, Guest *dst, char **uri)
     guest_start(dst, "target", incoming);
     migrate_set_capability(src->qts, "events", true);
     migrate_set_capability(dst->qts, "events", true);
-    /* The guest must be running, and past its first pass, to be "live". */
-    wait_for_passes(src, 1);
+    /*
+     * The guest must be running, and past its first passes, to be "live"
+     * (and to have painted columns that the screens can be compared on).
+     */
+    wait_for_passes(src, 3);
 }
 
 static void test_kvm_boot(void)
@@ -231,6 +355,35 @@ static void test_kvm_boot(void)
     g_assert_cmpuint(qtest_readq(g.qts, GUEST_COUNTER), >=,
                      3ull * GUEST_PAGES);
     check_guest_memory(g.qts);
+    g_free(check_guest_screen(g.qts, guest_passes(g.qts)));
+    guest_stop(&g);
+}
+
+/*
+ * The guest takes the end of its range from the device tree pc-lite puts
+ * at 0x10000: with -m 64M it touches 1 MiB..64 MiB, not 100 MiB.
+ */
+static void test_kvm_dtb_ram_range(void)
+{
+    Guest g = { 0 };
+    uint32_t passes, pages = (64u << 20) - GUEST_START;
+    uint64_t touches;
+
+    if (!have_kvm()) {
+        return;
+    }
+    pages /= 4096;
+    guest_start(&g, "dtb", "-m 64M");
+    wait_for_passes(&g, 2);
+    qtest_qmp_assert_success(g.qts, "{'execute': 'stop'}");
+    g_assert_cmphex(qtest_readl(g.qts, GUEST_RAM_END), ==, 64u << 20);
+    g_assert_cmpuint(qtest_readl(g.qts, GUEST_RAM_PAGES), ==, pages);
+    passes = guest_passes(g.qts);
+    touches = qtest_readq(g.qts, GUEST_COUNTER);
+    /* Each pass touched exactly that many pages. */
+    g_assert_cmpuint(touches, >=, (uint64_t)passes * pages);
+    g_assert_cmpuint(touches, <, (uint64_t)(passes + 1) * pages);
+    check_guest_memory_to(g.qts, 64u << 20);
     guest_stop(&g);
 }
 
@@ -252,7 +405,7 @@ static void test_kvm_precopy(void)
     wait_for_migration_complete(dst.qts);
     st = qtest_runstate(src.qts);
     g_assert_cmpstr(st, ==, "postmigrate");
-    check_destination_runs(&dst);
+    check_destination_runs(&src, &dst);
     guest_stop(&src);
     guest_stop(&dst);
 }
@@ -306,7 +459,7 @@ static void test_kvm_precopy_then_postcopy(void)
     wait_for_migration_complete(src.qts);
     wait_for_migration_complete(dst.qts);
     g_assert_cmpuint(query_ram_int(src.qts, "postcopy-requests"), >, 0);
-    check_destination_runs(&dst);
+    check_destination_runs(&src, &dst);
     guest_stop(&src);
     guest_stop(&dst);
 }
@@ -344,7 +497,7 @@ static void test_kvm_postcopy(void)
     g_assert_cmpuint(json_array_get_int_element(vcpu, 0), >, 0);
     g_assert_cmpuint(json_object_get_int_member(ret, "postcopy-blocktime"),
                      >=, json_array_get_int_element(vcpu, 0));
-    check_destination_runs(&dst);
+    check_destination_runs(&src, &dst);
     guest_stop(&src);
     guest_stop(&dst);
 }
@@ -423,6 +576,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/kvm/boot", test_kvm_boot);
+    g_test_add_func("/migration/kvm/dtb-ram-range", test_kvm_dtb_ram_range);
     g_test_add_func("/migration/kvm/precopy", test_kvm_precopy);
     g_test_add_func("/migration/kvm/precopy-then-postcopy",
                    test_kvm_precopy_then_postcopy);
