@@ -64,8 +64,17 @@ struct QCryptoTLSSession {
     char *peername;                 /* idem, before any other thread */
 };
 
-static ssize_t tls_session_push(gnutls_transport_ptr_t ptr, const void *buf,
-                                size_t len)
+/*
+ * GnuTLS hands over every record it has ready at once (all of a corked
+ * batch): one vectored push, one system call for them all.  A giovec_t is
+ * laid out as a struct iovec.
+ */
+G_STATIC_ASSERT(sizeof(giovec_t) == sizeof(struct iovec));
+G_STATIC_ASSERT(offsetof(giovec_t, iov_len) ==
+                offsetof(struct iovec, iov_len));
+
+static ssize_t tls_session_push(gnutls_transport_ptr_t ptr,
+                                const giovec_t *iov, int n)
 {
     QCryptoTLSSession *sess = ptr;
 
@@ -73,7 +82,7 @@ static ssize_t tls_session_push(gnutls_transport_ptr_t ptr, const void *buf,
         errno = EIO;
         return -1;
     }
-    return sess->push(buf, len, sess->opaque);
+    return sess->push((const struct iovec *)iov, n, sess->opaque);
 }
 
 static ssize_t tls_session_pull(gnutls_transport_ptr_t ptr, void *buf,
@@ -198,7 +207,7 @@ QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
         goto fail;
     }
     gnutls_transport_set_ptr(sess->handle, sess);
-    gnutls_transport_set_push_function(sess->handle, tls_session_push);
+    gnutls_transport_set_vec_push_function(sess->handle, tls_session_push);
     gnutls_transport_set_pull_function(sess->handle, tls_session_pull);
     gnutls_transport_set_errno_function(sess->handle, tls_session_errno);
     return sess;

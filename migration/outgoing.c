@@ -70,9 +70,9 @@
  * Bytes the kernel may queue on the socket before / during postcopy.
  * Over TLS the destination drains the queue at about half the speed (it
  * decrypts), so a requested page behind a full 64 KiB queue waited twice
- * as long: half the queue keeps its wait as without TLS (fault latency
- * p50 over TLS 1.3x of plain at 32 KiB, 1.8x at 64 KiB), for a longer
- * uncapped push (tests/bench/README.md, "Over TLS").
+ * as long: half the queue keeps its wait close to that without TLS
+ * (fault latency p50 over TLS 1.1x of plain at 32 KiB, 2.0x at 64 KiB,
+ * for the same uncapped push time; tests/bench/README.md, "Over TLS").
  */
 #define PRECOPY_SEND_QUEUE          (4 * 1024 * 1024)
 #define POSTCOPY_SEND_QUEUE         (64 * 1024)

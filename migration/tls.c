@@ -45,7 +45,18 @@ typedef struct TLSLayer {
     Error *pull_err;            /* the reading thread's */
     Error *push_err;            /* the writing thread's */
     bool got_data;              /* the reading thread's */
+    /*
+     * Read-ahead (the reading thread's): GnuTLS pulls a record's 5-byte
+     * header and then its body, two system calls (and two polls with a
+     * deadline) per record; the layer owns the channel's reading side, so
+     * it reads what the socket has, up to TLS_READ_AHEAD, and serves the
+     * pulls from it.
+     */
+    uint8_t *rbuf;
+    size_t rpos, rlen;
 } TLSLayer;
+
+#define TLS_READ_AHEAD  (64 * 1024)
 
 /*
  * After a raw I/O failure under the session: keep its error only where
@@ -63,27 +74,36 @@ static void tls_raw_failed(TLSLayer *t, Error **raw)
 static ssize_t tls_pull(void *buf, size_t len, void *opaque)
 {
     TLSLayer *t = opaque;
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct iovec iov = { .iov_base = t->rbuf, .iov_len = TLS_READ_AHEAD };
     ssize_t r;
 
-    error_free(t->pull_err);
-    t->pull_err = NULL;
-    r = mig_channel_raw_readv(t->c, &iov, 1, &t->pull_err);
-    if (r < 0) {
-        tls_raw_failed(t, &t->pull_err);
+    if (t->rpos == t->rlen) {
+        error_free(t->pull_err);
+        t->pull_err = NULL;
+        r = mig_channel_raw_readv(t->c, &iov, 1, &t->pull_err);
+        if (r <= 0) {
+            if (r < 0) {
+                tls_raw_failed(t, &t->pull_err);
+            }
+            return r;
+        }
+        t->rpos = 0;
+        t->rlen = r;
     }
-    return r;
+    len = MIN(len, t->rlen - t->rpos);
+    memcpy(buf, t->rbuf + t->rpos, len);
+    t->rpos += len;
+    return len;
 }
 
-static ssize_t tls_push(const void *buf, size_t len, void *opaque)
+static ssize_t tls_push(const struct iovec *iov, int n, void *opaque)
 {
     TLSLayer *t = opaque;
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
     ssize_t r;
 
     error_free(t->push_err);
     t->push_err = NULL;
-    r = mig_channel_raw_writev(t->c, &iov, 1, &t->push_err);
+    r = mig_channel_raw_writev(t->c, iov, n, &t->push_err);
     if (r < 0) {
         tls_raw_failed(t, &t->push_err);
     }
@@ -165,6 +185,7 @@ static void tls_layer_free(void *opaque)
     TLSLayer *t = opaque;
 
     qcrypto_tls_session_free(t->sess);
+    g_free(t->rbuf);
     error_free(t->pull_err);
     error_free(t->push_err);
     g_free(t);
@@ -191,6 +212,7 @@ static bool channel_start_tls(MigChannel *c, QCryptoTLSSession *sess,
 
     t->c = c;
     t->sess = sess;
+    t->rbuf = g_malloc(TLS_READ_AHEAD);
     qcrypto_tls_session_set_callbacks(sess, tls_push, tls_pull, t);
     /* A peer that connects and says nothing is given up at the deadline. */
     if (timeout_ms) {

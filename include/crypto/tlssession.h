@@ -20,10 +20,12 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "crypto/tlscreds.h"
+#include <sys/uio.h>
 
 typedef struct QCryptoTLSSession QCryptoTLSSession;
 
-typedef ssize_t QCryptoTLSSessionPush(const void *buf, size_t len,
+/* Sends what it can of @n buffers (several records at once). */
+typedef ssize_t QCryptoTLSSessionPush(const struct iovec *iov, int n,
                                       void *opaque);
 typedef ssize_t QCryptoTLSSessionPull(void *buf, size_t len, void *opaque);
 

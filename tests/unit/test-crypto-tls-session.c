@@ -26,13 +26,14 @@ typedef struct Peer {
     Error *err;
 } Peer;
 
-static ssize_t peer_push(const void *buf, size_t len, void *opaque)
+static ssize_t peer_push(const struct iovec *iov, int n, void *opaque)
 {
     Peer *p = opaque;
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
     ssize_t r;
 
     do {
-        r = send(p->fd, buf, len, MSG_NOSIGNAL);
+        r = sendmsg(p->fd, &msg, MSG_NOSIGNAL);
     } while (r < 0 && errno == EINTR);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         errno = ETIMEDOUT;      /* the deadline: fatal, never retried */
