@@ -35,6 +35,12 @@ the ferry/QEMU ratios; then one JSON line.
 --hops (ferry only) also traces both sides and splits each fault into
 its steps: see tracehops.py.
 
+--tls x509|psk runs every migration over TLS (benchtls.py: credentials
+made at run time, the tls-creds-* object on each side, tls-creds on both
+and tls-hostname on the source); --tls-compare also runs each
+implementation without TLS, alternating with the TLS runs, and reports
+latency with TLS / latency without for each of them.
+
 A benchmark, not a test: it exits 0 unless a run failed or a page read was
 wrong (1); bad arguments exit 2.  Standard library only.
 """
@@ -56,6 +62,7 @@ sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchimpls  # noqa: E402
+import benchtls  # noqa: E402
 import tracehops  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
@@ -84,9 +91,10 @@ class Run:
     """One postcopy migration of @impl with reads on the destination."""
 
     def __init__(self, args, impl, binary, cap, preempt, image, tmp,
-                 extra=()):
+                 extra=(), creds=None):
         self.args, self.impl, self.binary = args, impl, binary
         self.extra = list(extra)
+        self.creds = creds
         self.cap, self.preempt, self.image, self.tmp = cap, preempt, image, tmp
         self.procs = []
         # --hops: ferry's trace events on both sides (not QEMU's).
@@ -103,6 +111,9 @@ class Run:
                '-nodefaults', '-display', 'none',
                '-qmp', 'unix:%s,server=on,wait=off' % qmp]
         cmd += self.extra + extra
+        if self.creds:
+            cmd += (self.creds.dst_args() if name == 'dst' else
+                    self.creds.src_args())
         if self.hops:
             cmd += tracehops.trace_args(name, self.trace_path(name))
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
@@ -150,11 +161,23 @@ class Run:
             for q in (src, dst):
                 q.cmd('migrate-set-capabilities', capabilities=[
                     {'capability': c, 'state': True} for c in caps])
+            # TLS: the destination reads tls-creds when the source
+            # connects (main, return path and preempt channel alike).
+            tls = {}
+            if self.creds:
+                dst.cmd('migrate-set-parameters', **self.creds.dst_params())
+                tls = self.creds.src_params()
             # A slow precopy, so that the switch finds (almost) all of RAM
             # still to send, on both implementations.
-            src.cmd('migrate-set-parameters', **{
+            src.cmd('migrate-set-parameters', **dict({
                 'max-bandwidth': self.args.precopy_bandwidth,
-                'max-postcopy-bandwidth': self.cap})
+                'max-postcopy-bandwidth': self.cap}, **tls))
+            if self.creds:
+                got = tuple(q.cmd('query-migrate-parameters').get(
+                    'tls-creds') for q in (src, dst))
+                if got != (benchtls.CREDS_ID, benchtls.CREDS_ID):
+                    raise BenchError('%s: tls-creds not taken (source %r, '
+                                     'destination %r)' % ((self.impl,) + got))
             src.cmd('migrate', uri='unix:' + sock)
             src.cmd('migrate-start-postcopy')
             dst.wait_event('RESUME', timeout=60)
@@ -274,10 +297,23 @@ def main():
                     help='trace ferry on both sides and split each fault '
                     'into its steps (see tracehops.py); tracing slows '
                     'ferry down, so its latencies are not comparable')
+    benchtls.add_arguments(ap)
+    ap.add_argument('--tls-compare', action='store_true',
+                    help='with --tls x509|psk: also run each '
+                    'implementation without TLS, alternating with the TLS '
+                    'runs, and report latency with TLS / without')
     ap.add_argument('--json-only', action='store_true')
     args = ap.parse_args()
     if args.size % (1 << 20) or args.size <= 0:
         ap.error('--size must be a whole number of MiB')
+    if args.tls_compare and args.tls == 'none':
+        ap.error('--tls-compare needs --tls x509 or --tls psk')
+    # TLS variants each implementation runs in, alternating; a run's label
+    # is the implementation's name, +MODE when over TLS.
+    variants = ['none', args.tls] if args.tls_compare else [args.tls]
+
+    def label(name, tls):
+        return name if tls == 'none' else '%s+%s' % (name, tls)
 
     impls = benchimpls.choose(
         ap, args, say=(lambda m: None) if args.json_only else print)
@@ -291,7 +327,12 @@ def main():
         args.size * 2 else None
     tmp = tempfile.mkdtemp(prefix='postcopy-latency-', dir=shm)
     results = {}
+    host = benchtls.host_info()
     try:
+        try:
+            creds = benchtls.make(args.tls, tmp, args.tls_priority)
+        except (benchtls.TLSError, OSError) as e:
+            raise BenchError('--tls %s: %s' % (args.tls, e))
         image = os.path.join(tmp, 'ram.img')
         with open(image, 'wb') as f:
             for _ in range(args.size >> 20):
@@ -303,57 +344,93 @@ def main():
                  for c, cap in (('uncapped', 0), ('capped', args.cap))]
         log('postcopy-latency: %d MiB guest, %d runs each, cap %d MiB/s' % (
             args.size >> 20, args.runs, args.cap >> 20))
+        log('%s%s' % (benchtls.describe_tls(args.tls, args.tls_priority),
+                      ', alternating with runs without TLS'
+                      if args.tls_compare else ''))
+        log('host: %s' % benchtls.describe_host(host))
+        tls_met = {}
         for case, cap, preempt in cases:
-            per = {name: [] for name, _, _ in impls}
+            per = {label(name, t): [] for name, _, _ in impls
+                   for t in variants}
             for i in range(args.runs):
                 for name, binary, extra in impls:
-                    r = Run(args, name, binary, cap, preempt, image,
-                            tmp, extra).run()
-                    per[name].append(r)
-                    log('  %-16s %-12s run %d: %3d faults  p50 %8.0f us  '
-                        'p99 %8.0f us  postcopy %.2f s  (dst reports mean '
-                        '%s us)' % (case, name, i + 1, len(r['faults']),
-                                    pct(r['faults'], 50),
-                                    pct(r['faults'], 99), r['postcopy_s'],
-                                    r['dst_latency_us']))
+                    for t in variants:
+                        lab = label(name, t)
+                        r = Run(args, lab, binary, cap, preempt, image,
+                                tmp, extra,
+                                creds if t != 'none' else None).run()
+                        per[lab].append(r)
+                        log('  %-16s %-17s run %d: %3d faults  p50 %8.0f us'
+                            '  p99 %8.0f us  postcopy %.2f s  (dst reports '
+                            'mean %s us)' % (case, lab, i + 1,
+                                             len(r['faults']),
+                                             pct(r['faults'], 50),
+                                             pct(r['faults'], 99),
+                                             r['postcopy_s'],
+                                             r['dst_latency_us']))
             results[case] = {name: summarize(runs)
                              for name, runs in per.items()}
         log()
-        log('%-17s %-12s %7s %10s %10s %10s %12s %11s %11s' % (
+        log('%-17s %-17s %7s %10s %10s %10s %12s %11s %11s' % (
             'case', 'impl', 'faults', 'p50 us', 'p99 us', 'mean us',
             'present us', 'floor p99', 'postcopy s'))
         for case, by in results.items():
-            for name, s in by.items():
-                log('%-17s %-12s %7d %10.0f %10.0f %10.0f %12.0f %11.0f %11.2f'
+            for name, s in list(by.items()):
+                log('%-17s %-17s %7d %10.0f %10.0f %10.0f %12.0f %11.0f %11.2f'
                     % (case, name, s['faults'], s['p50_us'], s['p99_us'],
                        s['mean_us'], s['present_p50_us'], s['noise_p99_us'],
                        s['postcopy_s']))
-            for fname in ('ferry', 'ferry-lowlat'):
-                if fname not in by or 'qemu' not in by:
+            for t in variants:
+                for fname in ('ferry', 'ferry-lowlat'):
+                    fl, ql = label(fname, t), label('qemu', t)
+                    if fl not in by or ql not in by:
+                        continue
+                    f, q = by[fl], by[ql]
+                    ratio = {
+                        'p50': q['p50_us'] / f['p50_us'],
+                        'p99': q['p99_us'] / f['p99_us'],
+                        'postcopy_time': f['postcopy_s'] / q['postcopy_s'],
+                    }
+                    key = 'ratio' if fname == 'ferry' else 'ratio-lowlat'
+                    by[label(key, t)] = ratio
+                    log('%-17s %s p50 %.1fx lower, p99 %.1fx lower than '
+                        '%s; postcopy time %s/QEMU %.2f' % (
+                            case, fl, ratio['p50'], ratio['p99'], ql, fl,
+                            ratio['postcopy_time']))
+            if not args.tls_compare:
+                continue
+            # The issue's target: ferry's fault latency over TLS within
+            # 1.5x of its latency without TLS (p50 and mean).
+            for name, _, _ in impls:
+                plain, tls = by.get(name), by.get(label(name, args.tls))
+                if not plain or not tls:
                     continue
-                f, q = by[fname], by['qemu']
-                ratio = {
-                    'p50': q['p50_us'] / f['p50_us'],
-                    'p99': q['p99_us'] / f['p99_us'],
-                    'postcopy_time': f['postcopy_s'] / q['postcopy_s'],
-                }
-                by['ratio' if fname == 'ferry' else 'ratio-lowlat'] = ratio
-                log('%-17s %s p50 %.1fx lower, p99 %.1fx lower than '
-                    'QEMU; postcopy time %s/QEMU %.2f' % (
-                        case, fname, ratio['p50'], ratio['p99'], fname,
-                        ratio['postcopy_time']))
+                tr = {k: tls[k + '_us'] / plain[k + '_us']
+                      for k in ('p50', 'p99', 'mean')}
+                tr['postcopy_time'] = tls['postcopy_s'] / plain['postcopy_s']
+                tr['met'] = tr['p50'] <= 1.5 and tr['mean'] <= 1.5
+                by['tls-ratio-' + name] = tr
+                if name.startswith('ferry'):
+                    tls_met['%s %s' % (case, name)] = tr['met']
+                log('%-17s %s over TLS / without: p50 %.2fx, mean %.2fx, '
+                    'p99 %.2fx; postcopy time %.2fx%s' % (
+                        case, name, tr['p50'], tr['mean'], tr['p99'],
+                        tr['postcopy_time'],
+                        ('  (target <= 1.5x p50 and mean: %s)' %
+                         ('MET' if tr['met'] else 'NOT MET'))
+                        if name.startswith('ferry') else ''))
         if args.hops:
             log()
             log('steps of a fault, p50 / p90 us (tracehops.py):')
-            log('%-17s %-12s %6s' % ('case', 'impl', 'n') +
+            log('%-17s %-17s %6s' % ('case', 'impl', 'n') +
                 ''.join('%14s' % st for st in tracehops.STEPS) +
                 '  already queued')
             for case, by in results.items():
                 for name in list(by):
-                    h = by[name].get('hops')
+                    h = by[name].get('hops') if 'faults' in by[name] else None
                     if not h:
                         continue
-                    log('%-17s %-12s %6d' % (case, name, h['fault']['n']) +
+                    log('%-17s %-17s %6d' % (case, name, h['fault']['n']) +
                         ''.join('%14s' % ('%.0f / %.0f' % (
                             h[st]['p50_us'], h[st]['p90_us'])
                             if h[st]['n'] else '-')
@@ -361,7 +438,12 @@ def main():
                         '  %7d %6d' % (h['already'], h['queued']))
         print(json.dumps({'bench': 'postcopy-latency',
                           'size': args.size, 'runs': args.runs,
-                          'cap': args.cap, 'results': results}))
+                          'cap': args.cap, 'tls': args.tls,
+                          'tls_priority': args.tls_priority,
+                          'tls_compare': args.tls_compare, 'host': host,
+                          'tls_target': {'ratio_max': 1.5,
+                                         'met': tls_met or None},
+                          'results': results}))
         return 0
     except BenchError as e:
         print('postcopy-latency: %s' % e, file=sys.stderr)

@@ -2,14 +2,15 @@
 """precopy-bench: precopy throughput and CPU cost, ferry next to QEMU 7.2.
 
 A guest of SIZE bytes (default 1 GiB) of random content is migrated over a
-unix socket between two processes of the same implementation (ferry to
-ferry, QEMU to QEMU).  Runs alternate (ferry, QEMU, ferry, QEMU, ...) so
-that both see the same machine state.  For every run it reports the wall
-time from "migrate" to the source's MIGRATION "completed" event, the
-source's own total-time and downtime, bytes transferred, throughput, and
-the CPU seconds (user + system, all threads) that the source and the
-destination spent during the migration; then medians and the ferry/QEMU
-ratios, and one JSON line.  See tests/bench/README.md.
+unix socket (with --tls x509|psk: over TLS, see benchtls.py) between two
+processes of the same implementation (ferry to ferry, QEMU to QEMU).  Runs
+alternate (ferry, QEMU, ferry, QEMU, ...) so that both see the same machine
+state.  For every run it reports the wall time from "migrate" to the
+source's MIGRATION "completed" event, the source's own total-time and
+downtime, bytes transferred, throughput, and the CPU seconds (user +
+system, all threads) that the source and the destination spent during the
+migration; then medians and the ferry/QEMU ratios, and one JSON line.  See
+tests/bench/README.md.
 
 Both sides are started as tests/qtest/migration-interop-test.c does:
     BIN -M none -m SIZE -nodefaults -display none
@@ -39,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP, QMPError  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchtls  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 PAGE = 4096
@@ -138,8 +141,12 @@ def host_info():
             feat = read_first(os.path.join(base, d, 'features'))
             if feat and len(feat) > 5:
                 reporting = feat[5] == '1'
+    tls_host = benchtls.host_info()
     return {'cpus': os.cpu_count(), 'kernel': platform.release(),
             'thp': m.group(1) if m else None,
+            'cpu_model': tls_host['cpu_model'],
+            'aes_ni': tls_host['aes_ni'],
+            'kvm': tls_host['kvm'],
             'free_page_reporting': reporting,
             'loadavg': read_first('/proc/loadavg')}
 
@@ -354,29 +361,77 @@ def check_pages(args, dst, ram_file, size, tmpdir, rng):
     return len(pages), bad
 
 
-def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
+class Perf:
+    """--perf DIR: perf record -g -p PID of each side while it migrates."""
+
+    def __init__(self, args, tag, vms):
+        self.procs = []
+        for vm in vms:
+            path = os.path.join(args.perf, vm.name + '.perf.data')
+            log_path = os.path.join(args.perf, vm.name + '.perf.log')
+            with open(log_path, 'wb') as logf:
+                self.procs.append(subprocess.Popen(
+                    ['perf', 'record', '-g', '-o', path, '-p',
+                     str(vm.pid)], stdin=subprocess.DEVNULL,
+                    stdout=logf, stderr=subprocess.STDOUT,
+                    start_new_session=True))
+        # perf attaches to the threads after it has started.
+        time.sleep(0.5)
+        for p in self.procs:
+            if p.poll() is not None:
+                self.stop()
+                raise BenchError('%s: perf record exited with status %d '
+                                 '(see %s)' % (tag, p.returncode, args.perf))
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in self.procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
     size = args.size
     tag = '%s-%d' % (impl, run_no)
     sock = os.path.join(tmpdir, tag + '.sock')
     uri = 'unix:' + sock
     timeline = []
-    src = dst = None
+    src = dst = perf = None
     try:
         dst = VM(binary, tag + '-dst', tmpdir, size,
                  ['-incoming', uri] +
-                 (['-mem-prealloc'] if args.dst_prealloc else []),
+                 (['-mem-prealloc'] if args.dst_prealloc else []) +
+                 (creds.dst_args() if creds else []),
                  args.timeout)
         src = VM(binary, tag + '-src', tmpdir, size,
-                 ['-device', 'loader,file=%s,addr=0' % ram_file],
+                 ['-device', 'loader,file=%s,addr=0' % ram_file] +
+                 (creds.src_args() if creds else []),
                  args.timeout)
         version = src.cmd('query-version')
         for vm in (src, dst):
             vm.cmd('migrate-set-capabilities', capabilities=[
                 {'capability': 'events', 'state': True}])
-        src.cmd('migrate-set-parameters', {
+        # TLS: the destination reads tls-creds when the source connects,
+        # so setting it now (it listens since its start) is in time.
+        if creds:
+            dst.cmd('migrate-set-parameters', creds.dst_params())
+        src.cmd('migrate-set-parameters', dict({
             'max-bandwidth': args.max_bandwidth,
-            'downtime-limit': args.downtime_limit})
+            'downtime-limit': args.downtime_limit},
+            **(creds.src_params() if creds else {})))
         params = src.cmd('query-migrate-parameters')
+        if creds:
+            got = (params.get('tls-creds'),
+                   dst.cmd('query-migrate-parameters').get('tls-creds'))
+            if got != (benchtls.CREDS_ID, benchtls.CREDS_ID):
+                raise BenchError('%s: tls-creds not taken (source %r, '
+                                 'destination %r)' % ((tag,) + got))
         if src.cmd('query-status')['status'] != 'running':
             raise BenchError('%s: source is not running before migrate' %
                              tag)
@@ -392,6 +447,8 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
         if args.pin:
             src.pin(args.pin[0])
             dst.pin(args.pin[1])
+        if args.perf:
+            perf = Perf(args, tag, (src, dst))
         host0 = host_cpu()
         self0 = time.process_time()
         src0, dst0 = src.usage(), dst.usage()
@@ -410,6 +467,8 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
         dst1 = dst.usage()
         host1 = host_cpu()
         self1 = time.process_time()
+        if perf:
+            perf.stop()
         if dst_st != 'completed':
             raise BenchError('%s: destination %s\n%s' %
                              (tag, dst_st, dst.log_tail()))
@@ -417,6 +476,8 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
         dst_status = dst.cmd('query-status')['status']
         checked, bad = check_pages(args, dst, ram_file, size, tmpdir, rng)
     finally:
+        if perf:
+            perf.stop()
         for vm in (src, dst):
             if vm:
                 vm.stop()
@@ -429,6 +490,9 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng):
     gib = xfer / GIB
     r = {
         'impl': impl, 'run': run_no,
+        'tls': creds.mode if creds else 'none',
+        'tls_creds': params.get('tls-creds'),
+        'tls_hostname': params.get('tls-hostname'),
         'version': '%d.%d.%d' % (version['qemu']['major'],
                                  version['qemu']['minor'],
                                  version['qemu']['micro']),
@@ -549,8 +613,8 @@ def summarize(results, impls):
 
 def print_summary(args, summ, ratios, impls, qemu_note):
     log(args, '')
-    log(args, 'medians over %d run(s) each, %s guest (min-max in brackets)' %
-        (args.runs, fmt_size(args.size)))
+    log(args, 'medians over %d run(s) each, %s guest, TLS %s (min-max in '
+        'brackets)' % (args.runs, fmt_size(args.size), args.tls))
     cols = [i for i in impls if i in summ]
     head = '%-28s' % ''
     for i in cols:
@@ -578,8 +642,9 @@ def print_summary(args, summ, ratios, impls, qemu_note):
     tp, cpu = ratios['gbps'], ratios['cpu_total_per_gib']
     met = tp >= 1.5 and cpu <= 1.0
     log(args, '')
-    log(args, 'target: throughput ratio >= 1.50 and CPU/GiB ratio (source + '
-        'destination) <= 1.00')
+    log(args, 'target%s: throughput ratio >= 1.50 and CPU/GiB ratio (source '
+        '+ destination) <= 1.00' % ('' if args.tls == 'none' else
+                                    ', both over TLS (%s)' % args.tls))
     log(args, '        throughput %.2fx, CPU/GiB %.2fx (source %.2fx, '
         'destination %.2fx): %s' %
         (tp, cpu, ratios['cpu_src_per_gib'], ratios['cpu_dst_per_gib'],
@@ -624,6 +689,12 @@ def parse_args(argv):
     p.add_argument('--tmpdir', help='directory for the RAM file and '
                    'sockets (default: /dev/shm if it has room, else /tmp)')
     p.add_argument('--seed', type=int, help='seed for the checked pages')
+    benchtls.add_arguments(p)
+    p.add_argument('--perf', metavar='DIR',
+                   help='record each side with "perf record -g -p PID" '
+                   'from just before migrate to completed, into '
+                   'DIR/IMPL-RUN-src|dst.perf.data (perf slows the '
+                   'run down: profile, do not measure)')
     p.add_argument('--json-only', action='store_true',
                    help='print only the final JSON line')
     args = p.parse_args(argv)
@@ -633,6 +704,11 @@ def parse_args(argv):
         p.error('--max-bandwidth must be 0..2^64-1 bytes/s')
     if not 0 <= args.downtime_limit <= 2000000:
         p.error('--downtime-limit must be 0..2000000 ms')
+    if args.perf:
+        if not shutil.which('perf'):
+            p.error('--perf: perf not found (apt install linux-perf)')
+        args.perf = os.path.abspath(args.perf)
+        os.makedirs(args.perf, exist_ok=True)
     return args
 
 
@@ -666,29 +742,39 @@ def main(argv):
     failures = []
     rng = random.Random(args.seed)
     try:
+        try:
+            creds = benchtls.make(args.tls, tmpdir, args.tls_priority)
+        except (benchtls.TLSError, OSError) as e:
+            warn('--tls %s: %s' % (args.tls, e))
+            return 1
         ram_file = os.path.join(tmpdir, 'ram.bin')
         t = time.monotonic()
         make_ram_file(ram_file, args.size)
         log(args, 'precopy-bench: %s random guest RAM in %s (%.1f s), '
-            'unix socket, max-bandwidth %d, downtime-limit %d ms%s' %
+            'unix socket%s, max-bandwidth %d, downtime-limit %d ms%s' %
             (fmt_size(args.size), tmpdir, time.monotonic() - t,
+             '' if args.tls == 'none' else ' over TLS (%s)' % args.tls,
              args.max_bandwidth, args.downtime_limit,
              (', destination -mem-prealloc' if args.dst_prealloc else '') +
             (', pinned to CPUs %d,%d' % tuple(args.pin) if args.pin else
              '')))
-        log(args, 'host: %d CPUs, kernel %s, THP %s, free page reporting '
-            '%s, load average %s' %
-            (host['cpus'], host['kernel'], host['thp'],
+        log(args, benchtls.describe_tls(args.tls, args.tls_priority))
+        log(args, 'host: %s, kernel %s, free page reporting %s, load '
+            'average %s' %
+            (benchtls.describe_host(host), host['kernel'],
              {None: 'unknown', True: 'on', False: 'off'}[
                  host['free_page_reporting']],
              ' '.join((host['loadavg'] or '? ? ?').split()[:3])))
+        if args.perf:
+            log(args, 'perf record -g on every source and destination '
+                'into %s: these numbers are not measurements' % args.perf)
         for i in impls:
             log(args, '  %-5s %s' % (i, binaries[i]))
         for n in range(1, args.runs + 1):
             for impl in impls:
                 try:
                     r = run_one(args, impl, binaries[impl], n, ram_file,
-                                tmpdir, rng)
+                                tmpdir, rng, creds)
                 except BenchError as e:
                     warn('run %d %s failed: %s' % (n, impl, e))
                     failures.append({'impl': impl, 'run': n,
@@ -716,6 +802,7 @@ def main(argv):
                         qemu_note or 'no successful QEMU run')
     out = {
         'bench': 'precopy', 'transport': 'unix',
+        'tls': args.tls, 'tls_priority': args.tls_priority,
         'size': args.size, 'runs_per_impl': args.runs,
         'max_bandwidth': args.max_bandwidth,
         'downtime_limit_ms': args.downtime_limit,
