@@ -3,9 +3,11 @@
  */
 #include "migration-helpers.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +87,37 @@ void wait_for_migration_fail(QTestState *who, bool allow_cancelled)
     g_free(w.last);
 }
 
+QTestState *migrate_start_vm(const char *binary, bool no_qtest,
+                             unsigned ram_mb, const char *fmt, ...)
+{
+    QTestOptions o = { .binary = binary, .no_qtest = no_qtest,
+                       .capture_stderr = true };
+    g_autofree char *args = NULL;
+    QTestState *q;
+    va_list ap;
+
+    va_start(ap, fmt);
+    args = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    q = qtest_init_opts(&o, "-M none -m %uM -nodefaults -display none %s",
+                        ram_mb, args);
+    migrate_set_capability(q, "events", true);
+    return q;
+}
+
+bool interop_have_peer(InteropPeer peer)
+{
+    return peer == PEER_QEMU10 ? qtest_have_qemu10() : qtest_have_qemu();
+}
+
+const char *interop_binary(InteropPeer peer, bool qemu)
+{
+    if (!qemu) {
+        return NULL;
+    }
+    return peer == PEER_QEMU10 ? qtest_qemu10_binary() : qtest_qemu_binary();
+}
+
 void migrate_qmp(QTestState *who, const char *uri)
 {
     qtest_qmp_assert_success(who, "{'execute': 'migrate', 'arguments': "
@@ -152,6 +185,37 @@ uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len)
     g_assert_cmpuint(got, ==, len);
     unlink(file);
     return (uint8_t *)contents;
+}
+
+void read_pages_ahead(QTestState *dst, uint64_t addr, const uint8_t *pattern,
+                      size_t len, unsigned n, unsigned seed)
+{
+    for (unsigned i = 0; i < n; i++) {
+        size_t off = ((size_t)(i + seed) * 1999 * 4096 + len / 2) % len &
+                     ~(size_t)4095;
+        g_autofree uint8_t *got = pmemsave_read(dst, addr + off, 4096);
+
+        g_assert_cmpmem(got, 4096, pattern + off, 4096);
+    }
+}
+
+bool send_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
 }
 
 uint8_t *screendump_read(QTestState *who, int *width, int *height)

@@ -17,10 +17,39 @@ void wait_for_migration_complete(QTestState *who);
 /* Polls until status is "failed" (or, if @allow_cancelled, cancelled). */
 void wait_for_migration_fail(QTestState *who, bool allow_cancelled);
 
+/*
+ * Starts @binary (NULL: ferry) as "-M none -m @ram_mb M -nodefaults
+ * -display none" and @fmt, stderr captured, without the qtest accelerator
+ * if @no_qtest (QEMU's Debian build has none), and turns the "events"
+ * capability on.
+ */
+QTestState *migrate_start_vm(const char *binary, bool no_qtest,
+                             unsigned ram_mb, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+/* The real QEMU at the other end of an interop test. */
+typedef enum InteropPeer {
+    PEER_QEMU72,
+    PEER_QEMU10,
+} InteropPeer;
+
+/* Whether @peer's binary is there; if not, skips the test saying why. */
+bool interop_have_peer(InteropPeer peer);
+/* @peer's binary if @qemu, else NULL (ferry): for migrate_start_vm(). */
+const char *interop_binary(InteropPeer peer, bool qemu);
+
 void migrate_qmp(QTestState *who, const char *uri);
 void migrate_set_capability(QTestState *who, const char *cap, bool state);
 void migrate_set_parameter_int(QTestState *who, const char *name,
                                uint64_t value);
+
+/*
+ * Reads @n pages of @pattern (@len bytes at @addr in the guest) on @dst,
+ * spread over its second half, and asserts they match: in postcopy,
+ * pages far ahead of the push, which the destination must request.
+ */
+void read_pages_ahead(QTestState *dst, uint64_t addr, const uint8_t *pattern,
+                      size_t len, unsigned n, unsigned seed);
 
 /* Writes a deterministic pseudo-random pattern for @seed. */
 void fill_pattern(uint8_t *buf, size_t len, uint32_t seed);
@@ -38,6 +67,12 @@ uint8_t *pmemsave_read(QTestState *who, uint64_t addr, size_t len);
  * its size in *@width, *@height.
  */
 uint8_t *screendump_read(QTestState *who, int *width, int *height);
+
+/*
+ * Sends all of @buf on the socket @fd (no SIGPIPE); false if the peer went
+ * away first.
+ */
+bool send_all(int fd, const void *buf, size_t len);
 
 /* Path of a capture under $FERRY_CAPTURES, or NULL (test skipped). */
 char *capture_path(const char *name);

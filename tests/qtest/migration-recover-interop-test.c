@@ -34,14 +34,9 @@
 #define PAT_ADDR    0x100000
 #define PAT_LEN     (64u << 20)
 
-typedef enum Peer {
-    PEER_QEMU72,
-    PEER_QEMU10,
-} Peer;
-
 typedef struct Case {
     const char *name;
-    Peer peer;
+    InteropPeer peer;
     bool src_qemu;          /* QEMU sends to ferry, else the other way */
     bool preempt;
     bool pause_dst;         /* migrate-pause on the destination */
@@ -62,43 +57,6 @@ static const Case cases[] = {
     { "qemu10/preempt/qemu-to-ferry", PEER_QEMU10, true, true, false },
 };
 
-static bool have_peer(Peer peer)
-{
-    return peer == PEER_QEMU10 ? qtest_have_qemu10() : qtest_have_qemu();
-}
-
-/* ferry (@qemu false), or the QEMU @peer. */
-static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
-static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
-{
-    QTestOptions o = { .no_qtest = qemu, .capture_stderr = true };
-    g_autofree char *args = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    args = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (qemu) {
-        o.binary = peer == PEER_QEMU10 ? qtest_qemu10_binary()
-                                       : qtest_qemu_binary();
-    }
-    return qtest_init_opts(&o, "-M none -m %dM -nodefaults -display none %s",
-                           RAM_MB, args);
-}
-
-/* A few pages far ahead of the push: requested, and must be right. */
-static void read_ahead(QTestState *dst, const uint8_t *want, unsigned seed)
-{
-    for (unsigned i = 0; i < 8; i++) {
-        size_t off = ((size_t)(i + seed) * 1999 * 4096 + (40 << 20)) %
-                     PAT_LEN & ~(size_t)4095;
-        g_autofree uint8_t *got = pmemsave_read(dst, PAT_ADDR + off, 4096);
-
-        g_assert_cmpmem(got, 4096, want + off, 4096);
-    }
-}
-
 static void test_recover(const void *opaque)
 {
     const Case *c = opaque;
@@ -113,15 +71,17 @@ static void test_recover(const void *opaque)
     QTestState *src, *dst;
     gsize len;
 
-    if (!have_peer(c->peer) || !have_userfaultfd()) {
+    if (!interop_have_peer(c->peer) || !have_userfaultfd()) {
         return;
     }
     g_assert_true(g_file_get_contents(pattern, &want, &len, NULL));
-    src = start_vm(c->src_qemu, c->peer, "-device loader,file=%s,addr=0x%x",
-                   pattern, PAT_ADDR);
-    dst = start_vm(!c->src_qemu, c->peer, "-incoming defer");
+    /* No qtest accelerator in QEMU's Debian build. */
+    src = migrate_start_vm(interop_binary(c->peer, c->src_qemu), c->src_qemu,
+                           RAM_MB, "-device loader,file=%s,addr=0x%x",
+                           pattern, PAT_ADDR);
+    dst = migrate_start_vm(interop_binary(c->peer, !c->src_qemu),
+                           !c->src_qemu, RAM_MB, "-incoming defer");
     for (int i = 0; i < 2; i++) {
-        migrate_set_capability(i ? dst : src, "events", true);
         migrate_set_capability(i ? dst : src, "postcopy-ram", true);
         if (c->preempt) {
             migrate_set_capability(i ? dst : src, "postcopy-preempt", true);
@@ -137,7 +97,7 @@ static void test_recover(const void *opaque)
     qtest_qmp_eventwait(dst, "RESUME");
     wait_for_migration_status(src, "postcopy-active");
     wait_for_migration_status(dst, "postcopy-active");
-    read_ahead(dst, (const uint8_t *)want, 0);
+    read_pages_ahead(dst, PAT_ADDR, (const uint8_t *)want, PAT_LEN, 8, 0);
 
     /* The break. */
     qtest_qmp_assert_success(c->pause_dst ? dst : src,
@@ -154,7 +114,7 @@ static void test_recover(const void *opaque)
                              "{'uri': 'unix:%s', 'resume': true}}", sock2);
     wait_for_migration_status(src, "postcopy-active");
     wait_for_migration_status(dst, "postcopy-active");
-    read_ahead(dst, (const uint8_t *)want, 100);
+    read_pages_ahead(dst, PAT_ADDR, (const uint8_t *)want, PAT_LEN, 8, 100);
 
     migrate_set_parameter_int(src, "max-postcopy-bandwidth", 0);
     wait_for_migration_complete(src);
@@ -174,7 +134,7 @@ static void test_recover(const void *opaque)
 #define LINK_TIMEOUT_MS 2000
 
 typedef struct StallCase {
-    Peer peer;
+    InteropPeer peer;
     bool src_qemu;
 } StallCase;
 
@@ -198,17 +158,18 @@ static void test_stall(const void *opaque)
     Relay *relay;
     int64_t t0, t;
 
-    if (!have_peer(c->peer) || !have_userfaultfd()) {
+    if (!interop_have_peer(c->peer) || !have_userfaultfd()) {
         return;
     }
     relay = relay_new(via, sock);
-    src = start_vm(src_qemu, c->peer, "-device loader,file=%s,addr=0x%x %s",
-                   pattern, PAT_ADDR, src_qemu ? "" : timeout);
-    dst = start_vm(!src_qemu, c->peer, "-incoming unix:%s %s", sock,
-                   src_qemu ? timeout : "");
+    src = migrate_start_vm(interop_binary(c->peer, src_qemu), src_qemu,
+                           RAM_MB, "-device loader,file=%s,addr=0x%x %s",
+                           pattern, PAT_ADDR, src_qemu ? "" : timeout);
+    dst = migrate_start_vm(interop_binary(c->peer, !src_qemu), !src_qemu,
+                           RAM_MB, "-incoming unix:%s %s", sock,
+                           src_qemu ? timeout : "");
     ferry = src_qemu ? dst : src;
     for (int i = 0; i < 2; i++) {
-        migrate_set_capability(i ? dst : src, "events", true);
         migrate_set_capability(i ? dst : src, "postcopy-ram", true);
     }
     migrate_set_parameter_int(src, "max-bandwidth", 4 << 20);

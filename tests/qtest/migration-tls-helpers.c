@@ -62,24 +62,25 @@ char *tls_test_dir(const char *name)
     return tls_certs_dir(certs, name);
 }
 
-char *tls_x509_arg(const char *id, const char *dir, const char *endpoint,
-                   const char *extra)
+static char *creds_arg(const char *type, const char *id, const char *dir,
+                       const char *endpoint, const char *extra)
 {
     g_autofree char *path = tls_test_dir(dir);
 
-    return g_strdup_printf("-object tls-creds-x509,id=%s,dir=%s,"
-                           "endpoint=%s%s", id, path, endpoint,
-                           extra ? extra : "");
+    return g_strdup_printf("-object %s,id=%s,dir=%s,endpoint=%s%s", type, id,
+                           path, endpoint, extra ? extra : "");
+}
+
+char *tls_x509_arg(const char *id, const char *dir, const char *endpoint,
+                   const char *extra)
+{
+    return creds_arg("tls-creds-x509", id, dir, endpoint, extra);
 }
 
 char *tls_psk_arg(const char *id, const char *dir, const char *endpoint,
                   const char *extra)
 {
-    g_autofree char *path = tls_test_dir(dir);
-
-    return g_strdup_printf("-object tls-creds-psk,id=%s,dir=%s,"
-                           "endpoint=%s%s", id, path, endpoint,
-                           extra ? extra : "");
+    return creds_arg("tls-creds-psk", id, dir, endpoint, extra);
 }
 
 JsonNode *tls_creds_add(QTestState *qts, const char *type, const char *id,
@@ -264,16 +265,71 @@ void check_same_memory(QTestState *src, QTestState *dst, size_t ram,
     }
 }
 
-void read_pages_ahead(QTestState *dst, uint64_t addr, const uint8_t *pattern,
-                      size_t len, unsigned n, unsigned seed)
+void tls_expect_src_failed(QTestState *src, const char *const *desc)
 {
-    for (unsigned i = 0; i < n; i++) {
-        size_t off = ((size_t)(i + seed) * 1999 * 4096 + len / 2) % len &
-                     ~(size_t)4095;
-        g_autofree uint8_t *got = pmemsave_read(dst, addr + off, 4096);
+    g_autofree char *got = NULL, *st = wait_for_migration_end(src);
+    bool ok = false;
 
-        g_assert_cmpmem(got, 4096, pattern + off, 4096);
+    if (!g_str_equal(st, "failed")) {
+        g_test_message("the source's migration %s instead of failing", st);
+        qtest_dump_stderr_all();
     }
+    g_assert_cmpstr(st, ==, "failed");
+    got = migrate_error_desc(src);
+    g_test_message("source: %s", got);
+    for (; got && *desc && !ok; desc++) {
+        ok = g_str_equal(got, *desc);
+    }
+    if (!ok) {
+        g_test_message("source error-desc '%s' is not QEMU 7.2's", got);
+        qtest_dump_stderr_all();
+    }
+    g_assert_true(ok);
+    assert_runstate(src, "running");
+}
+
+void tls_expect_dst_stays(QTestState *dst, size_t mark, const char *msg)
+{
+    g_autofree char *st = NULL;
+
+    wait_for_stderr_from(dst, mark, msg);
+    st = migrate_query_status(dst);
+    g_assert_cmpstr(st, ==, "none");
+    assert_runstate(dst, "inmigrate");
+}
+
+void tls_postcopy_switch(QTestState *src, QTestState *dst,
+                         const uint8_t *pattern)
+{
+    qtest_qmp_assert_success(src, "{'execute': 'migrate-start-postcopy'}");
+    qtest_qmp_eventwait(src, "STOP");
+    qtest_qmp_eventwait(dst, "RESUME");
+    wait_for_migration_status(src, "postcopy-active");
+    wait_for_migration_status(dst, "postcopy-active");
+    read_pages_ahead(dst, TLS_PAT_ADDR, pattern, TLS_PAT_LEN, 8, 0);
+}
+
+void tls_assert_postcopy_requests(QTestState *src)
+{
+    g_autoptr(JsonNode) info = migrate_query(src);
+    JsonObject *ram = json_object_get_object_member(qmp_rsp_return(info),
+                                                    "ram");
+
+    g_assert_cmpint(json_object_get_int_member(ram, "postcopy-requests"),
+                    >, 0);
+}
+
+void tls_check_completed(QTestState *src, QTestState *dst, Sniff *sniff,
+                         unsigned first, unsigned conns,
+                         const uint8_t *pattern)
+{
+    wait_for_migration_complete(src);
+    wait_for_migration_complete(dst);
+    assert_runstate(src, "postmigrate");
+    assert_runstate(dst, "running");
+    check_same_memory(src, dst, TLS_RAM_SIZE, TLS_PAT_ADDR, pattern,
+                      TLS_PAT_LEN);
+    sniff_check_attempt(sniff, first, conns, pattern, TLS_PAT_LEN);
 }
 
 /* ---- the sniffer ---- */
@@ -308,23 +364,6 @@ struct Sniff {
     SniffConn *conns[SNIFF_MAX];
     unsigned nconns;            /* under lock */
 };
-
-static bool send_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        buf += n;
-        len -= n;
-    }
-    return true;
-}
 
 static gpointer sniff_pump(gpointer opaque)
 {

@@ -16,6 +16,17 @@
 #include "migration-helpers.h"
 #include "../common/tls-certs.h"
 
+typedef struct Sniff Sniff;
+
+/*
+ * The guest both TLS tests migrate: a pattern of TLS_PAT_LEN bytes at
+ * TLS_PAT_ADDR ("-device loader") in TLS_RAM_MB of RAM.
+ */
+#define TLS_RAM_MB      64
+#define TLS_RAM_SIZE    ((size_t)TLS_RAM_MB << 20)
+#define TLS_PAT_ADDR    0x100000
+#define TLS_PAT_LEN     (32u << 20)
+
 /*
  * The certificate tree of this test binary (made at the first call,
  * removed at exit), or NULL: then the test is skipped, saying why.
@@ -76,19 +87,43 @@ void wait_for_exit_code(QTestState *qts, int code);
 void assert_runstate(QTestState *qts, const char *want);
 
 /*
+ * The migration of @src failed with one of @desc (NULL-terminated), and
+ * its VM runs on.
+ */
+void tls_expect_src_failed(QTestState *src, const char *const *desc);
+/*
+ * @dst said @msg (after its stderr byte @mark) and, like 7.2's, keeps
+ * listening with no migration status.
+ */
+void tls_expect_dst_stays(QTestState *dst, size_t mark, const char *msg);
+
+/*
+ * Migration to @dst (started with the guest above) just begun: switches
+ * to postcopy, waits until both ends are in it, and reads pages far
+ * ahead of the push (@src should push slowly).
+ */
+void tls_postcopy_switch(QTestState *src, QTestState *dst,
+                         const uint8_t *pattern);
+/* Asserts that @src served postcopy page requests. */
+void tls_assert_postcopy_requests(QTestState *src);
+/*
+ * Both ends completed (@src postmigrate, @dst running), memory compared
+ * with @pattern, over @conns connections of @sniff from @first on, each
+ * TLS throughout, the pattern hidden.
+ */
+void tls_check_completed(QTestState *src, QTestState *dst, Sniff *sniff,
+                         unsigned first, unsigned conns,
+                         const uint8_t *pattern);
+
+/*
  * Compares @dst's RAM (@ram bytes) with @src's, and the @len bytes at
  * @addr with @pattern too (so that two empty guests do not pass), page by
  * page, naming the first page that differs.
  */
 void check_same_memory(QTestState *src, QTestState *dst, size_t ram,
                        uint64_t addr, const uint8_t *pattern, size_t len);
-/* Reads @n pages of @pattern (at @addr in the guest) on @dst: must match. */
-void read_pages_ahead(QTestState *dst, uint64_t addr, const uint8_t *pattern,
-                      size_t len, unsigned n, unsigned seed);
 
 /* ---- the sniffer ---- */
-
-typedef struct Sniff Sniff;
 
 /*
  * Forwards to @target ("tcp:HOST:PORT" or "unix:PATH"), listening on the

@@ -25,16 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RAM_MB      64
-#define RAM_SIZE    ((size_t)RAM_MB << 20)
-#define PAT_ADDR    0x100000
-#define PAT_LEN     (32u << 20)
-
-typedef enum Peer {
-    PEER_QEMU72,
-    PEER_QEMU10,
-} Peer;
-
 typedef enum Mode {
     MODE_PRECOPY,
     MODE_POSTCOPY,
@@ -43,7 +33,7 @@ typedef enum Mode {
 
 typedef struct Case {
     const char *name;
-    Peer peer;
+    InteropPeer peer;
     bool src_qemu;          /* QEMU sends to ferry, else the other way */
     bool psk;               /* else x509 */
     Mode mode;
@@ -75,33 +65,11 @@ static const Case cases[] = {
       MODE_POSTCOPY },
 };
 
-static bool have_peer(Peer peer)
+/* ferry (@qemu false), or the QEMU @peer; no qtest for ferry either. */
+static QTestState *start_vm(bool qemu, InteropPeer peer, const char *args)
 {
-    return peer == PEER_QEMU10 ? qtest_have_qemu10() : qtest_have_qemu();
-}
-
-/* ferry (@qemu false), or the QEMU @peer. */
-static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
-static QTestState *start_vm(bool qemu, Peer peer, const char *fmt, ...)
-{
-    /* No qtest for ferry either: both ends are driven alike. */
-    QTestOptions o = { .no_qtest = true, .capture_stderr = true };
-    g_autofree char *args = NULL;
-    QTestState *q;
-    va_list ap;
-
-    va_start(ap, fmt);
-    args = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (qemu) {
-        o.binary = peer == PEER_QEMU10 ? qtest_qemu10_binary()
-                                       : qtest_qemu_binary();
-    }
-    q = qtest_init_opts(&o, "-M none -m %dM -nodefaults -display none %s",
-                        RAM_MB, args);
-    migrate_set_capability(q, "events", true);
-    return q;
+    return migrate_start_vm(interop_binary(peer, qemu), true, TLS_RAM_MB,
+                            "%s", args);
 }
 
 /* A source, a destination listening on tcp behind a sniffer. */
@@ -129,16 +97,18 @@ static void run_start(Run *r, const Case *c, const char *src_dir)
                                    : tls_x509_arg("tls0", sdir, "client", "");
     g_autofree char *dobj = c->psk ? tls_psk_arg("tls0", ddir, "server", "")
                                    : tls_x509_arg("tls0", ddir, "server", "");
-    g_autofree char *listen = NULL;
+    g_autofree char *listen = NULL, *sargs = NULL, *dargs = NULL;
 
-    r->pattern_file = make_pattern_file(PAT_LEN, 53);
+    r->pattern_file = make_pattern_file(TLS_PAT_LEN, 53);
     g_assert_true(g_file_get_contents(r->pattern_file, (char **)&r->pattern,
                                       NULL, NULL));
-    r->src = start_vm(c->src_qemu, c->peer, "-name source -device "
-                      "loader,file=%s,addr=0x%x %s", r->pattern_file,
-                      PAT_ADDR, c->src_qemu ? sobj : "");
-    r->dst = start_vm(!c->src_qemu, c->peer, "-name target -incoming defer "
-                      "%s", c->src_qemu ? "" : dobj);
+    sargs = g_strdup_printf("-name source -device loader,file=%s,addr=0x%x "
+                            "%s", r->pattern_file, TLS_PAT_ADDR,
+                            c->src_qemu ? sobj : "");
+    dargs = g_strdup_printf("-name target -incoming defer %s",
+                            c->src_qemu ? "" : dobj);
+    r->src = start_vm(c->src_qemu, c->peer, sargs);
+    r->dst = start_vm(!c->src_qemu, c->peer, dargs);
     if (c->src_qemu) {
         tls_creds_add_ok(r->dst, type, "tls0", ddir, "server", NULL);
     } else {
@@ -168,17 +138,8 @@ static void run_migrate(Run *r)
 /* Both completed over @conns TLS connections; states; memory. */
 static void run_check_completed(Run *r, unsigned conns)
 {
-    g_autofree char *s = NULL, *d = NULL;
-
-    wait_for_migration_complete(r->src);
-    wait_for_migration_complete(r->dst);
-    s = qtest_runstate(r->src);
-    d = qtest_runstate(r->dst);
-    g_assert_cmpstr(s, ==, "postmigrate");
-    g_assert_cmpstr(d, ==, "running");
-    check_same_memory(r->src, r->dst, RAM_SIZE, PAT_ADDR, r->pattern,
-                      PAT_LEN);
-    sniff_check_attempt(r->sniff, r->first, conns, r->pattern, PAT_LEN);
+    tls_check_completed(r->src, r->dst, r->sniff, r->first, conns,
+                        r->pattern);
 }
 
 static void run_finish(Run *r)
@@ -196,7 +157,7 @@ static void test_migrate(const void *opaque)
     const Case *c = opaque;
     Run r = { 0 };
 
-    if (!have_peer(c->peer) || !tls_test_certs() ||
+    if (!interop_have_peer(c->peer) || !tls_test_certs() ||
         (c->mode != MODE_PRECOPY && !have_userfaultfd())) {
         return;
     }
@@ -212,22 +173,10 @@ static void test_migrate(const void *opaque)
     migrate_set_parameter_int(r.src, "max-bandwidth", 4 << 20);
     migrate_set_parameter_int(r.src, "max-postcopy-bandwidth", 4 << 20);
     run_migrate(&r);
-    qtest_qmp_assert_success(r.src, "{'execute': 'migrate-start-postcopy'}");
-    qtest_qmp_eventwait(r.src, "STOP");
-    qtest_qmp_eventwait(r.dst, "RESUME");
-    wait_for_migration_status(r.src, "postcopy-active");
-    wait_for_migration_status(r.dst, "postcopy-active");
-    read_pages_ahead(r.dst, PAT_ADDR, r.pattern, PAT_LEN, 8, 0);
+    tls_postcopy_switch(r.src, r.dst, r.pattern);
     migrate_set_parameter_int(r.src, "max-postcopy-bandwidth", 0);
     run_check_completed(&r, c->mode == MODE_PREEMPT ? 2 : 1);
-    {
-        g_autoptr(JsonNode) info = migrate_query(r.src);
-
-        g_assert_cmpint(json_object_get_int_member(
-                            json_object_get_object_member(
-                                qmp_rsp_return(info), "ram"),
-                            "postcopy-requests"), >, 0);
-    }
+    tls_assert_postcopy_requests(r.src);
     run_finish(&r);
 }
 
@@ -270,7 +219,7 @@ static void test_refusal(const void *opaque)
     const Refusal *f = opaque;
     const Case c = { .peer = PEER_QEMU72, .src_qemu = f->src_qemu,
                      .psk = f->psk, .mode = MODE_PRECOPY };
-    g_autofree char *desc = NULL, *st = NULL;
+    const char *const src_error[] = { f->src_error, NULL };
     Run r = { 0 };
 
     if (!qtest_have_qemu() || !tls_test_certs()) {
@@ -278,21 +227,8 @@ static void test_refusal(const void *opaque)
     }
     run_start(&r, &c, f->src_dir);
     run_migrate(&r);
-    st = wait_for_migration_end(r.src);
-    g_assert_cmpstr(st, ==, "failed");
-    desc = migrate_error_desc(r.src);
-    g_test_message("source: %s", desc);
-    g_assert_cmpstr(desc, ==, f->src_error);
-    g_free(st);
-    st = qtest_runstate(r.src);
-    g_assert_cmpstr(st, ==, "running");
-    wait_for_stderr(r.dst, f->dst_error);
-    g_free(st);
-    st = migrate_query_status(r.dst);
-    g_assert_cmpstr(st, ==, "none");
-    g_free(st);
-    st = qtest_runstate(r.dst);
-    g_assert_cmpstr(st, ==, "inmigrate");
+    tls_expect_src_failed(r.src, src_error);
+    tls_expect_dst_stays(r.dst, 0, f->dst_error);
 
     tls_creds_add_ok(r.src, f->psk ? "tls-creds-psk" : "tls-creds-x509",
                      "good", f->psk ? "psk-client" : "client", "client",
