@@ -35,6 +35,11 @@ the ferry/QEMU ratios; then one JSON line.
 --hops (ferry only) also traces both sides and splits each fault into
 its steps: see tracehops.py.
 
+--fault-map DIR (ferry only) traces each destination's page placements
+and draws every run's postcopy fault map, DIR/CASE-IMPL-RUN.png: guest
+pages across, time down, requested pages in red and pushed ones in blue
+(faultmap.py, the tool tests/bench/fault-map).
+
 --tls x509|psk runs every migration over TLS (benchtls.py: credentials
 made at run time, the tls-creds-* object on each side, tls-creds on both
 and tls-hostname on the source); --tls-compare also runs each
@@ -63,6 +68,7 @@ from qmp import QMP  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchimpls  # noqa: E402
 import benchtls  # noqa: E402
+import faultmap  # noqa: E402
 import tracehops  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
@@ -91,7 +97,7 @@ class Run:
     """One postcopy migration of @impl with reads on the destination."""
 
     def __init__(self, args, impl, binary, cap, preempt, image, tmp,
-                 extra=(), creds=None):
+                 extra=(), creds=None, fault_map=None):
         self.args, self.impl, self.binary = args, impl, binary
         self.extra = list(extra)
         self.creds = creds
@@ -99,6 +105,8 @@ class Run:
         self.procs = []
         # --hops: ferry's trace events on both sides (not QEMU's).
         self.hops = args.hops and impl.startswith('ferry')
+        # --fault-map: (PNG to draw, title) for ferry's runs.
+        self.fault_map = fault_map if impl.startswith('ferry') else None
 
     def trace_path(self, name):
         # One file per process: the log is opened for appending.
@@ -116,6 +124,11 @@ class Run:
                     self.creds.src_args())
         if self.hops:
             cmd += tracehops.trace_args(name, self.trace_path(name))
+        if self.fault_map and name == 'dst':
+            # (With --hops, into the same file: its parser skips these.)
+            cmd += faultmap.trace_args(
+                self.args.fault_map_events,
+                None if self.hops else self.trace_path(name))
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         self.procs.append(p)
@@ -147,6 +160,26 @@ class Run:
                     ev['data']['status'] in ('completed', 'failed'):
                 return ev
         return None
+
+    def wait_completed(self, q, name, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not self.completed(q):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError('%s: the %s did not complete within %d s'
+                                 % (self.impl, name, timeout))
+            q.pump(min(left, 1.0))
+
+    def draw_fault_map(self):
+        png, title = self.fault_map
+        try:
+            return faultmap.render(self.args.fault_map_tool,
+                                   self.trace_path('dst'), png, title)
+        except (faultmap.FaultMapError, OSError, ValueError,
+                subprocess.TimeoutExpired) as e:
+            print('postcopy-latency: %s: fault map: %s' % (self.impl, e),
+                  file=sys.stderr)
+            return {'png': png, 'error': str(e)}
 
     def run(self):
         sock = os.path.join(self.tmp, '%s.sock' % self.impl)
@@ -225,17 +258,23 @@ class Run:
                 raise BenchError('%s: %d pages read wrong' % (self.impl,
                                                               wrong))
             src_requests = self.requests(src)
+            if self.fault_map:
+                # Its last placements precede its own "completed".
+                self.wait_completed(dst, 'destination')
             self.stop()
-            hops = None
+            hops = fmap = None
             if self.hops:
                 hops = tracehops.split(self.trace_path('src'),
                                        self.trace_path('dst'),
                                        list(zip(fault_addrs, faults)))
-                for name in ('src', 'dst'):
-                    os.unlink(self.trace_path(name))
+            if self.fault_map:
+                fmap = self.draw_fault_map()
+            for name in ('src', 'dst'):
+                if self.hops or (self.fault_map and name == 'dst'):
+                    faultmap.unlink(self.trace_path(name))
             return {
                 'faults': faults, 'present': present, 'noise': noise,
-                'hops': hops,
+                'hops': hops, 'fault_map': fmap,
                 'postcopy_s': event_time(end) - event_time(start[0]),
                 'dst_latency_us': info.get('x-postcopy-latency', 0) // 1000,
                 'src_requests': src_requests,
@@ -257,6 +296,8 @@ def summarize(runs):
         'postcopy_s': statistics.median(r['postcopy_s'] for r in runs),
         'requests': statistics.median(r['src_requests'] for r in runs),
         'hops': summarize_hops([r['hops'] for r in runs]),
+        'fault_maps': [r['fault_map'] for r in runs if r['fault_map']] or
+        None,
     }
 
 
@@ -297,6 +338,11 @@ def main():
                     help='trace ferry on both sides and split each fault '
                     'into its steps (see tracehops.py); tracing slows '
                     'ferry down, so its latencies are not comparable')
+    ap.add_argument('--fault-map', metavar='DIR',
+                    help='trace the placements of ferry destinations and '
+                    'draw each run\'s postcopy fault map into '
+                    'DIR/CASE-IMPL-RUN.png (tests/bench/fault-map, built '
+                    'next to --ferry); tracing slows ferry down')
     benchtls.add_arguments(ap)
     ap.add_argument('--tls-compare', action='store_true',
                     help='with --tls x509|psk: also run each '
@@ -317,6 +363,14 @@ def main():
 
     impls = benchimpls.choose(
         ap, args, say=(lambda m: None) if args.json_only else print)
+    if args.fault_map:
+        args.fault_map_tool = faultmap.tool_path(args.ferry)
+        try:
+            args.fault_map_events = faultmap.events(args.fault_map_tool)
+            os.makedirs(args.fault_map, exist_ok=True)
+        except (faultmap.FaultMapError, OSError) as e:
+            ap.error('--fault-map: %s (ninja -C %s)' % (
+                e, os.path.dirname(args.ferry) or '.'))
 
     def log(msg=''):
         if not args.json_only:
@@ -348,6 +402,10 @@ def main():
                       ', alternating with runs without TLS'
                       if args.tls_compare else ''))
         log('host: %s' % benchtls.describe_host(host))
+        if args.fault_map:
+            log('fault maps into %s (ferry only: QEMU 7.2\'s trace events '
+                'differ); ferry traces every placement, which slows it' %
+                args.fault_map)
         tls_met = {}
         for case, cap, preempt in cases:
             per = {label(name, t): [] for name, _, _ in impls
@@ -356,9 +414,17 @@ def main():
                 for name, binary, extra in impls:
                     for t in variants:
                         lab = label(name, t)
+                        fmap = None
+                        if args.fault_map:
+                            fmap = (os.path.join(args.fault_map,
+                                                 '%s-%s-%d.png' % (
+                                                     case.replace('/', '-'),
+                                                     lab, i + 1)),
+                                    '%s %s run %d' % (case, lab, i + 1))
                         r = Run(args, lab, binary, cap, preempt, image,
                                 tmp, extra,
-                                creds if t != 'none' else None).run()
+                                creds if t != 'none' else None,
+                                fmap).run()
                         per[lab].append(r)
                         log('  %-16s %-17s run %d: %3d faults  p50 %8.0f us'
                             '  p99 %8.0f us  postcopy %.2f s  (dst reports '
@@ -368,6 +434,9 @@ def main():
                                              pct(r['faults'], 99),
                                              r['postcopy_s'],
                                              r['dst_latency_us']))
+                        if r['fault_map']:
+                            log('  %-16s %-17s        %s' % (
+                                '', '', faultmap.describe(r['fault_map'])))
             results[case] = {name: summarize(runs)
                              for name, runs in per.items()}
         log()
