@@ -161,7 +161,8 @@ def make(mode, tmpdir, priority=None):
     return creds
 
 
-def _read(path):
+def read_first(path):
+    """A small file's contents, stripped; None if it cannot be read."""
     try:
         with open(path) as f:
             return f.read().strip()
@@ -171,7 +172,7 @@ def _read(path):
 
 def host_info():
     """THP mode, CPU model and count, /dev/kvm: what the headers print."""
-    thp = _read('/sys/kernel/mm/transparent_hugepage/enabled')
+    thp = read_first('/sys/kernel/mm/transparent_hugepage/enabled')
     m = re.search(r'\[(\w+)\]', thp or '')
     model = None
     flags = ''

@@ -120,18 +120,9 @@ def host_cpu():
     return busy / CLK_TCK, steal / CLK_TCK
 
 
-def read_first(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
 def host_info():
-    """What decides how expensive first-touching guest RAM is."""
-    thp = read_first('/sys/kernel/mm/transparent_hugepage/enabled')
-    m = re.search(r'\[(\w+)\]', thp or '')
+    """What decides how expensive first-touching guest RAM is, and TLS."""
+    read_first = benchtls.read_first
     # virtio-balloon free page reporting (feature bit 5): freed guest
     # memory goes back to the hypervisor, so fresh RAM faults twice.
     reporting = None
@@ -141,14 +132,11 @@ def host_info():
             feat = read_first(os.path.join(base, d, 'features'))
             if feat and len(feat) > 5:
                 reporting = feat[5] == '1'
-    tls_host = benchtls.host_info()
-    return {'cpus': os.cpu_count(), 'kernel': platform.release(),
-            'thp': m.group(1) if m else None,
-            'cpu_model': tls_host['cpu_model'],
-            'aes_ni': tls_host['aes_ni'],
-            'kvm': tls_host['kvm'],
-            'free_page_reporting': reporting,
-            'loadavg': read_first('/proc/loadavg')}
+    info = benchtls.host_info()
+    info.update({'kernel': platform.release(),
+                 'free_page_reporting': reporting,
+                 'loadavg': read_first('/proc/loadavg')})
+    return info
 
 
 def pick_tmpdir(size, base):
