@@ -48,7 +48,9 @@ typedef struct Listener {
     MigrationIncomingFn *fn;
     /* TLS handshakes in flight: their channels (not references). */
     GPtrArray *handshakes;
-    QemuCond handshakes_cond;   /* signalled when there are none */
+    QemuCond handshakes_cond;   /* a handshake ended or handed over */
+    unsigned accepted;          /* connections of this listener so far */
+    unsigned handed;            /* of those, handed over (or refused) */
     /* Thread mode: the accept thread, and an eventfd that stops it. */
     QemuThread thread;
     bool thread_running;    /* started and not yet joined */
@@ -285,12 +287,22 @@ static MigChannel *connect_channel(const char *uri, Error **errp)
     return NULL;
 }
 
-/* Closes the listening socket (lock held). */
+/*
+ * Closes the listening socket (lock held).  An accept thread is woken
+ * first, so that it never polls or accepts on a closed (or reused) fd
+ * number; listener_stop_thread() joins it.
+ */
 static void listener_close(void)
 {
     if (listener.watch) {
         g_source_remove(listener.watch);
         listener.watch = 0;
+    }
+    if (listener.thread_running && listener.stop_efd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(listener.stop_efd, &one, sizeof(one));
+
+        (void)r;
     }
     if (listener.fd >= 0) {
         close(listener.fd);
@@ -329,6 +341,7 @@ static void listener_done(unsigned gen, bool in_watch)
  * Unless a new listener replaced ours meanwhile.
  */
 static void *listener_thread(void *opaque);
+static void listener_start_thread(void);
 
 static void listener_to_thread(unsigned gen, bool in_watch)
 {
@@ -338,10 +351,7 @@ static void listener_to_thread(unsigned gen, bool in_watch)
             g_source_remove(listener.watch);
         }
         listener.watch = 0;
-        listener.stop_efd = eventfd(0, EFD_CLOEXEC);
-        qemu_thread_create(&listener.thread, "mig/dst/accept",
-                           listener_thread, NULL, QEMU_THREAD_JOINABLE);
-        listener.thread_running = true;
+        listener_start_thread();
     }
     qemu_mutex_unlock(&listener.lock);
 }
@@ -349,13 +359,17 @@ static void listener_to_thread(unsigned gen, bool in_watch)
 /*
  * A server handshake in a thread of its own; the thread then hands the
  * channel to @fn itself (which takes channels in any thread), so that no
- * channel waits for the main loop.  migration_incoming_unlisten() shuts
- * the handshakes in flight down and waits for their threads.
+ * channel waits for the main loop.  Channels are handed over in the
+ * order they were accepted, whatever order their handshakes end in: the
+ * first connection is the main channel (a preempt channel's handshake
+ * may well end first on a busy host).  migration_incoming_unlisten()
+ * shuts the handshakes in flight down and waits for their threads.
  */
 typedef struct Handshake {
     MigChannel *c;
     MigrationIncomingFn *fn;
     unsigned gen;               /* the listener's; 0 for fd:, exec: */
+    unsigned seq;               /* its place in the listener's accepts */
 } Handshake;
 
 /* Whether the handshake's listener is still the one (lock held). */
@@ -373,6 +387,10 @@ static void *handshake_thread(void *opaque)
 
     c = migration_tls_server(c, &err);
     qemu_mutex_lock(&listener.lock);
+    /* Our turn comes when those accepted before us are handed over. */
+    while (h->gen && handshake_current(h) && listener.handed != h->seq) {
+        qemu_cond_wait(&listener.handshakes_cond, &listener.lock);
+    }
     current = handshake_current(h);
     qemu_mutex_unlock(&listener.lock);
     if (!c) {
@@ -393,9 +411,10 @@ static void *handshake_thread(void *opaque)
     }
     qemu_mutex_lock(&listener.lock);
     g_ptr_array_remove(listener.handshakes, h->c);
-    if (!listener.handshakes->len) {
-        qemu_cond_broadcast(&listener.handshakes_cond);
+    if (h->gen && h->gen == listener.gen) {
+        listener.handed++;          /* the next one's turn */
     }
+    qemu_cond_broadcast(&listener.handshakes_cond);
     qemu_mutex_unlock(&listener.lock);
     mig_channel_unref(h->c);
     g_free(h);
@@ -421,6 +440,9 @@ static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
     h->gen = gen;
     qemu_mutex_lock(&listener.lock);
     g_ptr_array_add(listener.handshakes, c);
+    if (gen) {
+        h->seq = listener.accepted++;
+    }
     qemu_mutex_unlock(&listener.lock);
     qemu_thread_create(&thread, "mig/dst/tls", handshake_thread, h,
                        QEMU_THREAD_DETACHED);
@@ -478,12 +500,34 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* What an accept thread works with, taken under the lock. */
+typedef struct ListenerThreadArgs {
+    int fd, stop;
+    MigrationIncomingFn *fn;
+} ListenerThreadArgs;
+
+/* Starts the accept thread (lock held). */
+static void listener_start_thread(void)
+{
+    ListenerThreadArgs *a = g_new(ListenerThreadArgs, 1);
+
+    listener.stop_efd = eventfd(0, EFD_CLOEXEC);
+    a->fd = listener.fd;
+    a->stop = listener.stop_efd;
+    a->fn = listener.fn;
+    qemu_thread_create(&listener.thread, "mig/dst/accept", listener_thread,
+                       a, QEMU_THREAD_JOINABLE);
+    listener.thread_running = true;
+}
+
 /* Thread mode: accepts until @fn has all it needs, or a stop. */
 static void *listener_thread(void *opaque)
 {
-    int fd = listener.fd, stop = listener.stop_efd;
-    MigrationIncomingFn *fn = listener.fn;
+    ListenerThreadArgs *a = opaque;
+    int fd = a->fd, stop = a->stop;
+    MigrationIncomingFn *fn = a->fn;
 
+    g_free(a);
     trace_migration_incoming_accept_thread(1);
     for (;;) {
         struct pollfd p[2] = {
@@ -603,6 +647,7 @@ static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
     qemu_mutex_lock(&listener.lock);
     listener.fd = fd;
     listener.gen++;
+    listener.accepted = listener.handed = 0;
     listener.addr = addr;
     g_free(listener.bound);
     {
@@ -612,10 +657,7 @@ static bool listen_socket(const char *uri, MigrationIncomingFn *fn,
     }
     listener.fn = fn;
     if (threaded) {
-        listener.stop_efd = eventfd(0, EFD_CLOEXEC);
-        qemu_thread_create(&listener.thread, "mig/dst/accept",
-                           listener_thread, NULL, QEMU_THREAD_JOINABLE);
-        listener.thread_running = true;
+        listener_start_thread();
     } else {
         listener.watch = g_unix_fd_add(fd, G_IO_IN, listener_accept,
                                        GUINT_TO_POINTER(listener.gen));
