@@ -15,6 +15,47 @@
 #include "trace.h"
 
 static GPtrArray *backends;
+static unsigned default_prealloc_threads = 1;   /* -smp, set at start-up */
+
+void host_memory_backend_set_machine_opts(bool mem_merge,
+                                          bool dump_guest_core,
+                                          unsigned smp_cpus)
+{
+    qemu_ram_set_machine_opts(mem_merge, dump_guest_core);
+    default_prealloc_threads = MAX(smp_cpus, 1);
+}
+
+/* merge= and dump= of a backend (and of the default RAM). */
+static void backend_advise(RAMBlock *rb, bool merge, bool dump)
+{
+    (void)madvise(rb->host, rb->max_length, merge ? MADV_MERGEABLE
+                                                  : MADV_UNMERGEABLE);
+    (void)madvise(rb->host, rb->max_length, dump ? MADV_DODUMP
+                                                 : MADV_DONTDUMP);
+}
+
+/* QOM's uint32 property prealloc-threads: 1..UINT32_MAX. */
+static bool get_threads_prop(QemuOpts *opts, const char *type,
+                             unsigned *out, Error **errp)
+{
+    uint64_t v;
+
+    if (!qemu_opt_get_number(opts, "prealloc-threads",
+                             default_prealloc_threads, &v, errp)) {
+        return false;
+    }
+    if (v > UINT32_MAX) {
+        error_setg(errp, "Parameter 'prealloc-threads' expects uint32_t");
+        return false;
+    }
+    if (v == 0) {
+        error_setg(errp, "property 'prealloc-threads' of %s doesn't take "
+                   "value '0'", type);
+        return false;
+    }
+    *out = v;
+    return true;
+}
 
 static const char *const backend_types[] = {
     "memory-backend-ram", "memory-backend-memfd", "memory-backend-file",
@@ -97,6 +138,7 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     const char *mem_path = NULL;
     bool hugetlb = false, seal, merge, dump, discard, reserve, canonical;
     uint64_t hugetlbsize = 0, align = 0;
+    unsigned threads;
     HostMemoryBackend *b;
     RAMBlock *rb = NULL;
 
@@ -123,8 +165,10 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
                        g_str_equal(type, "memory-backend-memfd"),
                        &b->share, errp) ||
         !get_bool_prop(opts, "prealloc", false, &b->prealloc, errp) ||
-        !get_bool_prop(opts, "merge", true, &merge, errp) ||
-        !get_bool_prop(opts, "dump", true, &dump, errp) ||
+        !get_threads_prop(opts, type, &threads, errp) ||
+        !get_bool_prop(opts, "merge", qemu_ram_mem_merge(), &merge, errp) ||
+        !get_bool_prop(opts, "dump", qemu_ram_dump_guest_core(), &dump,
+                       errp) ||
         !get_bool_prop(opts, "reserve", true, &reserve, errp) ||
         !get_bool_prop(opts, "x-use-canonical-path-for-ramblock-id",
                        false, &canonical, errp)) {
@@ -132,7 +176,6 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     }
     qemu_opt_get(opts, "policy");       /* NUMA hints: no effect here */
     qemu_opt_get(opts, "host-nodes");
-    qemu_opt_get(opts, "prealloc-threads");
     if (g_str_equal(type, "memory-backend-memfd")) {
         if (!get_bool_prop(opts, "hugetlb", false, &hugetlb, errp) ||
             !get_size_prop(opts, "hugetlbsize", &hugetlbsize, errp) ||
@@ -181,12 +224,8 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
     if (!rb) {
         goto fail;
     }
-    madvise(rb->host, rb->max_length, merge ? MADV_MERGEABLE
-                                            : MADV_UNMERGEABLE);
-    if (!dump) {
-        madvise(rb->host, rb->max_length, MADV_DONTDUMP);
-    }
-    if (b->prealloc && !qemu_ram_prealloc(rb, errp)) {
+    backend_advise(rb, merge, dump);
+    if (b->prealloc && !qemu_ram_prealloc(rb, threads, errp)) {
         qemu_ram_free(rb);
         goto fail;
     }
@@ -214,7 +253,12 @@ HostMemoryBackend *host_memory_backend_create_default(const char *id,
     rb = mem_path ? qemu_ram_alloc_from_path(id, size, mem_path, false,
                                              false, errp)
                   : qemu_ram_alloc_anon(id, size, false, errp);
-    if (!rb || (prealloc && !qemu_ram_prealloc(rb, errp))) {
+    if (rb) {
+        /* QEMU's create_default_memdev(): a backend with the defaults. */
+        backend_advise(rb, qemu_ram_mem_merge(), qemu_ram_dump_guest_core());
+    }
+    if (!rb || (prealloc && !qemu_ram_prealloc(rb, default_prealloc_threads,
+                                               errp))) {
         qemu_ram_free(rb);
         backend_free(b);
         return NULL;

@@ -439,6 +439,12 @@ void postcopy_fault_stop(PostcopyIncoming *pc)
     if (pc->uffd >= 0) {
         RAMBLOCK_FOREACH(rb) {
             uffd_unregister(pc->uffd, rb->host, rb->postcopy_length, NULL);
+            /*
+             * Huge pages back on, as QEMU 7.2's cleanup_range() does once
+             * its fault thread has run: they were off since the first
+             * DISCARD or LISTEN (postcopy-ram.c's disable_thp()).
+             */
+            (void)madvise(rb->host, rb->postcopy_length, MADV_HUGEPAGE);
         }
         close(pc->uffd);
         pc->uffd = -1;

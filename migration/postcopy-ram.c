@@ -335,6 +335,12 @@ static int handle_advise(PostcopyIncoming *pc, QEMUFile *f, unsigned len,
 
 /* ---- DISCARD ---- */
 
+/*
+ * QEMU 7.2's nhp_range(), via postcopy_ram_prepare_discard(): at the first
+ * DISCARD, or at LISTEN if no DISCARD came, before anything is discarded
+ * or registered.  Not at ADVISE: precopy still fills RAM with huge pages
+ * until then.  postcopy_fault_stop() turns them back on (cleanup_range()).
+ */
 static void disable_thp(void)
 {
     RAMBlock *rb;

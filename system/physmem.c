@@ -7,11 +7,22 @@
  * page within the block), because every consumer (migration, KVM slots)
  * already works per block; it removes the ram_addr translation from the
  * hot write path.
+ *
+ * Host advice, as QEMU 7.2's ram_block_add() gives it: every block is
+ * mapped at a 2 MiB boundary (QEMU_VMALLOC_ALIGN) and advised
+ * MADV_HUGEPAGE, so that with THP in "madvise" mode guest RAM is faulted
+ * (and zeroed, and copied into) 2 MiB at a time, not 4 KiB; anonymous
+ * blocks are MADV_MERGEABLE unless -machine mem-merge=off; every block is
+ * MADV_DONTDUMP with -machine dump-guest-core=off.  Errors are ignored, as
+ * QEMU ignores them (a kernel without THP or KSM just says EINVAL).  The
+ * postcopy destination turns huge pages off and on again around
+ * userfaultfd (migration/postcopy-ram.c).
  */
 #include "qemu/osdep.h"
 #include "exec/ramblock.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
+#include "qemu/thread.h"
 #include "trace.h"
 #include <linux/magic.h>
 #include <sys/statfs.h>
@@ -28,6 +39,28 @@
 static GPtrArray *ram_list;
 static int global_dirty_log;
 static const DirtyLogOps *dirty_log_ops;    /* set once at start-up */
+/* -machine mem-merge / dump-guest-core: set before any block exists. */
+static bool ram_mem_merge = true;
+static bool ram_dump_guest_core = true;
+
+/* QEMU_VMALLOC_ALIGN on x86-64 Linux: where THP can map a huge page. */
+#define RAM_MAP_ALIGN (2u << 20)
+
+void qemu_ram_set_machine_opts(bool mem_merge, bool dump_guest_core)
+{
+    ram_mem_merge = mem_merge;
+    ram_dump_guest_core = dump_guest_core;
+}
+
+bool qemu_ram_mem_merge(void)
+{
+    return ram_mem_merge;
+}
+
+bool qemu_ram_dump_guest_core(void)
+{
+    return ram_dump_guest_core;
+}
 
 static size_t fd_page_size(int fd)
 {
@@ -72,20 +105,39 @@ static RAMBlock *ram_block_new(const char *idstr, uint64_t size,
     return rb;
 }
 
+/*
+ * Maps the block at a multiple of MAX(2 MiB, its page size): reserve a
+ * larger PROT_NONE area, map over its aligned middle, unmap the rest.
+ */
 static bool ram_block_map(RAMBlock *rb, int fd, bool shared, Error **errp)
 {
     int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_NORESERVE;
-    void *p;
+    size_t align = MAX(RAM_MAP_ALIGN, rb->page_size);
+    size_t total = rb->max_length + align;
+    uint8_t *area, *p;
 
     if (fd < 0) {
         flags |= MAP_ANONYMOUS;
     }
-    p = mmap(NULL, rb->max_length, PROT_READ | PROT_WRITE, flags, fd, 0);
-    if (p == MAP_FAILED) {
-        error_setg_errno(errp, errno,
-                         "cannot map %" PRIu64 " bytes of guest RAM for '%s'",
-                         (uint64_t)rb->max_length, rb->idstr);
-        return false;
+    area = mmap(NULL, total, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) {
+        goto fail;
+    }
+    p = (uint8_t *)ROUND_UP((uintptr_t)area, align);
+    if (mmap(p, rb->max_length, PROT_READ | PROT_WRITE, flags | MAP_FIXED,
+             fd, 0) == MAP_FAILED) {
+        int e = errno;
+
+        munmap(area, total);
+        errno = e;
+        goto fail;
+    }
+    if (p > area) {
+        munmap(area, p - area);
+    }
+    if (area + total > p + rb->max_length) {
+        munmap(p + rb->max_length, area + total - (p + rb->max_length));
     }
     rb->host = p;
     rb->fd = fd;
@@ -93,6 +145,27 @@ static bool ram_block_map(RAMBlock *rb, int fd, bool shared, Error **errp)
         rb->flags |= RAM_SHARED;
     }
     return true;
+
+fail:
+    error_setg_errno(errp, errno,
+                     "cannot map %" PRIu64 " bytes of guest RAM for '%s'",
+                     (uint64_t)rb->max_length, rb->idstr);
+    return false;
+}
+
+/* See the design note; QEMU: ram_block_add(), memory_try_enable_merging(). */
+static void ram_block_advise(RAMBlock *rb)
+{
+    bool merge = rb->fd < 0 && ram_mem_merge;
+
+    if (merge) {
+        (void)madvise(rb->host, rb->max_length, MADV_MERGEABLE);
+    }
+    if (!ram_dump_guest_core) {
+        (void)madvise(rb->host, rb->max_length, MADV_DONTDUMP);
+    }
+    (void)madvise(rb->host, rb->max_length, MADV_HUGEPAGE);
+    trace_ram_block_advise(rb->idstr, merge, ram_dump_guest_core);
 }
 
 static void ram_block_register(RAMBlock *rb)
@@ -101,6 +174,7 @@ static void ram_block_register(RAMBlock *rb)
         ram_list = g_ptr_array_new();
     }
     rb->dirty_log = bitmap_new(rb->max_length >> TARGET_PAGE_BITS);
+    ram_block_advise(rb);
     g_ptr_array_add(ram_list, rb);
     trace_ram_block_add(rb->idstr, rb->max_length, rb->page_size, rb->fd,
                         rb->flags);
@@ -252,18 +326,122 @@ err_close:
     return NULL;
 }
 
-bool qemu_ram_prealloc(RAMBlock *rb, Error **errp)
+/*
+ * Preallocation, QEMU 7.2's qemu_prealloc_mem() (util/oslib-posix.c): the
+ * block is cut into one run of whole pages per thread, and each thread
+ * populates its run with MADV_POPULATE_WRITE, or, on a kernel without it
+ * (EINVAL on the first page), by reading and writing back one byte per
+ * page.  Threads: at most @max_threads, the host's CPUs and 16, no more
+ * than pages, and one per 64 MiB at least.  The threads wait for each
+ * other to exist before touching memory (page faults and thread stack
+ * allocation contend on the mm lock).
+ */
+#define PREALLOC_MAX_THREADS 16
+
+typedef struct PreallocThread {
+    QemuThread thread;
+    uint8_t *addr;
+    size_t len;
+    size_t page_size;
+    bool populate;
+    int ret;                    /* -errno, written by the thread */
+    struct PreallocCtx *ctx;
+} PreallocThread;
+
+typedef struct PreallocCtx {
+    QemuMutex lock;
+    QemuCond cond;
+    bool all_created;           /* protected by lock */
+} PreallocCtx;
+
+static void *prealloc_thread(void *opaque)
 {
-#ifdef MADV_POPULATE_WRITE
-    if (madvise(rb->host, rb->max_length, MADV_POPULATE_WRITE) == 0) {
-        rb->flags |= RAM_PREALLOC;
-        return true;
+    PreallocThread *t = opaque;
+
+    qemu_mutex_lock(&t->ctx->lock);
+    while (!t->ctx->all_created) {
+        qemu_cond_wait(&t->ctx->cond, &t->ctx->lock);
     }
-#endif
-    /* Fall back to touching one byte per page (the data is still zero). */
-    for (uint64_t off = 0; off < rb->max_length; off += rb->page_size) {
-        volatile uint8_t *p = rb->host + off;
+    qemu_mutex_unlock(&t->ctx->lock);
+    if (t->populate) {
+        if (t->len && madvise(t->addr, t->len, MADV_POPULATE_WRITE) < 0) {
+            t->ret = -errno;
+        }
+        return NULL;
+    }
+    for (size_t off = 0; off < t->len; off += t->page_size) {
+        volatile uint8_t *p = t->addr + off;
         *p = *p;
+    }
+    return NULL;
+}
+
+static unsigned prealloc_threads(size_t page_size, size_t npages,
+                                 unsigned max_threads)
+{
+    long procs = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t n = 1;
+
+    if (procs > 0) {
+        n = MIN(MIN((uint64_t)procs, PREALLOC_MAX_THREADS), max_threads);
+    }
+    n = MIN(n, npages);
+    return MAX(1, MIN(n, MAX(1, (uint64_t)page_size * npages / (64 << 20))));
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+bool qemu_ram_prealloc(RAMBlock *rb, unsigned max_threads, Error **errp)
+{
+    size_t ps = rb->page_size, npages = rb->max_length / ps;
+    unsigned n = prealloc_threads(ps, npages, MAX(max_threads, 1));
+    bool populate = madvise(rb->host, ps, MADV_POPULATE_WRITE) == 0 ||
+                    errno != EINVAL;
+    g_autofree PreallocThread *t = NULL;
+    PreallocCtx ctx = { .all_created = false };
+    uint8_t *addr = rb->host;
+    int ret = 0;
+
+    trace_ram_block_prealloc(rb->idstr, rb->max_length, n, populate);
+    if (n == 1 && populate) {
+        if (madvise(rb->host, rb->max_length, MADV_POPULATE_WRITE) < 0) {
+            ret = -errno;
+        }
+        goto out;
+    }
+    qemu_mutex_init(&ctx.lock);
+    qemu_cond_init(&ctx.cond);
+    t = g_new0(PreallocThread, n);
+    for (unsigned i = 0; i < n; i++) {
+        size_t pages = npages / n + (i < npages % n);
+
+        t[i] = (PreallocThread) {
+            .addr = addr, .len = pages * ps, .page_size = ps,
+            .populate = populate, .ctx = &ctx,
+        };
+        qemu_thread_create(&t[i].thread, "touch_pages", prealloc_thread,
+                           &t[i], QEMU_THREAD_JOINABLE);
+        addr += pages * ps;
+    }
+    qemu_mutex_lock(&ctx.lock);
+    ctx.all_created = true;
+    qemu_cond_broadcast(&ctx.cond);
+    qemu_mutex_unlock(&ctx.lock);
+    for (unsigned i = 0; i < n; i++) {
+        qemu_thread_join(&t[i].thread);
+        if (t[i].ret) {
+            ret = t[i].ret;
+        }
+    }
+    qemu_cond_destroy(&ctx.cond);
+    qemu_mutex_destroy(&ctx.lock);
+out:
+    if (ret) {
+        error_setg_errno(errp, -ret, "qemu_prealloc_mem: preallocating "
+                         "memory failed");
+        return false;
     }
     rb->flags |= RAM_PREALLOC;
     return true;

@@ -753,6 +753,39 @@ static bool create_monitors(Error **errp)
     return true;
 }
 
+/*
+ * -machine mem-merge=on|off, dump-guest-core=on|off and -smp: QEMU knows
+ * the machine before it creates memory backends, whose merge, dump and
+ * prealloc-threads default to them; so they are read before the objects
+ * (the rest of -machine waits for create_machine()).
+ */
+static bool parse_smp(unsigned *ncpus, Error **errp);
+
+static bool configure_machine_memory(Error **errp)
+{
+    bool merge = true, dump = true;
+    unsigned cpus = 1;
+    CmdlineOpt *co;
+    Error *err = NULL;
+
+    FOREACH_OPT(co, OPT_MACHINE) {
+        g_autoptr(QemuOpts) o = parse_opts(co, "type", errp);
+
+        if (!o) {
+            return false;
+        }
+        if (!qemu_opt_get_bool(o, "mem-merge", merge, &merge, &err) ||
+            !qemu_opt_get_bool(o, "dump-guest-core", dump, &dump, &err)) {
+            return opt_fail_err(co, err, errp);
+        }
+    }
+    if (!parse_smp(&cpus, errp)) {
+        return false;
+    }
+    host_memory_backend_set_machine_opts(merge, dump, cpus);
+    return true;
+}
+
 static bool create_objects(Error **errp)
 {
     CmdlineOpt *co;
@@ -1026,7 +1059,9 @@ static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
     if (accel && !g_str_equal(accel, "qtest") && !g_str_equal(accel, "kvm")) {
         return opt_fail(co, errp, "invalid accelerator %s", accel);
     }
+    /* (Read by configure_machine_memory().) */
     qemu_opt_get(o, "dump-guest-core");
+    qemu_opt_get(o, "mem-merge");
     dtb = qemu_opt_get(o, "dumpdtb");
     if (dtb) {
         g_free(*dumpdtb);
@@ -1264,6 +1299,7 @@ static bool (*const configure_steps[])(Error **errp) = {
     configure_misc,
     create_chardevs,
     create_monitors,
+    configure_machine_memory,
     create_objects,
     configure_drives,
     configure_accelerator,

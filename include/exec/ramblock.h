@@ -72,8 +72,20 @@ RAMBlock *qemu_ram_alloc_from_path(const char *idstr, uint64_t size,
                                    const char *mem_path, bool share,
                                    bool readonly_ok, Error **errp);
 void qemu_ram_free(RAMBlock *rb);
-/* Touches every page so it is allocated now (prealloc=on). */
-bool qemu_ram_prealloc(RAMBlock *rb, Error **errp);
+/*
+ * Allocates every page now (prealloc=on), with up to @max_threads
+ * threads (prealloc-threads); fails if the host cannot provide them.
+ */
+bool qemu_ram_prealloc(RAMBlock *rb, unsigned max_threads, Error **errp);
+
+/*
+ * -machine mem-merge=on|off and dump-guest-core=on|off (both on by
+ * default): the advice every block made later gets (physmem.c's design
+ * note).  Called once at start-up, before any block exists.
+ */
+void qemu_ram_set_machine_opts(bool mem_merge, bool dump_guest_core);
+bool qemu_ram_mem_merge(void);
+bool qemu_ram_dump_guest_core(void);
 
 /* Iteration in creation order; stops at the first non-zero return. */
 int qemu_ram_foreach_block(RAMBlockIterFunc func, void *opaque);

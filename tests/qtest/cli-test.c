@@ -66,6 +66,15 @@ static const BadCase bad_cases[] = {
     BAD("object-size-zero",
         "property 'size' of memory-backend-ram doesn't take value '0'",
         "-M", "none", "-object", "memory-backend-ram,id=m0,size=0"),
+    BAD("object-prealloc-threads-zero",
+        "-object memory-backend-ram,id=m0,size=8M,prealloc-threads=0: "
+        "property 'prealloc-threads' of memory-backend-ram doesn't take "
+        "value '0'",
+        "-M", "none", "-object",
+        "memory-backend-ram,id=m0,size=8M,prealloc-threads=0"),
+    BAD("machine-mem-merge-not-bool",
+        "-M none,mem-merge=maybe: Parameter 'mem-merge' expects 'on' or "
+        "'off'", "-M", "none,mem-merge=maybe"),
     BAD("object-unknown-type",
         "-object bogus-type,id=x: "
         "Parameter 'qom-type' does not accept value 'bogus-type'",

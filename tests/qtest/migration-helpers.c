@@ -4,6 +4,7 @@
 #include "migration-helpers.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,6 +279,47 @@ bool have_userfaultfd(void)
         return false;
     }
     return true;
+}
+
+char *ram_vmflags(pid_t pid, uint64_t size, uint64_t *rss)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/smaps", (int)pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    char *found = NULL;
+    unsigned matches = 0;
+    bool in = false;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        unsigned long long start, end, kb;
+
+        /* (No field name is hex digits and a dash.) */
+        if (sscanf(*l, "%llx-%llx ", &start, &end) == 2) {
+            in = end - start == size;
+            matches += in;
+        } else if (in && rss && sscanf(*l, "Rss: %llu kB", &kb) == 1) {
+            *rss = kb * 1024;
+        } else if (in && g_str_has_prefix(*l, "VmFlags:")) {
+            g_free(found);
+            found = g_strdup(g_strstrip(*l + strlen("VmFlags:")));
+        }
+    }
+    if (matches != 1) {
+        g_test_message("%u mappings of 0x%" PRIx64 " bytes in %s", matches,
+                       size, path);
+        g_assert_cmpuint(matches, ==, 1);
+    }
+    g_assert_nonnull(found);
+    return found;
+}
+
+bool vmflags_has(const char *flags, const char *flag)
+{
+    g_auto(GStrv) v = g_strsplit(flags, " ", -1);
+
+    return g_strv_contains((const char *const *)v, flag);
 }
 
 bool free_huge_pages(unsigned need)

@@ -83,6 +83,15 @@ char *capture_path(const char *name);
  */
 bool have_userfaultfd(void);
 
+/*
+ * The mapping of @size bytes (guest RAM: nothing else in a ferry process
+ * is that large) in /proc/@pid/smaps: its VmFlags (e.g. "rd wr mr mw me
+ * hg") and Rss in bytes.  Fails the test unless exactly one matches.
+ */
+char *ram_vmflags(pid_t pid, uint64_t size, uint64_t *rss);
+/* Whether the space-separated @flags contain the two-letter @flag. */
+bool vmflags_has(const char *flags, const char *flag);
+
 /* Whether at least @need 2 MiB huge pages are free. */
 bool free_huge_pages(unsigned need);
 /*

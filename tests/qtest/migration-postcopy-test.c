@@ -108,6 +108,27 @@ static void check_switch(PostcopyPair *p)
     g_assert_cmpstr(st, ==, "running");
 }
 
+/*
+ * The destination's RAM is MADV_NOHUGEPAGE from the first DISCARD (or
+ * LISTEN) until postcopy ends, then MADV_HUGEPAGE again, as in QEMU 7.2
+ * (VmFlags show it whatever the host's THP mode).
+ */
+static void check_dst_thp(PostcopyPair *p, bool done)
+{
+    g_autofree char *flags = NULL;
+
+    if (!g_file_test("/sys/kernel/mm/transparent_hugepage",
+                     G_FILE_TEST_IS_DIR)) {
+        g_test_message("no THP in this kernel: advice not checked");
+        return;
+    }
+    flags = ram_vmflags(qtest_pid(p->dst), p->ram, NULL);
+    g_test_message("destination RAM %s: VmFlags %s",
+                   done ? "after completion" : "while listening", flags);
+    g_assert_cmpint(vmflags_has(flags, "hg"), ==, done);
+    g_assert_cmpint(vmflags_has(flags, "nh"), ==, !done);
+}
+
 static void test_postcopy_immediate(void)
 {
     PostcopyPair p = { 0 };
@@ -212,6 +233,7 @@ static void test_postcopy_on_demand(void)
     wait_for_migration_status(p.src, "active");
     qtest_qmp_assert_success(p.src, "{'execute': 'migrate-start-postcopy'}");
     check_switch(&p);
+    check_dst_thp(&p, false);
     for (int i = 0; i < 64; i++) {
         uint64_t off = ((uint64_t)i * 3001 * 4096) % p.pat_len;
         uint8_t got[64];
@@ -238,6 +260,7 @@ static void test_postcopy_on_demand(void)
                                                       "ram"),
                         "postcopy-requests"), >, 0);
     check_dst_memory(&p, NULL);
+    check_dst_thp(&p, true);
     pair_finish(&p);
 }
 
