@@ -422,18 +422,15 @@ static void *handshake_thread(void *opaque)
 }
 
 /*
- * Hands a new channel to @fn: at once, or after a TLS handshake in a
- * thread.  Returns false when @fn has all it needs.
+ * Runs a new channel's TLS handshake in a thread, which then hands it to
+ * @fn and decides what the listener does next.
  */
-static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
-                             unsigned gen)
+static void start_handshake(MigChannel *c, MigrationIncomingFn *fn,
+                            unsigned gen)
 {
     Handshake *h;
     QemuThread thread;
 
-    if (!migration_tls_enabled()) {
-        return fn(c);
-    }
     h = g_new0(Handshake, 1);
     h->c = c;
     h->fn = fn;
@@ -446,7 +443,6 @@ static bool incoming_channel(MigChannel *c, MigrationIncomingFn *fn,
     qemu_mutex_unlock(&listener.lock);
     qemu_thread_create(&thread, "mig/dst/tls", handshake_thread, h,
                        QEMU_THREAD_DETACHED);
-    return true;
 }
 
 /* Shuts the handshakes in flight down and waits for them (lock held). */
@@ -489,7 +485,7 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
     socket_set_nodelay(cfd);
     if (migration_tls_enabled()) {
         /* The handshake thread decides what comes next. */
-        incoming_channel(link_channel(cfd), fn, gen);
+        start_handshake(link_channel(cfd), fn, gen);
         return G_SOURCE_CONTINUE;
     }
     if (fn(link_channel(cfd))) {
@@ -600,7 +596,11 @@ static void deliver_stream(void *opaque)
     DeferredStream *d = opaque;
 
     /* One stream only here (incoming.c refuses preempt without sockets). */
-    incoming_channel(d->ioc, d->fn, 0);
+    if (migration_tls_enabled()) {
+        start_handshake(d->ioc, d->fn, 0);
+    } else {
+        d->fn(d->ioc);
+    }
     g_free(d);
 }
 
