@@ -266,6 +266,28 @@ static bool jc_string(JsonCheck *c, GString *raw)
 
 static bool jc_value(JsonCheck *c, int depth);
 
+/*
+ * A member's value (an array element) and what follows it: -1 after a
+ * ',' (another comes), else whether @close ended the container.
+ */
+static int jc_member_end(JsonCheck *c, int depth, char close)
+{
+    if (!jc_value(c, depth + 1)) {
+        return false;
+    }
+    jc_ws(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        return -1;
+    }
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return true;
+    }
+    return close == '}' ? jc_fail(c, "expected ',' or '}'")
+                        : jc_fail(c, "expected ',' or ']'");
+}
+
 static bool jc_object(JsonCheck *c, int depth)
 {
     g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash,
@@ -280,6 +302,7 @@ static bool jc_object(JsonCheck *c, int depth)
     }
     for (;;) {
         GString *key = g_string_new(NULL);
+        int done;
 
         jc_ws(c);
         if (!jc_string(c, key)) {
@@ -295,19 +318,10 @@ static bool jc_object(JsonCheck *c, int depth)
             return jc_fail(c, "expected ':'");
         }
         c->p++;
-        if (!jc_value(c, depth + 1)) {
-            return false;
+        done = jc_member_end(c, depth, '}');
+        if (done >= 0) {
+            return done;
         }
-        jc_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            return true;
-        }
-        return jc_fail(c, "expected ',' or '}'");
     }
 }
 
@@ -320,19 +334,11 @@ static bool jc_array(JsonCheck *c, int depth)
         return true;
     }
     for (;;) {
-        if (!jc_value(c, depth + 1)) {
-            return false;
+        int done = jc_member_end(c, depth, ']');
+
+        if (done >= 0) {
+            return done;
         }
-        jc_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == ']') {
-            c->p++;
-            return true;
-        }
-        return jc_fail(c, "expected ',' or ']'");
     }
 }
 
