@@ -363,13 +363,29 @@ class Perf:
                      str(vm.pid)], stdin=subprocess.DEVNULL,
                     stdout=logf, stderr=subprocess.STDOUT,
                     start_new_session=True))
-        # perf attaches to the threads after it has started.
-        time.sleep(0.5)
+        # perf attaches to the threads after it has started: wait until
+        # each holds its perf_event fds (or has exited), with a deadline.
+        deadline = time.monotonic() + 10
         for p in self.procs:
+            while p.poll() is None and not self.attached(p.pid):
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise BenchError('%s: perf record did not attach within '
+                                     '10 s (see %s)' % (tag, args.perf))
+                time.sleep(0.01)    # polling, with the deadline above
             if p.poll() is not None:
                 self.stop()
                 raise BenchError('%s: perf record exited with status %d '
                                  '(see %s)' % (tag, p.returncode, args.perf))
+
+    @staticmethod
+    def attached(pid):
+        fd_dir = '/proc/%d/fd' % pid
+        try:
+            return any(os.readlink(os.path.join(fd_dir, fd)) ==
+                       'anon_inode:[perf_event]' for fd in os.listdir(fd_dir))
+        except OSError:
+            return False
 
     def stop(self):
         for p in self.procs:
