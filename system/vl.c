@@ -29,6 +29,7 @@
 #include "authz/base.h"
 #include "sysemu/cpus.h"
 #include "sysemu/kvm.h"
+#include "sysemu/tcg.h"
 #include "sysemu/blockdev.h"
 #include "hw/boards.h"
 #include "ui/console.h"
@@ -161,9 +162,12 @@ static void help(void)
            "-mem-path FILE   back the default RAM with FILE (hugetlbfs "
            "allowed)\n"
            "-mem-prealloc    preallocate the default RAM\n"
-           "-accel qtest|kvm accelerator (qtest: no vCPUs, the default; "
+           "-accel qtest|kvm|tcg accelerator (qtest: no vCPUs, the default; "
            "kvm: run the\n"
-           "                 guest's vCPUs under /dev/kvm)\n"
+           "                 guest's vCPUs under /dev/kvm; tcg: ferry's x86 "
+           "interpreter);\n"
+           "                 repeat it for a fallback chain: -accel kvm "
+           "-accel tcg\n"
            "-smp [cpus=]N    number of vCPUs (pc-lite: 1)\n"
            "-drive file=IMG,format=raw[,if=ide|none][,index=N]  a raw disk "
            "image\n"
@@ -297,7 +301,7 @@ static void print_machines(void)
 
 static void print_accels(void)
 {
-    printf("Accelerators supported in ferry:\nqtest\nkvm\n");
+    printf("Accelerators supported in ferry:\nqtest\nkvm\ntcg\n");
 }
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -865,13 +869,27 @@ static void accel_failed(const CmdlineOpt *co, Error **last, Error *err)
     opt_fail_err(co, err, last);
 }
 
-/* -accel NAME: true if NAME works (in check mode: if kvm might). */
-static bool try_accel(const CmdlineOpt *co, const char *name, bool *kvm,
+/*
+ * -accel NAME: true if NAME works (in check mode: if kvm might).  *@vcpus
+ * says an accelerator that runs vCPUs (kvm, tcg) was set up.
+ */
+static bool try_accel(const CmdlineOpt *co, const char *name, bool *vcpus,
                       Error **last)
 {
     Error *err = NULL;
 
     if (name && g_str_equal(name, "qtest")) {
+        return true;
+    }
+    if (name && g_str_equal(name, "tcg")) {
+        if (vl.check_only) {
+            return true;
+        }
+        if (!tcg_accel_ops_init(&err)) {
+            accel_failed(co, last, err);
+            return false;
+        }
+        *vcpus = true;
         return true;
     }
     if (!name || !g_str_equal(name, "kvm")) {
@@ -890,12 +908,15 @@ static bool try_accel(const CmdlineOpt *co, const char *name, bool *kvm,
         accel_failed(co, last, err);
         return false;
     }
-    *kvm = true;
+    *vcpus = true;
     return true;
 }
 
-/* -machine accel=kvm is the older spelling of -accel kvm. */
-static bool machine_accel(bool *any, bool *kvm, Error **errp)
+/*
+ * -machine accel=kvm is the older spelling of -accel kvm; as in QEMU,
+ * accel=kvm:tcg is a fallback chain.
+ */
+static bool machine_accel(bool *any, bool *vcpus, Error **errp)
 {
     CmdlineOpt *co;
     Error *last = NULL;
@@ -909,11 +930,21 @@ static bool machine_accel(bool *any, bool *kvm, Error **errp)
             return false;
         }
         a = qemu_opt_get(o, "accel");
-        if (a && g_str_equal(a, "kvm")) {
+        if (a && (strstr(a, "kvm") || strstr(a, "tcg"))) {
+            g_auto(GStrv) names = g_strsplit(a, ":", -1);
+            bool ok = false;
+
             *any = true;
-            if (!try_accel(co, a, kvm, &last)) {
+            for (int i = 0; names[i] && !ok; i++) {
+                ok = try_accel(co, names[i], vcpus, &last);
+            }
+            if (!ok) {
                 error_propagate(errp, last);
                 return false;
+            }
+            if (last) {
+                report_nonfatal(last);
+                last = NULL;
             }
         }
     }
@@ -924,7 +955,7 @@ static bool configure_accelerator(Error **errp)
 {
     CmdlineOpt *co;
     Error *last = NULL;
-    bool any = false, ok = false, kvm = false;
+    bool any = false, ok = false, vcpus = false;
 
     FOREACH_OPT(co, OPT_ACCEL) {
         g_autoptr(QemuOpts) o = NULL;
@@ -944,7 +975,7 @@ static bool configure_accelerator(Error **errp)
             error_free(last);
             return info_exit(print_accels);
         }
-        ok = try_accel(co, name, &kvm, &last);
+        ok = try_accel(co, name, &vcpus, &last);
     }
     if (ok && last) {
         report_nonfatal(last);      /* tried before the one that works */
@@ -954,10 +985,10 @@ static bool configure_accelerator(Error **errp)
         error_propagate(errp, last);
         return false;
     }
-    if (!any && !machine_accel(&any, &kvm, errp)) {
+    if (!any && !machine_accel(&any, &vcpus, errp)) {
         return false;
     }
-    if (!kvm && !vl.check_only) {
+    if (!vcpus && !vl.check_only) {
         qtest_accel_init();
     }
     return true;
@@ -1056,8 +1087,25 @@ static bool machine_opts(const CmdlineOpt *co, char **type, char **memdev,
         *memdev = g_strdup(m);
     }
     accel = qemu_opt_get(o, "accel");
-    if (accel && !g_str_equal(accel, "qtest") && !g_str_equal(accel, "kvm")) {
-        return opt_fail(co, errp, "invalid accelerator %s", accel);
+    if (accel) {
+        /* A fallback chain (kvm:tcg) needs one name ferry knows. */
+        g_auto(GStrv) names = g_strsplit(accel, ":", -1);
+        const char *bad = NULL;
+        bool known = false;
+
+        for (int i = 0; names[i]; i++) {
+            if (g_str_equal(names[i], "qtest") ||
+                g_str_equal(names[i], "kvm") ||
+                g_str_equal(names[i], "tcg")) {
+                known = true;
+            } else if (!bad) {
+                bad = names[i];
+            }
+        }
+        if (!known) {
+            return opt_fail(co, errp, "invalid accelerator %s",
+                            bad ? bad : accel);
+        }
     }
     /* (Read by configure_machine_memory().) */
     qemu_opt_get(o, "dump-guest-core");

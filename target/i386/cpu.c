@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "target/i386/cpu.h"
 #include "sysemu/kvm.h"
+#include "sysemu/tcg.h"
 #include "migration/vmstate.h"
 #include "migration/register.h"
 #include "qemu/error-report.h"
@@ -40,6 +41,9 @@ static int x86_cpu_pre_save(void *opaque)
         error_report_err(err);
         return -EIO;
     }
+    if (tcg_enabled()) {
+        x86_tcg_cpu_sync_state(cpu);
+    }
     cpu->env.halted = cpu->parent_obj.halted;
     trace_x86_cpu_save(cpu->parent_obj.cpu_index, cpu->env.rip);
     return 0;
@@ -55,6 +59,9 @@ static int x86_cpu_post_load(void *opaque, int version_id)
                                                         &err)) {
         error_report_err(err);
         return -EIO;
+    }
+    if (tcg_enabled()) {
+        x86_tcg_cpu_post_load(cpu);
     }
     cpu->parent_obj.halted = cpu->env.halted;
     return 0;
@@ -135,6 +142,9 @@ X86CPU *x86_cpu_new(Error **errp)
     cs->kvm_fd = -1;
     qemu_cpu_add(cs);
     if (kvm_enabled() && !kvm_start_vcpu(cs, errp)) {
+        return NULL;
+    }
+    if (tcg_enabled() && !tcg_start_vcpu(cs, errp)) {
         return NULL;
     }
     vmstate_register(cs->cpu_index, &vmstate_x86_cpu, cpu);

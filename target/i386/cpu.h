@@ -107,6 +107,8 @@ typedef struct CPUX86State {
 typedef struct X86CPU {
     CPUState parent_obj;        /* first: X86_CPU() relies on it */
     CPUX86State env;
+    /* The interpreter's per-vCPU state under -accel tcg, else NULL. */
+    struct X86TCGState *tcg;
 } X86CPU;
 
 static inline X86CPU *X86_CPU(CPUState *cs)
@@ -128,6 +130,13 @@ void x86_cpu_reset_boot_sector(X86CPU *cpu, uint8_t boot_drive);
  * wraps it with the KVM synchronisation hooks (cpu.c).
  */
 extern const struct VMStateDescription vmstate_x86_env;
+
+/*
+ * -accel tcg (target/i386/tcg/tcg-cpu.c): the running TSC into its MSR
+ * slot before the "cpu" section is saved, and back after it is loaded.
+ */
+void x86_tcg_cpu_sync_state(X86CPU *cpu);
+void x86_tcg_cpu_post_load(X86CPU *cpu);
 extern const struct VMStateDescription vmstate_x86_xsave;
 
 #endif

@@ -20,8 +20,14 @@
  * which the source guest must still be running.  Besides: the guest
  * takes the end of its range from pc-lite's device tree (-m 64M).
  *
- * Needs /dev/kvm (and userfaultfd for the postcopy cases); skipped with
- * the reason otherwise.
+ * The same source builds two programs.  migration-kvm-test (suite kvm)
+ * runs the cases under -accel kvm, plus migrations between a KVM ferry
+ * and an interpreter ferry (-accel tcg) in both directions; it needs
+ * /dev/kvm (and userfaultfd for the postcopy cases), skipped with the
+ * reason otherwise.  migration-tcg-test (suite tcg, built with
+ * FERRY_TEST_ACCEL_TCG) runs every case under -accel tcg, which needs
+ * nothing from the host, plus the interpreter's stop on an unknown
+ * instruction.
  */
 #include "migration-helpers.h"
 
@@ -40,7 +46,13 @@
 #define SCREEN_H        480
 #define PAINT_MUL       0x9e3779b1u
 
-static bool have_kvm(void)
+#ifdef FERRY_TEST_ACCEL_TCG
+#define ACCEL "tcg"
+#else
+#define ACCEL "kvm"
+#endif
+
+static bool have_dev_kvm(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -55,6 +67,12 @@ static bool have_kvm(void)
     return true;
 }
 
+/* The accelerator of this build: tcg needs nothing from the host. */
+static bool have_kvm(void)
+{
+    return g_str_equal(ACCEL, "tcg") || have_dev_kvm();
+}
+
 static char *bootblock(const char *name)
 {
     const char *dir = g_getenv("FERRY_BOOTBLOCKS");
@@ -67,15 +85,22 @@ typedef struct Guest {
     char *serial;
 } Guest;
 
-static void guest_start(Guest *g, const char *name, const char *extra)
+static void guest_start_accel(Guest *g, const char *name, const char *accel,
+                              const char *extra)
 {
     g_autofree char *img = bootblock("a-b-bootblock.img");
 
     g->serial = g_strdup_printf("%s/%s-serial-%d.txt", qtest_tmpdir(), name,
                                 getpid());
-    g->qts = qtest_init_opts(NULL, "-name %s -M pc-lite -accel kvm -m 128M "
+    g->qts = qtest_init_opts(NULL, "-name %s -M pc-lite -accel %s -m 128M "
                              "-drive file=%s,format=raw -serial file:%s %s",
-                             name, img, g->serial, extra ? extra : "");
+                             name, accel, img, g->serial,
+                             extra ? extra : "");
+}
+
+static void guest_start(Guest *g, const char *name, const char *extra)
+{
+    guest_start_accel(g, name, ACCEL, extra);
 }
 
 static void guest_stop(Guest *g)
@@ -572,18 +597,133 @@ static void test_kvm_bad_destination(void)
     guest_stop(&src);
 }
 
+#ifdef FERRY_TEST_ACCEL_TCG
+static bool runstate_is_internal_error(void *opaque)
+{
+    g_autofree char *st = qtest_runstate(opaque);
+
+    return g_str_equal(st, "internal-error");
+}
+
+/*
+ * A boot sector whose third instruction is UD2: the interpreter stops the
+ * vCPU with a register dump and the bytes at CS:IP, and the VM goes to
+ * internal-error; the process keeps answering QMP.
+ */
+static void test_tcg_unknown_instruction(void)
+{
+    static const uint8_t code[] = {
+        0xfa,                   /* cli */
+        0xb8, 0x34, 0x12,       /* mov $0x1234, %ax */
+        0x0f, 0x0b,             /* ud2 */
+        0xf4,                   /* hlt */
+    };
+    g_autofree char *img = g_strdup_printf("%s/ud2-%d.img", qtest_tmpdir(),
+                                           getpid());
+    uint8_t sector[512] = { 0 };
+    QTestOptions opts = { .capture_stderr = true };
+    QTestState *qts;
+    g_autofree char *st = NULL;
+    const char *err;
+
+    memcpy(sector, code, sizeof(code));
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    g_assert_true(g_file_set_contents(img, (const char *)sector,
+                                      sizeof(sector), NULL));
+    qts = qtest_init_opts(&opts, "-M pc-lite -accel tcg -m 8M -vga none "
+                          "-drive file=%s,format=raw", img);
+    /* (It may stop before QMP is connected: poll, not the STOP event.) */
+    if (!qtest_poll_until(runstate_is_internal_error, qts,
+                          qtest_timeout() * 1000)) {
+        g_test_message("the VM did not reach internal-error in %d s",
+                       qtest_timeout());
+        g_assert_not_reached();
+    }
+    st = qtest_runstate(qts);
+    g_assert_cmpstr(st, ==, "internal-error");
+    err = qtest_stderr(qts);
+    g_test_message("ferry said: %s", err);
+    g_assert_nonnull(strstr(err, "unknown instruction at 0000:00007c04"));
+    g_assert_nonnull(strstr(err, "EAX=00001234"));
+    g_assert_nonnull(strstr(err, "EIP=00007c04"));
+    g_assert_nonnull(strstr(err, "CS =0000 00000000 0000ffff"));
+    g_assert_nonnull(strstr(err, "<0f> 0b f4"));
+    qtest_quit(qts);
+    unlink(img);
+}
+#else
+/*
+ * The running guest moves from a KVM ferry to an interpreter ferry with
+ * precopy, and from there back to KVM with postcopy: the "cpu" section is
+ * the same under both accelerators.
+ */
+static void test_kvm_tcg_round_trip(void)
+{
+    Guest a = { 0 }, b = { 0 }, c = { 0 };
+    g_autofree char *sock1 = g_strdup_printf("%s/kvm-tcg-%d.sock",
+                                             qtest_tmpdir(), getpid());
+    g_autofree char *sock2 = g_strdup_printf("%s/tcg-kvm-%d.sock",
+                                             qtest_tmpdir(), getpid());
+    g_autofree char *in1 = g_strdup_printf("-incoming unix:%s", sock1);
+    g_autofree char *in2 = g_strdup_printf("-incoming unix:%s", sock2);
+    g_autofree char *uri1 = g_strdup_printf("unix:%s", sock1);
+    g_autofree char *uri2 = g_strdup_printf("unix:%s", sock2);
+
+    if (!have_dev_kvm() || !have_userfaultfd()) {
+        return;
+    }
+    guest_start_accel(&a, "kvm-src", "kvm", NULL);
+    guest_start_accel(&b, "tcg-mid", "tcg", in1);
+    wait_for_passes(&a, 3);
+    /* KVM -> interpreter, precopy. */
+    migrate_set_parameter_int(a.qts, "max-bandwidth", 4ull << 30);
+    migrate_set_parameter_int(a.qts, "downtime-limit", 5000);
+    migrate_qmp(a.qts, uri1);
+    wait_for_migration_complete(a.qts);
+    wait_for_migration_complete(b.qts);
+    check_destination_runs(&a, &b);
+    guest_stop(&a);
+
+    /* Interpreter -> KVM, postcopy from the start. */
+    qtest_qmp_assert_success(b.qts, "{'execute': 'cont'}");
+    wait_for_passes(&b, 2);
+    guest_start_accel(&c, "kvm-dst", "kvm", in2);
+    migrate_set_capability(b.qts, "postcopy-ram", true);
+    migrate_set_capability(c.qts, "postcopy-ram", true);
+    migrate_set_parameter_int(b.qts, "max-postcopy-bandwidth", 32 << 20);
+    migrate_qmp(b.qts, uri2);
+    qtest_qmp_assert_success(b.qts,
+                             "{'execute': 'migrate-start-postcopy'}");
+    wait_for_migration_complete(b.qts);
+    wait_for_migration_complete(c.qts);
+    check_destination_runs(&b, &c);
+    guest_stop(&b);
+    guest_stop(&c);
+}
+#endif
+
+static void add_test(const char *name, GTestFunc fn)
+{
+    g_autofree char *path = g_strdup_printf("/migration/%s/%s", ACCEL, name);
+
+    g_test_add_func(path, fn);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/migration/kvm/boot", test_kvm_boot);
-    g_test_add_func("/migration/kvm/dtb-ram-range", test_kvm_dtb_ram_range);
-    g_test_add_func("/migration/kvm/precopy", test_kvm_precopy);
-    g_test_add_func("/migration/kvm/precopy-then-postcopy",
-                   test_kvm_precopy_then_postcopy);
-    g_test_add_func("/migration/kvm/postcopy", test_kvm_postcopy);
-    g_test_add_func("/migration/kvm/postcopy-source-killed",
-                    test_kvm_postcopy_source_killed);
-    g_test_add_func("/migration/kvm/bad-destination",
-                   test_kvm_bad_destination);
+    add_test("boot", test_kvm_boot);
+    add_test("dtb-ram-range", test_kvm_dtb_ram_range);
+    add_test("precopy", test_kvm_precopy);
+    add_test("precopy-then-postcopy", test_kvm_precopy_then_postcopy);
+    add_test("postcopy", test_kvm_postcopy);
+    add_test("postcopy-source-killed", test_kvm_postcopy_source_killed);
+    add_test("bad-destination", test_kvm_bad_destination);
+#ifdef FERRY_TEST_ACCEL_TCG
+    add_test("unknown-instruction", test_tcg_unknown_instruction);
+#else
+    add_test("tcg-round-trip", test_kvm_tcg_round_trip);
+#endif
     return g_test_run();
 }
