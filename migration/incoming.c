@@ -25,6 +25,13 @@
  * that accepts in its own thread, since the main loop may be stuck on a
  * missing page), and the new channels go to postcopy_incoming_recover().
  *
+ * multifd: every connection is told apart by its first bytes in a thread
+ * of its own (the main one may come after multifd's, and a hello may be
+ * slow): the main channel then starts loading as above, the others
+ * become multifd's channels (multifd-recv.c); the listener takes 1 + N
+ * connections.  The incoming thread tears multifd down when the load
+ * ends, as QEMU does: the source closes its side when it is done.
+ *
  * A failed load never leaves a half-loaded VM running: exiting is what
  * QEMU 7.2 does, and what management software expects.
  */
@@ -37,6 +44,7 @@
 #include "return-path.h"
 #include "postcopy-ram.h"
 #include "postcopy-preempt.h"
+#include "multifd.h"
 #include "migration/global_state.h"
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
@@ -239,6 +247,17 @@ void migration_incoming_prepare(MigrationIncomingState *mis)
     migration_incoming_set_error(mis, NULL);
 }
 
+/* multifd's channels are done with (shut down, joined, freed). */
+static void incoming_multifd_end(MigrationIncomingState *mis)
+{
+    MultiFDRecvState *mr;
+
+    qemu_mutex_lock(&mis->channel_lock);
+    mr = g_steal_pointer(&mis->multifd);
+    qemu_mutex_unlock(&mis->channel_lock);
+    multifd_recv_free(mr);
+}
+
 static void *incoming_thread(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
@@ -251,6 +270,7 @@ static void *incoming_thread(void *opaque)
     if (ret < 0 && !err) {
         error_setg(&err, "stream error %d", ret);
     }
+    incoming_multifd_end(mis);
     if (postcopy_incoming_listen_started(mis->postcopy)) {
         /*
          * Postcopy: RUN ended our part (the listen thread finishes), or
@@ -279,12 +299,20 @@ static bool incoming_process_main(QEMUFile *f)
     MigrationIncomingState *mis = migration_incoming_get_current();
     Error *err = NULL;
 
+    if (mis->from_src_file && migrate_multifd()) {
+        error_report("a second main channel came; ignoring it");
+        qemu_fclose(f);
+        return false;
+    }
     if (mis->from_src_file) {
         postcopy_incoming_preempt_channel(mis->postcopy, f);
         return false;
     }
     qemu_mutex_lock(&mis->channel_lock);
     mis->from_src_file = f;
+    if (mis->multifd) {
+        multifd_recv_set_main(mis->multifd, f);
+    }
     qemu_mutex_unlock(&mis->channel_lock);
     if (migrate_postcopy_preempt() &&
         !postcopy_preempt_check_uri(mis->uri ? mis->uri : "", &err)) {
@@ -317,6 +345,56 @@ static void incoming_process_bh(void *opaque)
     incoming_process_main(opaque);
 }
 
+typedef struct MultiFDAccept {
+    MultiFDRecvState *mr;
+    QEMUFile *f;
+} MultiFDAccept;
+
+/* multifd: what a connection is, told in a thread of its own. */
+static void *incoming_multifd_accept_thread(void *opaque)
+{
+    MultiFDAccept *a = opaque;
+    Error *err = NULL;
+
+    switch (multifd_recv_accept(a->mr, a->f, &err)) {
+    case MULTIFD_CHANNEL_MAIN:
+        main_loop_call(incoming_process_bh, a->f);
+        break;
+    case MULTIFD_CHANNEL_MULTIFD:
+        break;
+    case MULTIFD_CHANNEL_REFUSED:
+        error_report_err(err);
+        break;
+    }
+    multifd_recv_unref(a->mr);
+    g_free(a);
+    return NULL;
+}
+
+/* multifd: takes a connection; true while more are to come. */
+static bool incoming_process_multifd(QEMUFile *f)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    MultiFDAccept *a = g_new0(MultiFDAccept, 1);
+    QemuThread thread;
+    bool more;
+
+    qemu_mutex_lock(&mis->channel_lock);
+    if (!mis->multifd) {
+        mis->multifd = multifd_recv_new();
+        mis->multifd_accepted = 0;
+    }
+    a->mr = mis->multifd;
+    multifd_recv_ref(a->mr);
+    mis->multifd_accepted++;
+    more = mis->multifd_accepted < 1 + (unsigned)migrate_multifd_channels();
+    qemu_mutex_unlock(&mis->channel_lock);
+    a->f = f;
+    qemu_thread_create(&thread, "mig/dst/accept", incoming_multifd_accept_thread,
+                       a, QEMU_THREAD_DETACHED);
+    return more;
+}
+
 /*
  * A channel, from the main loop or from the thread that accepted it (or
  * ran its TLS handshake).  The preempt channel is taken in that thread:
@@ -330,6 +408,9 @@ static bool incoming_process(MigChannel *ioc)
     QEMUFile *f = qemu_file_new_input(ioc);
 
     mig_channel_unref(ioc);
+    if (migrate_multifd()) {
+        return incoming_process_multifd(f);
+    }
     if (bql_locked()) {
         return incoming_process_main(f);
     }
@@ -479,6 +560,8 @@ static void incoming_stop_load(MigrationIncomingState *mis)
     if (mis->from_src_file) {
         qemu_file_shutdown(mis->from_src_file);
     }
+    /* (A loader waiting at multifd's barrier gives up too.) */
+    multifd_recv_shutdown(mis->multifd);
     qemu_mutex_unlock(&mis->channel_lock);
     bql_unlock();
     qemu_thread_join(&mis->thread);
@@ -515,6 +598,8 @@ void migration_incoming_shutdown(void)
     if (!postcopy_incoming_listen_started(mis->postcopy)) {
         incoming_stop_load(mis);
     }
+    /* multifd channels that came without a main one to load them. */
+    incoming_multifd_end(mis);
     if (!mis->postcopy) {
         return;
     }

@@ -206,7 +206,7 @@ static void write_ram_stats(JSONWriter *w, MigrationState *s)
     json_writer_uint64(w, "postcopy-requests",
                        qatomic_read(&st->postcopy_requests));
     json_writer_uint64(w, "page-size", TARGET_PAGE_SIZE);
-    json_writer_uint64(w, "multifd-bytes", 0);
+    json_writer_uint64(w, "multifd-bytes", qatomic_read(&st->multifd_bytes));
     json_writer_uint64(w, "pages-per-second",
                        qatomic_read(&s->pages_per_second));
     json_writer_uint64(w, "precopy-bytes", qatomic_read(&st->precopy_bytes));

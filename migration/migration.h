@@ -54,6 +54,7 @@ typedef struct MigrationStats {
     uint64_t postcopy_requests;
     uint64_t dirty_pages_rate;
     uint64_t remaining;             /* bytes still dirty */
+    uint64_t multifd_bytes;         /* bytes on the multifd channels */
 } MigrationStats;
 
 /*
@@ -66,6 +67,8 @@ typedef struct MigrationStats {
 typedef struct RPReader RPReader;
 typedef struct RPWriter RPWriter;
 typedef struct PostcopyIncoming PostcopyIncoming;
+typedef struct MultiFDSendState MultiFDSendState;
+typedef struct MultiFDRecvState MultiFDRecvState;
 
 typedef struct MigrationState {
     int state;                      /* MigrationStatus, atomic */
@@ -81,6 +84,7 @@ typedef struct MigrationState {
     QemuMutex qemu_file_lock;
     QEMUFile *to_dst_file;
     QEMUFile *postcopy_qemufile_src;    /* postcopy-preempt's second */
+    MultiFDSendState *multifd;          /* multifd's channels, or NULL */
     RPReader *rp;                   /* migration thread */
     /*
      * The first error of the migration, or of the current link once
@@ -177,6 +181,12 @@ typedef struct MigrationIncomingState {
      * channels close).  channel_lock.
      */
     bool accepts_preempt;
+    /*
+     * multifd (channel_lock): its channels, made at the first connection
+     * of the migration, and the connections accepted so far.
+     */
+    MultiFDRecvState *multifd;
+    unsigned multifd_accepted;
     RPWriter *rp;
     QemuThread thread;              /* the incoming (load) thread */
     bool thread_created;

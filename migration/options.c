@@ -40,6 +40,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_POSTCOPY_RAM] = true,
     [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true,
     [MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] = true,
+    [MIGRATION_CAPABILITY_MULTIFD] = true,
 };
 
 static const MigrateOptionsHooks *hooks;
@@ -108,6 +109,7 @@ void migrate_options_init(const MigrateOptionsHooks *h)
         .preempt_pre_7_2 = true,
         .postcopy_cpu_latency = -1,
         .link_timeout_ms = 30000,
+        .multifd_flush_after_each_section = true,
     };
 }
 
@@ -123,12 +125,52 @@ bool migrate_set_global_property(const char *name, const char *value,
         { "send-section-footer", &props.send_section_footer },
         { "send-switchover-start", &props.send_switchover_start },
         { "x-preempt-pre-7-2", &props.preempt_pre_7_2 },
+        { "multifd-flush-after-each-section",
+          &props.multifd_flush_after_each_section },
+        { "x-multifd", &capabilities[MIGRATION_CAPABILITY_MULTIFD] },
+    };
+    /* (Start-up, before any other thread: no lock.) */
+    static const struct {
+        const char *name;
+        int64_t *field;
+        int64_t min, max;
+    } int_props[] = {
+        { "multifd-channels", &params.multifd_channels, 1, 255 },
+        { "multifd-zlib-level", &params.multifd_zlib_level, 0, 9 },
+        { "multifd-zstd-level", &params.multifd_zstd_level, 0, 20 },
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(bool_props); i++) {
         if (g_str_equal(bool_props[i].name, name)) {
             return qapi_bool_parse(name, value, bool_props[i].field, errp);
         }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(int_props); i++) {
+        int64_t v;
+
+        if (!g_str_equal(int_props[i].name, name)) {
+            continue;
+        }
+        if (qemu_strtoi64(value, NULL, 0, &v) < 0 || v < int_props[i].min ||
+            v > int_props[i].max) {
+            error_setg(errp, "Parameter '%s' expects a value between %"
+                       PRId64 " and %" PRId64, name, int_props[i].min,
+                       int_props[i].max);
+            return false;
+        }
+        *int_props[i].field = v;
+        return true;
+    }
+    if (g_str_equal(name, "multifd-compression")) {
+        if (strcmp(value, "none") && strcmp(value, "zlib") &&
+            strcmp(value, "zstd")) {
+            error_setg(errp, "Parameter 'multifd-compression' does not "
+                       "accept value '%s'", value);
+            return false;
+        }
+        g_free(params.multifd_compression);
+        params.multifd_compression = g_strdup(value);
+        return true;
     }
     if (g_str_equal(name, "tls-creds") || g_str_equal(name, "tls-hostname") ||
         g_str_equal(name, "tls-authz")) {
@@ -234,6 +276,30 @@ bool migrate_postcopy_preempt(void)
     return capabilities[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT];
 }
 
+bool migrate_multifd(void)
+{
+    return capabilities[MIGRATION_CAPABILITY_MULTIFD];
+}
+
+/* (Parameters that only change while no migration runs: no lock.) */
+int migrate_multifd_channels(void)
+{
+    return params.multifd_channels;
+}
+
+char *migrate_multifd_compression(void)
+{
+    QEMU_LOCK_GUARD(&params_lock);
+    return g_strdup(params.multifd_compression);
+}
+
+int migrate_multifd_level(const char *method)
+{
+    QEMU_LOCK_GUARD(&params_lock);
+    return g_str_equal(method, "zstd") ? params.multifd_zstd_level :
+           params.multifd_zlib_level;
+}
+
 uint64_t migrate_max_bandwidth(void)
 {
     QEMU_LOCK_GUARD(&params_lock);
@@ -275,6 +341,15 @@ static bool caps_check(const bool *old, const bool *new, Error **errp)
     if (new[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
         !new[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
         error_setg(errp, "Postcopy preempt requires postcopy-ram");
+        return false;
+    }
+    /*
+     * QEMU 7.2 accepts the pair and aborts when postcopy ends; 10.x
+     * refuses it, with this message.
+     */
+    if (new[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        new[MIGRATION_CAPABILITY_MULTIFD]) {
+        error_setg(errp, "Postcopy is not yet compatible with multifd");
         return false;
     }
     if (new[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
@@ -446,6 +521,13 @@ static bool params_check(const MigrationParameters *n, Error **errp)
     } else if (n->multifd_channels < 1) {
         error_setg(errp, "Parameter 'multifd_channels' expects a value "
                    "between 1 and 255");
+    } else if (n->multifd_zlib_level > 9) {
+        /* (7.2 takes the level and silently keeps the old one; 10.x.) */
+        error_setg(errp, "Parameter 'multifd_zlib_level' expects a value "
+                   "between 0 and 9");
+    } else if (n->multifd_zstd_level > 20) {
+        error_setg(errp, "Parameter 'multifd_zstd_level' expects a value "
+                   "between 0 and 20");
     } else if (n->xbzrle_cache_size < TARGET_PAGE_SIZE ||
                !QEMU_IS_POW2(n->xbzrle_cache_size)) {
         error_setg(errp, "Parameter 'xbzrle_cache_size' expects a power of "

@@ -85,6 +85,12 @@ typedef struct MigrationProperties {
      * peer has this deadline (docs/system/migration.rst).
      */
     int64_t link_timeout_ms;
+    /*
+     * multifd's barrier at the end of every RAM section (QEMU 7.2; the
+     * default), or a MULTIFD_FLUSH record instead (off: what an 8.1+
+     * destination without this property set expects).
+     */
+    bool multifd_flush_after_each_section;
 } MigrationProperties;
 
 /*
@@ -110,6 +116,10 @@ bool migrate_validate_uuid(void);
 bool migrate_pause_before_switchover(void);
 bool migrate_postcopy_blocktime(void);
 bool migrate_postcopy_preempt(void);
+bool migrate_multifd(void);
+int migrate_multifd_channels(void);
+char *migrate_multifd_compression(void);    /* a copy */
+int migrate_multifd_level(const char *method);
 uint64_t migrate_max_bandwidth(void);
 uint64_t migrate_max_postcopy_bandwidth(void);
 uint64_t migrate_downtime_limit(void);

@@ -49,6 +49,7 @@
 #include "savevm.h"
 #include "ram.h"
 #include "return-path.h"
+#include "multifd.h"
 #include "postcopy-preempt.h"
 #include "transport.h"
 #include "migration/global_state.h"
@@ -100,7 +101,12 @@ static int64_t now_ms(void)
 /* Bytes on the main channel, including links lost before a recovery. */
 static uint64_t transferred(MigrationState *s)
 {
-    return s->transferred_before + qemu_file_total_transferred(s->to_dst_file);
+    /* (s->multifd is the migration thread's, like this function.) */
+    if (s->multifd) {
+        qatomic_set(&s->stats.multifd_bytes, multifd_send_bytes(s->multifd));
+    }
+    return s->transferred_before + qemu_file_total_transferred(s->to_dst_file) +
+           qatomic_read(&s->stats.multifd_bytes);
 }
 
 static void set_file_rate_limit(MigrationState *s)
@@ -194,6 +200,9 @@ static void shutdown_channels(MigrationState *s)
     if (s->postcopy_qemufile_src) {
         qemu_file_shutdown(s->postcopy_qemufile_src);
     }
+    if (s->multifd) {
+        multifd_send_shutdown(s->multifd);
+    }
 }
 
 /* Installs a new main (or preempt) channel; cancel may shut it at once. */
@@ -204,6 +213,21 @@ static void set_channel(MigrationState *s, QEMUFile **slot, QEMUFile *f)
     if (f && qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
         qemu_file_shutdown(f);
     }
+}
+
+/* multifd's channels, after their last use (migration thread). */
+static void multifd_end(MigrationState *s)
+{
+    MultiFDSendState *ms;
+
+    if (!s->multifd) {
+        return;
+    }
+    qatomic_set(&s->stats.multifd_bytes, multifd_send_bytes(s->multifd));
+    qemu_mutex_lock(&s->qemu_file_lock);
+    ms = g_steal_pointer(&s->multifd);
+    qemu_mutex_unlock(&s->qemu_file_lock);
+    multifd_send_cleanup(ms);
 }
 
 /* Closes both channels (their users have stopped). */
@@ -595,6 +619,11 @@ static int migration_completion(MigrationState *s, int *cur, Error **errp)
     qemu_file_hold(s->to_dst_file, false);
     if (ret < 0) {
         return ret;
+    }
+    /* What the completion queued on multifd's channels goes out too. */
+    if (s->multifd && !multifd_send_drain(s->multifd)) {
+        qemu_file_get_error_obj(s->to_dst_file, errp);
+        return -EIO;
     }
     if (qemu_file_get_error_obj(s->to_dst_file, errp)) {
         return -EIO;
@@ -990,6 +1019,20 @@ static bool migration_setup(MigrationState *s, Error **errp)
         return false;
     }
     f = s->to_dst_file;
+    /* multifd's connections come after the main one (QEMU 7.2's order). */
+    if (migrate_multifd()) {
+        MultiFDSendState *ms = multifd_send_setup(s->uri, f, errp);
+
+        if (!ms) {
+            return false;
+        }
+        qemu_mutex_lock(&s->qemu_file_lock);
+        s->multifd = ms;
+        if (qatomic_read(&s->state) == MIGRATION_STATUS_CANCELLING) {
+            multifd_send_shutdown(ms);
+        }
+        qemu_mutex_unlock(&s->qemu_file_lock);
+    }
     if (migrate_return_path()) {
         rp_start(s, f);
     }
@@ -1150,6 +1193,7 @@ finish:
         shutdown_channels(s);
     }
     rp_stop(s);
+    multifd_end(s);
     migration_finish(s, cur, ok);
     close_channels(s);
     bql_lock();

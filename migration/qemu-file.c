@@ -547,6 +547,64 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
     return done;
 }
 
+size_t qemu_get_bufferv(QEMUFile *f, const struct iovec *iov, int n)
+{
+    size_t done = 0, off = 0;
+    int i = 0;
+
+    /* What is buffered first... */
+    while (i < n && f->buf_index < f->buf_len) {
+        size_t l = MIN(f->buf_len - f->buf_index, iov[i].iov_len - off);
+
+        memcpy((uint8_t *)iov[i].iov_base + off, f->buf + f->buf_index, l);
+        f->buf_index += l;
+        done += l;
+        off += l;
+        if (off == iov[i].iov_len) {
+            i++;
+            off = 0;
+        }
+    }
+    /* ... then straight into the caller's memory. */
+    while (i < n && !file_error(f)) {
+        struct iovec local[64];
+        int cnt = 0;
+        Error *err = NULL;
+        ssize_t r;
+
+        for (int j = i; j < n && cnt < (int)ARRAY_SIZE(local); j++, cnt++) {
+            local[cnt] = iov[j];
+            if (j == i) {
+                local[cnt].iov_base = (uint8_t *)iov[j].iov_base + off;
+                local[cnt].iov_len -= off;
+            }
+        }
+        r = mig_channel_readv(f->ioc, local, cnt, &err);
+        if (r < 0) {
+            set_io_error(f, -EIO, err);
+            break;
+        }
+        if (r == 0) {
+            set_eof(f);
+            break;
+        }
+        f->pos += r;
+        done += r;
+        while (r && i < n) {
+            size_t l = MIN((size_t)r, iov[i].iov_len - off);
+
+            r -= l;
+            off += l;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+    }
+    qatomic_set(&f->total_transferred, f->total_transferred + done);
+    return done;
+}
+
 size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size)
 {
     if (size <= IO_BUF_SIZE) {

@@ -55,6 +55,8 @@ size_t qemu_get_counted_string(QEMUFile *f, char buf[256]);
  * buffer (valid until the next read); falls back to copying into @buf's
  * original target when they are not contiguous.  Returns bytes available.
  */
+/* Reads exactly into @iov (straight into it once nothing is buffered). */
+size_t qemu_get_bufferv(QEMUFile *f, const struct iovec *iov, int n);
 size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size);
 /* Peeks without consuming: @size bytes at @offset from the read cursor. */
 size_t qemu_peek_buffer(QEMUFile *f, uint8_t **buf, size_t size,

@@ -10,7 +10,10 @@
  * dirty target pages of one host page go out together (huge pages).
  * Zero pages travel as ZERO records (never-populated anonymous pages are
  * known zero without reading them: ram_page_unpopulated); others are
- * written with qemu_put_buffer_async straight from guest memory, uncopied.
+ * written with qemu_put_buffer_async straight from guest memory, uncopied
+ * — or, with multifd, queued for its channels (multifd-send.c), which
+ * write them the same way; every RAM section then ends with multifd's
+ * barrier (ram_multifd_barrier()).
  *
  * Locking: the scan state and the bitmaps belong to the migration thread;
  * bitmap_mutex also covers them so that other threads (postcopy page
@@ -27,6 +30,7 @@
 #include "options.h"
 #include "savevm.h"
 #include "postcopy-ram.h"
+#include "multifd.h"
 #include "migration/register.h"
 #include "qemu/bufferiszero.h"
 #include "qemu/atomic.h"
@@ -192,12 +196,36 @@ static void ram_save_target_page(RAMSender *tx, QEMUFile *f, RAMBlock *rb,
         save_page_header(tx, f, rb, offset | RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
         qatomic_inc(&s->stats.duplicate);
+    } else if (s->multifd && tx == &ram_state.main_sender) {
+        /* (Never in postcopy: multifd with postcopy is refused.) */
+        multifd_queue_page(s->multifd, rb, offset);
+        qatomic_inc(&s->stats.normal);
+        ram_stat_bytes(s, TARGET_PAGE_SIZE);
     } else {
         save_page_header(tx, f, rb, offset | RAM_SAVE_FLAG_PAGE);
         qemu_put_buffer_async(f, p, TARGET_PAGE_SIZE);
         qatomic_inc(&s->stats.normal);
     }
     ram_stat_bytes(s, qemu_file_total_transferred(f) - before);
+}
+
+/*
+ * multifd's barrier, just before a RAM section's EOS: the destination
+ * places everything its channels carried so far before it reads on.
+ * With multifd-flush-after-each-section=off a MULTIFD_FLUSH record marks
+ * it instead (what 8.1+ destinations expect by default).  A failure is
+ * on the main channel's file already.
+ */
+static void ram_multifd_barrier(QEMUFile *f)
+{
+    MigrationState *s = migrate_get_current();
+
+    if (!s->multifd || !multifd_send_sync(s->multifd)) {
+        return;
+    }
+    if (!migrate_props()->multifd_flush_after_each_section) {
+        qemu_put_be64(f, RAM_SAVE_FLAG_MULTIFD_FLUSH);
+    }
 }
 
 /*
@@ -639,6 +667,7 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
             qemu_put_be64(f, rb->page_size);
         }
     }
+    ram_multifd_barrier(f);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     qemu_fflush(f);
     trace_ram_save_setup(total, qatomic_read(&rs->migration_dirty_pages));
@@ -679,7 +708,15 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
             break;
         }
     }
+    ram_multifd_barrier(f);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    /*
+     * With multifd the barrier must reach the destination now: its
+     * channels wait there, and ours, full, would wait for them.
+     */
+    if (migrate_get_current()->multifd) {
+        qemu_fflush(f);
+    }
     trace_ram_save_iterate(pages, qatomic_read(&rs->migration_dirty_pages),
                            done);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -707,6 +744,7 @@ static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
             qemu_fflush(f);
         }
     }
+    ram_multifd_barrier(f);
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     qemu_fflush(f);
     trace_ram_save_complete(pages);
@@ -1108,8 +1146,17 @@ static int ram_load(QEMUFile *f, void *opaque, int version_id, Error **errp)
         case RAM_SAVE_FLAG_PAGE:
             ret = ram_load_page(f, addr, flags, errp);
             break;
+        case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+            if (!mis->multifd) {
+                error_setg(errp, "Unknown combination of migration flags: "
+                           "0x%x", flags);
+                return -EINVAL;
+            }
+            ret = multifd_recv_sync(mis->multifd, true, errp);
+            break;
         case RAM_SAVE_FLAG_EOS:
-            return 0;
+            return mis->multifd ? multifd_recv_sync(mis->multifd, false, errp)
+                                : 0;
         case RAM_SAVE_FLAG_XBZRLE:
         case RAM_SAVE_FLAG_COMPRESS_PAGE:
             error_setg(errp, "RAM record with flags 0x%x needs a capability "

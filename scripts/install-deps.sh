@@ -7,7 +7,8 @@ PKGS="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev
 libjson-glib-dev libgnutls28-dev gnutls-bin systemtap-sdt-dev binutils python3
 qemu-system-x86
 clang libclang-rt-14-dev iproute2 nftables
-libpixman-1-dev libpng-dev libfdt-dev device-tree-compiler"
+libpixman-1-dev libpng-dev libfdt-dev device-tree-compiler
+zlib1g-dev libzstd-dev"
 
 missing=""
 for p in $PKGS; do
