@@ -345,6 +345,27 @@ static void incoming_process_bh(void *opaque)
     incoming_process_main(opaque);
 }
 
+/*
+ * Main loop: a connection was refused (a bad hello, or one that closed
+ * before saying anything).  A load that runs fails by itself (multifd
+ * shut its main channel down with the reason); without one the incoming
+ * migration fails now, as QEMU 10.x's does (7.2 sits with no status).
+ */
+static void incoming_multifd_refused_bh(void *opaque)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    Error *err = opaque;
+
+    if (mis->from_src_file || qatomic_read(&mis->state) !=
+                              MIGRATION_STATUS_NONE) {
+        error_free(err);
+        return;
+    }
+    migration_incoming_unlisten();
+    incoming_multifd_end(mis);
+    incoming_fail(mis, err);
+}
+
 typedef struct MultiFDAccept {
     MultiFDRecvState *mr;
     QEMUFile *f;
@@ -363,7 +384,8 @@ static void *incoming_multifd_accept_thread(void *opaque)
     case MULTIFD_CHANNEL_MULTIFD:
         break;
     case MULTIFD_CHANNEL_REFUSED:
-        error_report_err(err);
+        error_report("%s", error_get_pretty(err));
+        main_loop_call(incoming_multifd_refused_bh, err);
         break;
     }
     multifd_recv_unref(a->mr);

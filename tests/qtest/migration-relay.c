@@ -41,6 +41,7 @@ struct Relay {
     pthread_mutex_t lock;
     bool stall, cut, quit;
     uint64_t cut_after;
+    unsigned cut_one;               /* 1 + index of a connection to close */
     int efd;                        /* wakes the thread */
     int lfd;
     char *target;
@@ -144,6 +145,10 @@ static gpointer relay_thread(gpointer opaque)
         quit = r->quit;
         cut_after = r->cut_after;
         r->cut = false;
+        if (r->cut_one && r->cut_one <= r->nconns) {
+            conn_close(&r->conns[r->cut_one - 1]);
+            r->cut_one = 0;
+        }
         pthread_mutex_unlock(&r->lock);
         if (quit) {
             break;
@@ -263,6 +268,14 @@ void relay_stall(Relay *r, bool stall)
 {
     pthread_mutex_lock(&r->lock);
     r->stall = stall;
+    pthread_mutex_unlock(&r->lock);
+    relay_kick(r);
+}
+
+void relay_cut_one(Relay *r, unsigned index)
+{
+    pthread_mutex_lock(&r->lock);
+    r->cut_one = index + 1;
     pthread_mutex_unlock(&r->lock);
     relay_kick(r);
 }

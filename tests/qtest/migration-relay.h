@@ -25,6 +25,8 @@ Relay *relay_new(const char *listen_path, const char *target_path);
 void relay_cut(Relay *r);
 /* Stops forwarding (true) or resumes (false); nothing is closed. */
 void relay_stall(Relay *r, bool stall);
+/* Closes the connection accepted @index-th (from 0), if it is there. */
+void relay_cut_one(Relay *r, unsigned index);
 /* Cuts everything once @bytes have come from the source side (0: off). */
 void relay_cut_after(Relay *r, uint64_t bytes);
 /* Connections accepted so far, and bytes forwarded from the source. */

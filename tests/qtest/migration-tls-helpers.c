@@ -259,7 +259,9 @@ void check_same_memory(QTestState *src, QTestState *dst, size_t ram,
                               ? pattern + off - addr : ref + off;
 
         if (memcmp(got + off, want, 4096) || memcmp(ref + off, want, 4096)) {
-            g_test_message("page 0x%zx differs", off);
+            g_test_message("page 0x%zx differs (%s)", off,
+                           memcmp(ref + off, want, 4096) ? "on the source"
+                                                         : "on the destination");
             g_assert_not_reached();
         }
     }
