@@ -221,6 +221,9 @@ class Migration:
                              human(ram['transferred']), human(ram['total']),
                              ram['normal'], ram['duplicate'],
                              ram['dirty-sync-count']))
+            if ram.get('multifd-bytes'):
+                lines.append('  of which %s on the multifd connections' %
+                             human(ram['multifd-bytes']))
             lines.append('  bytes by phase: precopy %s, downtime %s, '
                          'postcopy %s' % (
                              human(ram.get('precopy-bytes', 0)),
@@ -288,6 +291,11 @@ def main():
     ap.add_argument('--tls-authz', metavar='ID',
                     help='the destination lets in only the client allowed '
                     'by this authz-simple object')
+    ap.add_argument('--multifd', type=int, metavar='N',
+                    help='precopy over N extra connections (capability '
+                    'multifd, multifd-channels N, on both sides)')
+    ap.add_argument('--multifd-compression', choices=('none', 'zlib', 'zstd'),
+                    help='with --multifd: compression of its channels')
     ap.add_argument('--interval', type=float, default=0.5,
                     help='progress interval in seconds')
     a = ap.parse_args()
@@ -309,6 +317,18 @@ def main():
     caps = {}
     if a.return_path:
         caps['return-path'] = True
+    if a.multifd_compression and not a.multifd:
+        ap.error('--multifd-compression needs --multifd')
+    if a.multifd:
+        if a.postcopy:
+            ap.error('--multifd cannot go with --postcopy (refused by '
+                     'ferry and QEMU 10.x)')
+        caps['multifd'] = True
+        params['multifd-channels'] = dst_params['multifd-channels'] = \
+            a.multifd
+        if a.multifd_compression:
+            params['multifd-compression'] = \
+                dst_params['multifd-compression'] = a.multifd_compression
     if a.preempt:
         if not a.postcopy:
             ap.error('--preempt needs --postcopy')
