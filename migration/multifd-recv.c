@@ -260,7 +260,9 @@ static bool place_pages(MultiFDRecvChannel *ch, const MultiFDHeader *h,
             set_bit_atomic(h->offset[i] >> TARGET_PAGE_BITS, rb->receivedmap);
         }
     }
-    qatomic_add(&mis->pages_received, n + h->zero_pages);
+    if (mis) {              /* (NULL in the fuzz harness) */
+        qatomic_add(&mis->pages_received, n + h->zero_pages);
+    }
     return true;
 }
 
@@ -362,7 +364,12 @@ void multifd_recv_unref(MultiFDRecvState *mr)
     if (!mr || qatomic_fetch_sub(&mr->refcnt, 1) != 1) {
         return;
     }
-    multifd_recv_unref(mr);
+    g_ptr_array_free(mr->hellos, true);
+    error_free(mr->err);
+    g_free(mr->ch);
+    qemu_cond_destroy(&mr->cond);
+    qemu_mutex_destroy(&mr->lock);
+    g_free(mr);
 }
 
 MultiFDChannelKind multifd_recv_accept(MultiFDRecvState *mr, QEMUFile *f,
@@ -433,6 +440,8 @@ MultiFDChannelKind multifd_recv_accept(MultiFDRecvState *mr, QEMUFile *f,
         error_prepend(&err, "failed to receive packet via multifd channel "
                       "%u: ", k);
         trace_multifd_recv_hello_failed(error_get_pretty(err));
+        /* The migration fails (a load that runs stops at once). */
+        multifd_recv_fail(mr, error_copy(err));
         error_propagate(errp, err);
         qemu_fclose(f);
         return MULTIFD_CHANNEL_REFUSED;
@@ -476,8 +485,8 @@ MultiFDChannelKind multifd_recv_accept(MultiFDRecvState *mr, QEMUFile *f,
     qemu_cond_broadcast(&mr->cond);
     qemu_thread_create(&ch->thread, "mig/dst/multifd", multifd_recv_thread,
                        ch, QEMU_THREAD_JOINABLE);
-    qemu_mutex_unlock(&mr->lock);
     trace_multifd_recv_channel(id, mr->registered, mr->n);
+    qemu_mutex_unlock(&mr->lock);
     return MULTIFD_CHANNEL_MULTIFD;
 }
 
@@ -544,7 +553,7 @@ void multifd_recv_shutdown(MultiFDRecvState *mr)
         return;
     }
     qemu_mutex_lock(&mr->lock);
-    mr->quit = true;
+    qatomic_set(&mr->quit, true);
     qemu_cond_broadcast(&mr->cond);
     shutdown_locked(mr);
     qemu_mutex_unlock(&mr->lock);

@@ -292,6 +292,8 @@ bool multifd_queue_page(MultiFDSendState *ms, RAMBlock *rb, uint64_t offset)
 
 bool multifd_send_sync(MultiFDSendState *ms)
 {
+    bool ok;
+
     if (ms->batch) {
         MultiFDJob *b = g_steal_pointer(&ms->batch);
 
@@ -308,9 +310,10 @@ bool multifd_send_sync(MultiFDSendState *ms)
         g_queue_push_tail(&ms->ch[i].jobs, job);
     }
     qemu_cond_broadcast(&ms->work_cond);
+    ok = !ms->failed;
     qemu_mutex_unlock(&ms->lock);
     trace_multifd_send_sync(ms->packet_num);
-    return !qatomic_read(&ms->failed);
+    return ok;
 }
 
 bool multifd_send_drain(MultiFDSendState *ms)

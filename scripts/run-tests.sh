@@ -33,7 +33,7 @@ elif [ "${1:-}" = "--tsan" ]; then
     opts="-Dtsan=true"
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 exitcode=66 second_deadlock_stack=1"
     export G_SLICE=always-malloc
-    suites="-t 3 migration-test migration-postcopy-test migration-preempt-test migration-recover-test migration-postcopy-fail-test migration-hostile-test migration-link-test migration-kill-test"
+    suites="-t 3 migration-test migration-postcopy-test migration-preempt-test migration-recover-test migration-postcopy-fail-test migration-hostile-test migration-link-test migration-kill-test migration-multifd-test"
 fi
 if [ ! -f "$builddir/build.ninja" ]; then
     # shellcheck disable=SC2086

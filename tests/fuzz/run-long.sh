@@ -6,7 +6,7 @@
 #
 #   SECONDS          how long to fuzz each target (default 60)
 #   -t, --target T   only target T (repeatable; default: every target:
-#                    loadvm loadvm-pc rp qmp qtest cmdline)
+#                    loadvm loadvm-pc rp multifd qmp qtest cmdline)
 #   --merge          afterwards, minimize each target's work corpus (its
 #                    inputs of up to 16 KiB) into tests/fuzz/corpus/T/,
 #                    the corpus kept in git
@@ -49,7 +49,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$SRC/build-fuzz}
 WORK=${FUZZ_WORK_DIR:-$BUILD/fuzz-work}
 CAPTURES=${FUZZ_CAPTURES:-$SRC/../shared/spec/captures}
-ALL_TARGETS="loadvm loadvm-pc rp qmp qtest cmdline"
+ALL_TARGETS="loadvm loadvm-pc rp multifd qmp qtest cmdline"
 SECONDS_TO_RUN=60
 TARGETS=""
 MERGE=0

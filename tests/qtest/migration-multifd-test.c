@@ -93,9 +93,14 @@ static void pair_finish(Pair *p)
 static int64_t ram_stat(QTestState *qts, const char *name)
 {
     g_autoptr(JsonNode) rsp = migrate_query(qts);
-    JsonObject *ram = json_object_get_object_member(qmp_rsp_return(rsp),
-                                                    "ram");
+    JsonObject *ret = qmp_rsp_return(rsp);
+    JsonObject *ram;
 
+    /* (None before the status leaves setup.) */
+    if (!json_object_has_member(ret, "ram")) {
+        return 0;
+    }
+    ram = json_object_get_object_member(ret, "ram");
     return json_object_get_int_member(ram, name);
 }
 
@@ -154,55 +159,70 @@ static void test_precopy(const void *opaque)
     pair_finish(&p);
 }
 
+/* Rewrites @n pages from @addr: even ones zeroed, odd ones new data. */
+static void rewrite_pages(Pair *p, uint64_t addr, unsigned n, uint32_t seed)
+{
+    uint8_t page[4096];
+
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t at = addr + (uint64_t)i * 4096;
+
+        if (i & 1) {
+            fill_pattern(page, sizeof(page), seed + i);
+        } else {
+            memset(page, 0, sizeof(page));
+        }
+        qtest_bufwrite(p->src, at, page, sizeof(page));
+        if (at >= PAT_ADDR && at < PAT_ADDR + PAT_LEN) {
+            memcpy(p->pattern + (at - PAT_ADDR), page, sizeof(page));
+        }
+    }
+}
+
 /*
- * Pages rewritten while they travel: some get new data, some become zero
- * (a ZERO record on the main channel, which must not be overtaken by the
- * page's older copy on a multifd channel), over several passes.
+ * Pages rewritten while they travel: some after they went (on a multifd
+ * channel), some before; zeroed ones then go as ZERO records on the main
+ * channel, which must not be overtaken by an older copy on a multifd
+ * channel.  Then more while the source waits in pre-switchover with its
+ * VM stopped: the completion, which queues under the BQL, carries them.
  */
 static void test_dirty(const void *opaque)
 {
     unsigned channels = GPOINTER_TO_UINT(opaque);
-    g_autofree uint8_t *fresh = g_malloc(PAT_LEN / 4);
     Pair p = { 0 };
-    g_autoptr(JsonNode) rsp = NULL;
+    int64_t deadline;
 
     pair_start(&p, NULL, NULL);
     if (channels) {
         set_multifd(p.src, channels, "none");
         set_multifd(p.dst, channels, "none");
     }
-    /*
-     * Slow, and a downtime limit nothing fits in, so that the writes
-     * below all land during the migration (checked after them).
-     */
-    migrate_set_parameter_int(p.src, "max-bandwidth", 8 << 20);
-    migrate_set_parameter_int(p.src, "downtime-limit", 1);
+    migrate_set_capability(p.src, "pause-before-switchover", true);
+    /* 32 MiB at 4 MB/s: 8 s, ample time for the writes below. */
+    migrate_set_parameter_int(p.src, "max-bandwidth", 4 << 20);
     pair_listen(&p, "unix");
     migrate_qmp(p.src, p.uri);
-    wait_for_migration_status(p.src, "active");
-    for (int round = 0; round < 4; round++) {
-        uint64_t at = PAT_ADDR + (uint64_t)round * (PAT_LEN / 4);
-
-        /* Every other 64 KiB: zeroes; the rest: new data. */
-        fill_pattern(fresh, PAT_LEN / 4, 100 + round);
-        for (size_t off = 0; off < PAT_LEN / 4; off += 128 * 1024) {
-            memset(fresh + off, 0, 64 * 1024);
-        }
-        qtest_bufwrite(p.src, at, fresh, PAT_LEN / 4);
-        memcpy(p.pattern + (at - PAT_ADDR), fresh, PAT_LEN / 4);
-        /* And a page that was zero becomes data. */
-        qtest_writeq(p.src, RAM_SIZE - 4096 * (round + 1), 0x1234 + round);
+    /* The start of the pattern has gone (pages go in address order). */
+    deadline = g_get_monotonic_time() + qtest_timeout() * G_USEC_PER_SEC;
+    while (ram_stat(p.src, "transferred") < (8 << 20)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(20 * 1000);
     }
+    rewrite_pages(&p, PAT_ADDR, 64, 100);                   /* sent */
+    rewrite_pages(&p, PAT_ADDR + PAT_LEN - 64 * 4096, 64, 200); /* not yet */
+    rewrite_pages(&p, RAM_SIZE - 8 * 4096, 8, 300);        /* were zero */
     {
         g_autofree char *st = migrate_query_status(p.src);
 
         g_assert_cmpstr(st, ==, "active");
     }
-    rsp = qtest_qmp(p.src, "{'execute': 'migrate-set-parameters', "
-                    "'arguments': {'max-bandwidth': 0, "
-                    "'downtime-limit': 300}}");
+    migrate_set_parameter_int(p.src, "max-bandwidth", 0);
+    wait_for_migration_status(p.src, "pre-switchover");
+    rewrite_pages(&p, PAT_ADDR + PAT_LEN / 2, 32, 400);
+    qtest_qmp_assert_success(p.src, "{'execute': 'migrate-continue', "
+                             "'arguments': {'state': 'pre-switchover'}}");
     check_completed(&p);
-    g_assert_cmpint(ram_stat(p.src, "dirty-sync-count"), >=, 3);
+    g_assert_cmpint(ram_stat(p.src, "dirty-sync-count"), >=, 2);
     pair_finish(&p);
 }
 
