@@ -2,6 +2,8 @@
 """Decode a live-migration ("savevm") stream and list what is in it.
 
 usage: analyze-migration.py [--stream KIND] [--dump WHAT] [options] FILE
+       analyze-migration.py [options] [MAIN] --multifd CHANNEL...
+       [--memory-image OUT [--memory-block NAME]]
 FILE "-" reads stdin.  Exit status: 0 = decoded up to a proper end; 1 = the
 stream is truncated, corrupt or cannot be decoded, with one line on stderr
 "offset N (0xN): truncated|corrupt|unsupported: what"; 2 = usage error or
@@ -42,6 +44,16 @@ whether a 16-byte POSTCOPY_ADVISE came and whether x-ignore-shared is on
   VMDESCRIPTION; a recovery stream after EOF; a preempt channel after its
   EOS; a return path at any message boundary.  Anywhere else it is
   truncated (--partial reports that as the last line and exits 0).
+* multifd (multifd-and-tls.md §A): a channel capture is one connection,
+  hello (64 bytes) then packets (1344-byte header + payload); it may end
+  only at a packet boundary.  Header fields that are stale in packets
+  without pages (A.5) are not checked there.  zlib payloads are inflated
+  as one stream per channel; zstd ones are only measured (no zstd in the
+  standard library).  The main stream's MULTIFD_FLUSH (0x200) is a record
+  like EOS.  --memory-image places pages epoch by epoch, an epoch ending
+  at each barrier: every channel's SYNC packet and the main stream's EOS
+  (7.2) or MULTIFD_FLUSH (8.0+ sources, when the stream has any), as a
+  destination does; within an epoch a page is sent once.
 * Listing: one line per top-level element, "OFFSET: WHAT", hex offsets from
   the start of the file (also in PACKAGED blobs); detail lines and package
   contents are indented by two spaces per level.
@@ -52,6 +64,7 @@ import functools
 import json
 import os
 import sys
+import zlib
 
 QEVM_MAGIC, QEVM_VERSION = 0x5145564d, 3
 EOF, START, PART, END, FULL, SUBSECTION, VMDESC, CONFIG = range(8)
@@ -256,6 +269,11 @@ class LoadState:
         self.vmdesc = {}            # (name, instance) -> [device desc, ...]
         self.vmdesc_json = None     # the VMDESCRIPTION read in sequence
         self.states = []            # decoded FULL sections (--dump state)
+        # --memory-image: the main stream's RAM events in order, as
+        # ('page', block, addr, bytes) / ('fill', block, addr, byte) /
+        # ('barrier', 'EOS'|'MULTIFD_FLUSH'); None when not wanted.
+        self.ram_events = [] if opts.memory_image else None
+        self.multifd = []           # decoded multifd channels
 
     def line(self, depth, off, text):
         if not self.quiet:
@@ -477,9 +495,18 @@ def read_ram_record(r, st, channel):
                           ' %#x)' % (rec.addr, q(rec.block), used))
     if kind == RAM_ZERO:
         rec.fill = r.uint(1, 'ZERO fill byte')
+        if st.ram_events is not None:
+            st.ram_events.append(('fill', rec.block, rec.addr, rec.fill))
     elif kind == RAM_PAGE:
-        r.skip(st.tps, 'page data')
+        if st.ram_events is not None:
+            st.ram_events.append(('page', rec.block, rec.addr,
+                                  r.take(st.tps, 'page data')))
+        else:
+            r.skip(st.tps, 'page data')
         rec.size = st.tps
+    elif st.ram_events is not None:
+        raise Unsupported(rec.off, '--memory-image: %s records cannot be '
+                          'decoded' % rec.kind)
     elif kind == RAM_XBZRLE:
         check(r.u8('XBZRLE encoding') == 1, r.pos - 1, 'XBZRLE encoding '
               'flag is not 1')
@@ -506,6 +533,9 @@ def parse_ram_chunk(r, st, sec, depth):
     chunk, details = RamChunk(), []
     while True:
         rec = read_ram_record(r, st, 'main')
+        if rec.kind in ('EOS', 'MULTIFD_FLUSH') and \
+                st.ram_events is not None:
+            st.ram_events.append(('barrier', rec.kind))
         if rec.kind == 'EOS':
             chunk.eos = rec.off
             return chunk.summary(), details
@@ -513,7 +543,12 @@ def parse_ram_chunk(r, st, sec, depth):
             chunk.mem_size = parse_mem_size(r, st, rec, depth, details)
             continue
         chunk.add(rec)
-        if st.opts.dump == 'pages' and rec.block is not None:
+        if rec.kind == 'MULTIFD_FLUSH':
+            # 8.0+ (ferry: multifd-flush-after-each-section=off): the
+            # multifd barrier, instead of the section's end (spec A.7).
+            details.append((depth, rec.off, 'MULTIFD_FLUSH (multifd '
+                            'barrier)'))
+        elif st.opts.dump == 'pages' and rec.block is not None:
             details.append((depth, rec.off, rec.describe()))
 
 
@@ -926,8 +961,263 @@ def analyze_return_path(r, st):
         st.line(0, r.pos, 'END of return path without SHUT')
 
 
+# ------------------------------------------------------- multifd channels
+
+MULTIFD_MAGIC, MULTIFD_VERSION = 0x11223344, 1
+MULTIFD_HELLO_SIZE, MULTIFD_PAGES_MAX = 64, 128
+MULTIFD_FLAG_SYNC, MULTIFD_COMP_SHIFT = 0x1, 1
+# flags bits 1-3 (multifd-and-tls.md A.5); 10.x adds more methods.
+MULTIFD_METHODS = {0: 'none', 1: 'zlib', 2: 'zstd'}
+MULTIFD_KNOWN_FLAGS = 0xf
+
+
+class MultifdPacket:
+    __slots__ = ('off', 'num', 'flags', 'sync', 'block', 'normal', 'zero',
+                 'size', 'pages')
+
+
+class MultifdChannel:
+    """One multifd connection: its hello, then its packets in order."""
+
+    def __init__(self, name):
+        self.name, self.id, self.uuid, self.method = name, None, None, None
+        self.packets = []
+        self.inflater = None        # zlib: one stream for the channel
+
+
+def multifd_hdr_size(st):
+    """The fixed header: 320 bytes + 128 offsets, whatever the counts."""
+    return 320 + 8 * MULTIFD_PAGES_MAX
+
+
+def parse_multifd_hello(r, st, ch):
+    """A.4: magic, version, 16-byte uuid, channel id, reserved."""
+    off = r.pos
+    magic = r.u32('multifd hello magic')
+    if magic == QEVM_MAGIC:
+        raise Corrupt(off, 'a main stream ("QEVM"), not a multifd channel: '
+                      'see --stream')
+    check(magic == MULTIFD_MAGIC, off, 'not a multifd channel: magic '
+          '%#010x, expected 0x11223344', magic)
+    version = r.u32('multifd hello version')
+    check(version == MULTIFD_VERSION, off + 4, 'multifd hello version %d, '
+          'expected 1', version)
+    u = r.take(16, 'multifd hello uuid').hex()
+    ch.uuid = '-'.join((u[:8], u[8:12], u[12:16], u[16:20], u[20:]))
+    ch.id = r.u8('multifd channel id')
+    r.skip(39, 'multifd hello reserved bytes')
+    st.line(0, off, 'HELLO magic 0x11223344 version 1 uuid %s channel %d'
+            % (ch.uuid, ch.id))
+
+
+def multifd_payload(r, st, ch, pk, method):
+    """The pages of a packet with pages (A.5, A.6): a list of bytes, one
+    per normal page, or None where they cannot be decoded (zstd)."""
+    n, tps = pk.normal, st.tps
+    if method == 'none':
+        data = r.take(n * tps, 'multifd page data (%d pages)' % n)
+        pk.size = len(data)
+        return [data[i * tps:(i + 1) * tps] for i in range(n)]
+    data = r.take(pk.size, '%s payload (next_packet_size)' % method)
+    if method == 'zstd':
+        return None                 # (no zstd in Python's library)
+    if ch.inflater is None:
+        ch.inflater = zlib.decompressobj()
+    try:
+        out = ch.inflater.decompress(data)
+    except zlib.error as e:
+        raise Corrupt(r.pos - pk.size, 'zlib payload of packet %d does not '
+                      'inflate: %s' % (pk.num, e))
+    check(not ch.inflater.eof and not ch.inflater.unused_data,
+          r.pos - pk.size, 'zlib stream of the channel ended in packet %d '
+          '(it must continue across packets)', pk.num)
+    check(len(out) == n * tps, r.pos - pk.size, 'zlib payload of packet %d '
+          'inflated to %d bytes, expected %d (%d pages)', pk.num, len(out),
+          n * tps, n)
+    return [out[i * tps:(i + 1) * tps] for i in range(n)]
+
+
+def parse_multifd_packet(r, st, ch):
+    """A.5: the 1344-byte header, then the payload."""
+    off, pk = r.pos, MultifdPacket()
+    h = r.sub(multifd_hdr_size(st), 'multifd packet header')
+    h.inner = None                  # (a short header is a truncation)
+    pk.off = off
+    magic, version = h.u32('packet magic'), h.u32('packet version')
+    check(magic == MULTIFD_MAGIC, off, 'multifd packet magic %#010x, '
+          'expected 0x11223344', magic)
+    check(version == MULTIFD_VERSION, off + 4, 'multifd packet version %d, '
+          'expected 1', version)
+    pk.flags = h.u32('packet flags')
+    alloc, pk.normal = h.u32('pages_alloc'), h.u32('normal_pages')
+    size, pk.num = h.u32('next_packet_size'), h.u64('packet_num')
+    pk.zero = h.u32('zero_pages')
+    h.skip(28, 'reserved')
+    name = h.take(256, 'ramblock')[:255].split(b'\0')[0]
+    offsets = [h.u64('page offset') for _ in range(MULTIFD_PAGES_MAX)]
+    pk.sync = bool(pk.flags & MULTIFD_FLAG_SYNC)
+    npages = pk.normal + pk.zero
+    check(pk.flags & ~MULTIFD_KNOWN_FLAGS == 0, off + 8, 'multifd packet '
+          'flags %#x: unknown bits', pk.flags)
+    check(alloc <= MULTIFD_PAGES_MAX, off + 12, 'multifd packet with '
+          'pages_alloc %d, at most %d', alloc, MULTIFD_PAGES_MAX)
+    # (10.x sends pages_alloc 0 in empty SYNC packets.)
+    check(npages <= alloc, off + 16,
+          'multifd packet with %d normal + %d zero pages, pages_alloc %d',
+          pk.normal, pk.zero, alloc)
+    comp = (pk.flags >> MULTIFD_COMP_SHIFT) & 7
+    if comp not in MULTIFD_METHODS:
+        raise Unsupported(off + 8, 'multifd compression flags %#x: only '
+                          'none, zlib and zstd are known' % pk.flags)
+    method = MULTIFD_METHODS[comp]
+    pk.block, pk.pages, pk.size = None, [], 0
+    text = 'PACKET %d flags %#x (%s) pages_alloc %d normal %d zero %d' % (
+        pk.num, pk.flags, method + ' SYNC' * pk.sync, alloc, pk.normal,
+        pk.zero)
+    if npages == 0:
+        # next_packet_size, ramblock and offsets are stale here (A.5).
+        ch.packets.append(pk)
+        st.line(0, off, text + ': no pages')
+        return
+    if pk.normal:
+        check(ch.method in (None, method), off + 8, 'multifd packet '
+              'compression %s, earlier packets of the channel used %s',
+              method, ch.method)
+        ch.method = method
+    pk.block = name.decode('ascii', 'backslashreplace')
+    check(pk.block, off + 64, 'multifd packet with pages but no ramblock')
+    used = None if st.blocks is None else st.blocks.get(pk.block)
+    check(st.blocks is None or used is not None, off + 64, 'multifd packet '
+          'for unknown RAMBlock %s', q(pk.block))
+    for i, o in enumerate(offsets[:npages]):
+        check(o % st.tps == 0 and (used is None or o < used),
+              off + 320 + 8 * i, 'multifd page '
+              'offset %#x of %s is not a page of the block%s', o,
+              q(pk.block), '' if used is None else ' (used_length %#x)' %
+              used)
+    data = None
+    if pk.normal:
+        pk.size = size
+        data = multifd_payload(r, st, ch, pk, method)
+    for i, o in enumerate(offsets[:npages]):
+        pk.pages.append((o, None if i >= pk.normal or data is None
+                         else data[i], i >= pk.normal))
+    st.line(0, off, text + ' %s %#x..%#x: %s' % (
+        q(pk.block), min(offsets[:npages]), max(offsets[:npages]),
+        '%d bytes %s' % (pk.size, 'raw' if method == 'none' else method +
+                         (' (not decoded)' if data is None else ''))
+        if pk.normal else 'no payload'))
+    if st.opts.dump == 'pages':
+        for i, (o, _, z) in enumerate(pk.pages):
+            st.line(1, off + 320 + 8 * i, '%s %s offset %#x' % (
+                'ZERO' if z else 'PAGE', q(pk.block), o))
+    ch.packets.append(pk)
+
+
+def analyze_multifd(r, st, name='-'):
+    """A multifd channel capture: the hello, then packets to the end; the
+    end of the file may only come at a packet boundary (A.8)."""
+    ch = MultifdChannel(name)
+    parse_multifd_hello(r, st, ch)
+    st.multifd.append(ch)
+    while not r.at_end():
+        parse_multifd_packet(r, st, ch)
+    pk = ch.packets
+    st.line(0, r.pos, 'END of channel %d: %d packets (%d SYNC), %d normal '
+            '+ %d zero pages, %d payload bytes%s' % (
+                ch.id, len(pk), sum(p.sync for p in pk),
+                sum(p.normal for p in pk), sum(p.zero for p in pk),
+                sum(p.size for p in pk),
+                ', compression ' + ch.method if ch.method else ''))
+
+
+# ------------------------------------------------------- memory image
+
+def image_block(st, opts):
+    """The block --memory-image writes, and its size."""
+    names = []
+    if st.blocks is not None:
+        names = list(st.blocks)
+    for ch in st.multifd:
+        for p in ch.packets:
+            if p.block and p.block not in names:
+                names.append(p.block)
+    if opts.memory_block is not None:
+        name = opts.memory_block
+    elif len(names) == 1:
+        name = names[0]
+    else:
+        raise Unsupported(0, '--memory-image: %s; name one with '
+                          '--memory-block' % ('blocks %s' % ', '.join(
+                              q(n) for n in names) if names else
+                              'no RAMBlock in the input'))
+    if st.blocks is not None:
+        check(name in st.blocks, 0, '--memory-block %s: not in MEM_SIZE',
+              q(name))
+        return name, st.blocks[name]
+    top = [o + st.tps for ch in st.multifd for p in ch.packets
+           if p.block == name for o, _, _ in p.pages]
+    return name, max(top, default=0)
+
+
+def split_epochs(items, is_barrier):
+    """items cut after each barrier: [[...], [...], ...]."""
+    out = [[]]
+    for it in items:
+        out[-1].append(it)
+        if is_barrier(it):
+            out.append([])
+    return out
+
+
+def build_image(st, opts):
+    """Guest RAM as a destination would hold it: the main stream's records
+    and the channels' pages placed epoch by epoch, an epoch ending at each
+    barrier (A.7: every channel's SYNC packet, and the main stream's EOS
+    or, where it has them, MULTIFD_FLUSH)."""
+    name, size = image_block(st, opts)
+    image, tps = bytearray(size), st.tps
+    events = st.ram_events or []
+    kind = 'MULTIFD_FLUSH' if ('barrier', 'MULTIFD_FLUSH') in events \
+        else 'EOS'
+    epochs = [split_epochs(events, lambda e: e == ('barrier', kind))]
+    epochs += [split_epochs(ch.packets, lambda p: p.sync)
+               for ch in st.multifd]
+    notes, undecoded = [], 0
+    if st.ram_events is not None and st.multifd:
+        for ch, ep in zip(st.multifd, epochs[1:]):
+            if len(ep) != len(epochs[0]):
+                notes.append('channel %d has %d SYNC packets, the main '
+                             'stream %d %s barriers' % (
+                                 ch.id, len(ep) - 1, len(epochs[0]) - 1,
+                                 kind))
+    for k in range(max(len(e) for e in epochs)):
+        for e in epochs[0][k] if k < len(epochs[0]) else []:
+            if e[0] == 'page' and e[1] == name:
+                image[e[2]:e[2] + tps] = e[3]
+            elif e[0] == 'fill' and e[1] == name:
+                image[e[2]:e[2] + tps] = bytes([e[3]]) * tps
+        for ep in epochs[1:]:
+            for p in ep[k] if k < len(ep) else []:
+                if p.block != name:
+                    continue
+                for o, data, zero in p.pages:
+                    if zero:
+                        image[o:o + tps] = bytes(tps)
+                    elif data is None:
+                        undecoded += 1
+                    else:
+                        image[o:o + tps] = data
+    if undecoded:
+        raise Unsupported(0, '--memory-image: %d zstd-compressed pages '
+                          'cannot be decoded (no zstd in Python\'s '
+                          'standard library)' % undecoded)
+    return name, image, notes
+
+
 ANALYZERS = {'main': analyze_main, 'recovery': analyze_recovery,
-             'preempt': analyze_preempt, 'return-path': analyze_return_path}
+             'preempt': analyze_preempt, 'return-path': analyze_return_path,
+             'multifd': analyze_multifd}
 
 
 # ------------------------------------------------------------------- main
@@ -936,9 +1226,24 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  epilog='A bad stream gives exit status 1 and'
                                  ' "offset N (0xN): KIND: ..." on stderr.')
-    ap.add_argument('file', help='the capture ("-" = stdin)')
+    ap.add_argument('file', nargs='?', help='the capture ("-" = stdin); '
+                    'may be left out with --multifd')
     ap.add_argument('--stream', default='main', choices=sorted(ANALYZERS),
-                    help='which channel FILE holds (default: main)')
+                    help='which channel FILE holds (default: main; '
+                    'multifd: one multifd connection)')
+    ap.add_argument('--multifd', metavar='CHANNEL', nargs='+',
+                    action='extend', default=[],
+                    help='captures of multifd connections (one file per '
+                    'connection, hello included) to decode after FILE; '
+                    'give FILE first')
+    ap.add_argument('--memory-image', metavar='OUT',
+                    help='write the guest RAM the input leaves on a '
+                    'destination (one RAMBlock; unreceived pages zero): '
+                    'the main stream\'s PAGE/ZERO records merged with the '
+                    'multifd channels\' pages')
+    ap.add_argument('--memory-block', metavar='NAME',
+                    help='the RAMBlock for --memory-image (default: the '
+                    'only one)')
     ap.add_argument('--dump', default='summary',
                     choices=('summary', 'pages', 'state', 'desc'),
                     help='one line per element (default); also each RAM '
@@ -956,14 +1261,53 @@ def parse_args(argv):
         opts.hugepage_blocks = set(opts.hugepage_blocks.split(',')) - {''}
     if opts.dump == 'desc' and opts.stream != 'main':
         ap.error('--dump desc needs --stream main')
+    if opts.file is None and not opts.multifd:
+        ap.error('a FILE or --multifd CHANNEL... is needed')
+    if (opts.multifd or opts.memory_image) and \
+            opts.stream not in ('main', 'multifd'):
+        ap.error('--multifd and --memory-image go with --stream main or '
+                 'multifd')
+    if opts.dump in ('state', 'desc') and opts.memory_image:
+        ap.error('--memory-image does not go with --dump %s' % opts.dump)
     return opts
 
 
-def analyze(data, opts):
-    """Analyse one capture held in memory; returns the exit status."""
+def analyze_all(data, channels, st):
+    """FILE (if any), then each multifd channel, then the image."""
+    opts = st.opts
+    title = (data is not None) + len(channels) > 1 and not st.quiet
+    if data is not None:
+        if title:
+            print('== %s: %s stream ==' % (opts.file, opts.stream))
+        ANALYZERS[opts.stream](Reader(data), st)
+    for name, cdata in channels:
+        if title:
+            print('== %s: multifd channel ==' % name)
+        try:
+            analyze_multifd(Reader(cdata), st, name)
+        except StreamError as e:
+            e.context.append('multifd channel file %s' % name)
+            raise
+    if opts.memory_image:
+        name, image, notes = build_image(st, opts)
+        try:
+            with open(opts.memory_image, 'wb') as f:
+                f.write(image)
+        except OSError as e:
+            raise Unsupported(0, 'cannot write %s: %s' % (
+                opts.memory_image, e.strerror))
+        for note in notes:
+            print('note: %s' % note)
+        print('MEMORY IMAGE %s %#x bytes -> %s' % (q(name), len(image),
+                                                  opts.memory_image))
+
+
+def analyze(data, opts, channels=()):
+    """Analyse captures held in memory (@data: FILE's bytes or None;
+    @channels: [(name, bytes)] of --multifd); returns the exit status."""
     st = LoadState(opts)
     try:
-        ANALYZERS[opts.stream](Reader(data), st)
+        analyze_all(data, list(channels), st)
     except Truncated as e:
         if not opts.partial:
             print(e, file=sys.stderr)
@@ -984,19 +1328,26 @@ def analyze(data, opts):
     return 0
 
 
+def read_input(path):
+    if path == '-':
+        return sys.stdin.buffer.read()
+    with open(path, 'rb') as f:
+        return f.read()
+
+
 def main(argv=None):
     opts = parse_args(argv)
+    data, channels, path = None, [], opts.file
     try:
-        if opts.file == '-':
-            data = sys.stdin.buffer.read()
-        else:
-            with open(opts.file, 'rb') as f:
-                data = f.read()
+        if opts.file is not None:
+            data = read_input(opts.file)
+        for path in opts.multifd:
+            channels.append((path, read_input(path)))
     except OSError as e:
-        print('cannot read %s: %s' % (opts.file, e.strerror), file=sys.stderr)
+        print('cannot read %s: %s' % (path, e.strerror), file=sys.stderr)
         return 1
     try:
-        rc = analyze(data, opts)
+        rc = analyze(data, opts, channels)
         sys.stdout.flush()
         return rc
     except BrokenPipeError:     # e.g. piped into head

@@ -33,14 +33,22 @@ import json
 import os
 import random
 import re
+import select
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 import traceback
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ANALYZER = os.path.join(HERE, '..', '..', 'scripts', 'analyze-migration.py')
 DEFAULT_CAPTURES = '/work/shared/spec/captures'
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'scripts'))
+from qmp import QMP  # noqa: E402
 ERROR_LINE = re.compile(r'^offset (\d+) \(0x[0-9a-f]+\): '
                         r'(truncated|corrupt|unsupported): \S.*\n$')
 LIST_LINE = re.compile(r'^((?:  )*)([0-9a-f]{8}): (.*)$')
@@ -91,6 +99,13 @@ class Capture:
 
     def args(self, *extra):
         return ['--stream', self.kind] + list(extra)
+
+
+def run_argv(argv):
+    """Run the command line with exactly these arguments."""
+    p = subprocess.run([sys.executable, ANALYZER] + argv,
+                       capture_output=True, timeout=300)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
 def run_cli(args, data=None, path=None):
@@ -608,6 +623,417 @@ def fact_checks(root):
     ]
 
 
+# ------------------------------------- multifd captures, made at test time
+
+GUEST_PAGES, TPS = 1024, 4096           # a 4 MiB guest
+QEMU72 = '/usr/bin/qemu-system-x86_64'
+QEMU10 = '/var/cache/ferry/qemu-system-x86_64-10'
+DEADLINE = 60.0
+
+
+def guest_pattern():
+    """The spec's wire-run layout (multifd-and-tls.md §0), 4 MiB: even
+    pages zero, odd pages their LE page number then random bytes."""
+    rnd, out = random.Random(0x6d66), bytearray(GUEST_PAGES * TPS)
+    for i in range(1, GUEST_PAGES, 2):
+        out[i * TPS:(i + 1) * TPS] = i.to_bytes(8, 'little') + \
+            rnd.randbytes(TPS - 8)
+    return bytes(out)
+
+
+class RecordingRelay:
+    """Listens on a unix socket, forwards each connection to the target
+    and records what the source sends on it, per connection."""
+
+    def __init__(self, listen_path, target_path):
+        self.target, self.conns, self.threads = target_path, [], []
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(listen_path)
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.quit = False
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
+
+    def _accept(self):
+        while not self.quit:
+            try:
+                src, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            src.settimeout(None)
+            dst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                dst.connect(self.target)
+            except OSError:
+                src.close()
+                continue
+            rec = bytearray()
+            self.conns.append(rec)
+            for a, b, r in ((src, dst, rec), (dst, src, None)):
+                t = threading.Thread(target=self._pump, args=(a, b, r),
+                                     daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    @staticmethod
+    def _pump(a, b, rec):
+        try:
+            while True:
+                data = a.recv(1 << 16)
+                if not data:
+                    break
+                if rec is not None:
+                    rec += data
+                b.sendall(data)
+        except OSError:
+            pass
+        for sock, how in ((b, socket.SHUT_WR), (a, socket.SHUT_RD)):
+            try:
+                sock.shutdown(how)
+            except OSError:
+                pass
+
+    def finish(self, deadline):
+        """Waits (deadline) until every connection has ended."""
+        self.quit = True
+        self.acceptor.join()
+        self.lsock.close()
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            expect(not t.is_alive(), 'relay: a connection never ended')
+
+
+class MultifdCapture:
+    """A set of captures (main + channels), in a temp dir."""
+
+    def __init__(self, name, tmp, main, channels):
+        self.name, self.tmp, self.main, self.channels = name, tmp, main, \
+            channels
+
+
+def start_vm(binary, tmp, name, extra):
+    qmp_path = os.path.join(tmp, name + '.qmp')
+    p = subprocess.Popen([binary, '-M', 'none', '-m', '4M', '-nodefaults',
+                          '-display', 'none', '-qmp',
+                          'unix:%s,server=on,wait=off' % qmp_path] + extra,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        return p, QMP(qmp_path, timeout=DEADLINE)
+    except Exception:
+        p.kill()
+        raise
+
+
+def wait_status(q, goal, deadline):
+    while True:
+        st = q.cmd('query-migrate').get('status')
+        expect(st != 'failed', 'migration failed: %s', q.cmd('query-migrate'))
+        if st == goal:
+            return
+        expect(time.monotonic() < deadline, 'still %s, not %s', st, goal)
+        select.select([], [], [], 0.02)     # (a poll interval)
+
+
+def make_capture(name, binary, compression, src_extra=()):
+    """binary -> binary, multifd with 2 channels, through the relay."""
+    if not os.access(binary, os.X_OK):
+        skip('%s not found%s' % (binary, ' (scripts/setup-qemu10.sh makes '
+                                 'it)' if binary == QEMU10 else ''))
+    # (/tmp: the QEMU 10 chroot sees only /tmp of this host.)
+    tmp = tempfile.mkdtemp(prefix='analyze-mfd-', dir='/tmp')
+    guest = os.path.join(tmp, 'guest.bin')
+    with open(guest, 'wb') as f:
+        f.write(guest_pattern())
+    procs, qmps = [], []
+    relay = None
+    try:
+        for side, extra in (('src', ['-device', 'loader,file=%s,addr=0' %
+                                     guest] + list(src_extra)),
+                            ('dst', ['-incoming', 'defer'])):
+            p, q = start_vm(binary, tmp, side, extra)
+            procs.append(p)
+            qmps.append(q)
+            q.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'multifd', 'state': True}])
+            q.cmd('migrate-set-parameters', {
+                'multifd-channels': 2, 'multifd-compression': compression})
+        src, dst = qmps
+        src.cmd('migrate-set-parameters', {'max-bandwidth': 0})
+        dst_sock, relay_sock = (os.path.join(tmp, n) for n in
+                                ('dst.sock', 'relay.sock'))
+        dst.cmd('migrate-incoming', uri='unix:' + dst_sock)
+        relay = RecordingRelay(relay_sock, dst_sock)
+        src.cmd('migrate', uri='unix:' + relay_sock)
+        deadline = time.monotonic() + DEADLINE
+        wait_status(src, 'completed', deadline)
+        wait_status(dst, 'completed', deadline)
+        for q in qmps:
+            # (the reply may not come: the process is on its way out)
+            try:
+                q.cmd_raw('quit')
+            except (EOFError, OSError):
+                pass
+        for p in procs:
+            p.wait(max(1.0, deadline - time.monotonic()))
+        relay.finish(deadline)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    main, channels = None, {}
+    for i, data in enumerate(relay.conns):
+        if data[:4] == b'QEVM':
+            expect(main is None, 'two main connections')
+            main = os.path.join(tmp, 'main.bin')
+            path = main
+        else:
+            expect(data[:4] == b'\x11\x22\x33\x44' and len(data) >= 64,
+                   'connection %d is neither main nor multifd: %r', i,
+                   bytes(data[:8]))
+            path = os.path.join(tmp, 'multifd-%d.bin' % data[24])
+            channels[data[24]] = path
+        with open(path, 'wb') as f:
+            f.write(data)
+    expect(main and sorted(channels) == [0, 1], 'connections: main %s, '
+           'channels %s', main, sorted(channels))
+    return MultifdCapture(name, tmp, main, [channels[0], channels[1]])
+
+
+_captures = {}
+
+
+def capture(name):
+    """Made once, on first use (a failure is remembered)."""
+    if name not in _captures:
+        binary, comp, extra = CAPTURE_SETUPS[name]
+        try:
+            _captures[name] = make_capture(name, binary, comp, extra)
+        except (Skip, Fail) as e:
+            _captures[name] = e
+        except Exception as e:
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            _captures[name] = Fail('making the capture: %s: %s (%s:%d)' % (
+                type(e).__name__, e, os.path.basename(where.filename),
+                where.lineno))
+    c = _captures[name]
+    if isinstance(c, Exception):
+        raise c
+    return c
+
+
+FLUSH_OFF = ['-global', 'migration.multifd-flush-after-each-section=off']
+CAPTURE_SETUPS = {}     # name -> (binary, compression, source options)
+
+
+def setup_captures(ferry):
+    CAPTURE_SETUPS.update({
+        'ferry-none': (ferry, 'none', []),
+        'ferry-zlib-flush': (ferry, 'zlib', FLUSH_OFF),
+        'ferry-zstd': (ferry, 'zstd', []),
+        'qemu72-none': (QEMU72, 'none', []),
+        'qemu72-zlib': (QEMU72, 'zlib', []),
+        'qemu10-none': (QEMU10, 'none', []),
+    })
+
+
+def channel_ends(out):
+    """{channel id: (packets, syncs, normal, zero)} from END lines."""
+    ends = {}
+    for m in re.finditer(r'END of channel (\d+): (\d+) packets \((\d+) '
+                         r'SYNC\), (\d+) normal \+ (\d+) zero pages', out):
+        ends[int(m.group(1))] = tuple(int(g) for g in m.groups()[1:])
+    return ends
+
+
+def check_multifd_merge(name):
+    """main + both channels -> the guest, byte for byte; the counts."""
+    c = capture(name)
+    zstd = name.endswith('zstd')
+    img = os.path.join(c.tmp, 'image.bin')
+    rc, out, err = run_argv([c.main, '--multifd'] + c.channels +
+                            ([] if zstd else ['--memory-image', img]))
+    expect(rc == 0 and not err, 'exit %d, stderr %r', rc, err[:300])
+    ends = channel_ends(out)
+    expect(sorted(ends) == [0, 1], 'channel END lines: %s', ends)
+    main_out = out.split('== %s: multifd channel ==' % c.channels[0])[0]
+    zero_main = sum(ram_counts(t)[0] for _, _, t in listing(main_out)
+                    if 'SECTION' in t and '"ram"' in t)
+    flushes = main_out.count('MULTIFD_FLUSH (multifd barrier)')
+    eos = len(re.findall(r'; EOS @0x', main_out))
+    normal = sum(e[2] for e in ends.values())
+    zero_mfd = sum(e[3] for e in ends.values())
+    # (QEMU 7.2 may send a page twice: the last of a full packet again
+    # first in the next one, seen at 0x2ff000 here; ferry never does.)
+    expect(normal == GUEST_PAGES // 2 or
+           (name.startswith('qemu72') and normal > GUEST_PAGES // 2),
+           '%d normal pages in packets', normal)
+    if name.startswith('qemu10'):
+        # zero-page-detection=multifd: zero pages in packets (A.6)
+        expect(zero_mfd == GUEST_PAGES // 2 and zero_main == 0,
+               'zero pages: %d in packets, %d on main', zero_mfd, zero_main)
+    else:
+        expect(zero_mfd == 0 and zero_main == GUEST_PAGES // 2,
+               'zero pages: %d in packets, %d on main', zero_mfd, zero_main)
+    barriers = flushes or eos
+    want_flush = name.startswith('qemu10') or name.endswith('-flush')
+    expect(bool(flushes) == want_flush, '%d MULTIFD_FLUSH records', flushes)
+    for cid, e in ends.items():
+        expect(e[1] == barriers, 'channel %d: %d SYNC packets, main %d '
+               'barriers', cid, e[1], barriers)
+    if zstd:
+        rc, out2, err = run_argv([c.main, '--memory-image', img,
+                                  '--multifd'] + c.channels)
+        expect(rc == 1 and ERROR_LINE.match(err) and 'unsupported' in err
+               and 'zstd' in err, 'zstd image: %d %r', rc, err)
+        expect('zstd' in out and 'not decoded' in out, 'no zstd sizes')
+        return '%d barriers; zstd: sizes only' % barriers
+    with open(img, 'rb') as f:
+        expect(f.read() == guest_pattern(), 'memory image differs from '
+               'the guest')
+    return '%d barriers, %d+%d pages, image matches' % (
+        barriers, normal, zero_mfd + zero_main)
+
+
+def check_channel_alone(name):
+    """One channel without the main stream: its pages, at the right
+    offsets with the right bytes; --dump pages lists odd pages only."""
+    c = capture(name)
+    pattern, img = guest_pattern(), os.path.join(c.tmp, 'ch0.bin')
+    rc, out, err = run_cli(['--stream', 'multifd', '--dump', 'pages',
+                            '--memory-image', img], path=c.channels[0])
+    expect(rc == 0 and not err, 'exit %d, stderr %r', rc, err[:300])
+    pages = [int(m.group(1), 16) for m in
+             re.finditer(r'PAGE "ram" offset (0x[0-9a-f]+)', out)]
+    expect(pages and all(o // TPS % 2 for o in pages), 'pages %s',
+           pages[:5])
+    with open(img, 'rb') as f:
+        image = f.read()
+    for o in pages:
+        expect(image[o:o + TPS] == pattern[o:o + TPS], 'page %#x differs', o)
+    return '%d pages' % len(pages)
+
+
+def channel_boundaries(path):
+    rc, out, err = run_cli(['--stream', 'multifd'], path=path)
+    expect(rc == 0, 'exit %d %r', rc, err)
+    return [off for off, text in top(listing(out))
+            if text.startswith(('PACKET', 'END'))]
+
+
+def test_channel_truncations(name, pool):
+    """Every cut: exit 0 exactly at packet boundaries (and after the
+    hello), else 1 with a "truncated" line; never a traceback."""
+    c = capture(name)
+    path = c.channels[1]
+    bounds = set(channel_boundaries(path))
+    size = os.path.getsize(path)
+    cuts = {0, 1, 63, 64, 65, 64 + 1343, 64 + 1344, size - 1}
+    for b in sorted(bounds)[:6]:
+        cuts |= {b - 1, b, b + 1, b + 700, b + 1344 + 5}
+    cuts = sorted(x for x in cuts if 0 <= x < size)
+    tasks = [(path, ['--stream', 'multifd'], cut, ()) for cut in cuts]
+    results = list(pool.map(fuzz_one, tasks))
+    check_results(tasks, results, lambda t: {0} if t[2] in bounds else {1})
+    for task, (rc, err, _) in zip(tasks, results):
+        expect(rc == 0 or 'truncated' in err, '%s: %r', describe(task), err)
+    return '%d cuts' % len(tasks)
+
+
+def test_channel_corruptions(name, pool):
+    """Targeted damage gives its message; random flips no traceback."""
+    c = capture(name)
+    path = c.channels[0]
+    with open(path, 'rb') as f:
+        data = f.read()
+    first = 64                          # the first packet
+    data_pkt = next(off for off in channel_boundaries(path)
+                    if int.from_bytes(data[off + 16:off + 20], 'big'))
+    cases = [       # (flips, in the message, with the main stream)
+        ([(0, 0xff)], 'not a multifd channel', False),
+        ([(7, 0x02)], 'multifd hello version 3', False),
+        ([(first, 0x01)], 'multifd packet magic', False),
+        ([(data_pkt + 15, 0xff)], 'pages_alloc 127', False),
+        ([(data_pkt + 327, 0x08)], 'is not a page of the block', False),
+        # (block names are known from the main stream's MEM_SIZE)
+        ([(data_pkt + 64, 0x01)], 'unknown RAMBlock "sam"', True),
+    ]
+    if name.startswith('ferry-zlib'):
+        cases.append(([(data_pkt + 1344 + 3, 0xff)], 'zlib', False))
+    bad = []
+    for flips, want, with_main in cases:
+        if with_main:
+            rc, err, tb = run_flipped_channel(c, flips) + (None,)
+        else:
+            rc, err, tb = fuzz_one((path, ['--stream', 'multifd'],
+                                    len(data), flips))
+        if tb or rc != 1 or not ERROR_LINE.match(err) or want not in err:
+            bad.append('%s: %s %r' % (flips, rc, tb or err))
+    expect(not bad, '%s', '; '.join(bad))
+    rnd = random.Random(7)
+    tasks = [(path, ['--stream', 'multifd'], len(data),
+              ((rnd.randrange(len(data)), 1 << rnd.randrange(8)),))
+             for _ in range(40)]
+    tasks += [(path, ['--stream', 'multifd'], len(data),
+               ((rnd.randrange(first, min(len(data), first + 1344 * 2)),
+                 1 << rnd.randrange(8)),)) for _ in range(40)]
+    check_results(tasks, list(pool.map(fuzz_one, tasks)),
+                  lambda t: {0, 1})
+    return '%d targeted, %d random' % (len(cases), len(tasks))
+
+
+def run_flipped_channel(c, flips):
+    """The main stream and a damaged channel 0, on the command line."""
+    with open(c.channels[0], 'rb') as f:
+        data = bytearray(f.read())
+    for pos, mask in flips:
+        data[pos] ^= mask
+    bad = os.path.join(c.tmp, 'damaged.bin')
+    with open(bad, 'wb') as f:
+        f.write(data)
+    rc, out, err = run_argv([c.main, '--multifd', bad])
+    expect(err.rstrip().endswith('(in multifd channel file %s)' % bad),
+           'no file context: %r', err)
+    return rc, err
+
+
+def check_multifd_cli_errors(name):
+    """A main stream given as a channel; a channel as a main stream."""
+    c = capture(name)
+    rc, out, err = run_cli(['--stream', 'multifd'], path=c.main)
+    expect(rc == 1 and ERROR_LINE.match(err) and 'not a multifd channel'
+           in err, 'main as channel: %d %r', rc, err)
+    rc, out, err = run_cli([], path=c.channels[0])
+    expect(rc == 1 and ERROR_LINE.match(err) and 'not a migration stream'
+           in err, 'channel as main: %d %r', rc, err)
+    rc, out, err = run_cli(['--stream', 'multifd'], data=b'\x11\x22')
+    expect(rc == 1 and ERROR_LINE.match(err) and 'truncated' in err,
+           'short: %d %r', rc, err)
+    return 'one-line errors'
+
+
+def multifd_cases(pool):
+    cases = []
+    for name in CAPTURE_SETUPS:
+        cases.append(('multifd %s: main + channels, memory image' % name,
+                      lambda n=name: check_multifd_merge(n)))
+    for name in ('ferry-none', 'ferry-zlib-flush', 'qemu72-none',
+                 'qemu10-none'):
+        cases.append(('multifd %s: one channel alone' % name,
+                      lambda n=name: check_channel_alone(n)))
+    for name in ('ferry-none', 'ferry-zlib-flush', 'ferry-zstd'):
+        cases.append(('multifd %s: channel truncations' % name,
+                      lambda n=name: test_channel_truncations(n, pool)))
+        cases.append(('multifd %s: channel corruptions' % name,
+                      lambda n=name: test_channel_corruptions(n, pool)))
+    cases.append(('multifd: wrong --stream', lambda:
+                  check_multifd_cli_errors('ferry-none')))
+    return cases
+
+
 # ---------------------------------------------------------------- driver
 
 def check_cli_errors(root):
@@ -620,7 +1046,14 @@ def check_cli_errors(root):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CAPTURES
+    args = sys.argv[1:]
+    ferry = None
+    if '--ferry' in args:
+        i = args.index('--ferry')
+        ferry = os.path.abspath(args[i + 1])
+        del args[i:i + 2]
+    root = args[0] if args else DEFAULT_CAPTURES
+    setup_captures(ferry or os.path.join(HERE, '..', '..', 'build', 'ferry'))
     rels = sorted(os.path.relpath(p, root) for p in
                   glob.glob(os.path.join(root, '**', '*.bin'), recursive=True))
     caps = {rel: Capture(root, rel) for rel in rels}
@@ -644,6 +1077,7 @@ def main():
                       lambda c=c: test_truncations(c, pool)))
         cases.append(('%s: byte flips' % c.rel,
                       lambda c=c: test_flips(c, pool)))
+    cases += multifd_cases(pool)
     print('1..%d' % len(cases), flush=True)
     failed = 0
     for n, (desc, fn) in enumerate(cases, 1):
@@ -658,6 +1092,9 @@ def main():
             kind = '' if isinstance(e, Fail) else type(e).__name__ + ': '
             print('not ok %d - %s: %s%s' % (n, desc, kind, e), flush=True)
     pool.shutdown()
+    for c in _captures.values():
+        if isinstance(c, MultifdCapture):
+            shutil.rmtree(c.tmp, ignore_errors=True)
     return 1 if failed else 0
 
 
