@@ -301,6 +301,15 @@ static void test_trace_help(void)
     g_assert_false(has_line(out, "no_such_event"));
 }
 
+static void test_accel_help(void)
+{
+    g_autofree char *out = run_info("-accel", "help");
+
+    g_assert_true(has_line(out, "qtest"));
+    g_assert_true(has_line(out, "kvm"));
+    g_assert_true(has_line(out, "tcg"));
+}
+
 /* ---- good command lines: the VM starts and dies cleanly ---- */
 
 static uint64_t query_base_memory(QTestState *s)
@@ -371,6 +380,40 @@ static void test_good_pc_lite(void)
     stop_cleanly(s);
 }
 
+/*
+ * A fallback chain, as in QEMU: the accelerator that cannot start is
+ * reported and the next one runs the guest (ferry's interpreter here, a
+ * real vCPU: the boot block's pass counter moves).
+ */
+static void accel_chain(const char *accel_args)
+{
+    const char *dir = g_getenv("FERRY_BOOTBLOCKS");
+    const QTestOptions opts = { .capture_stderr = true };
+    g_autofree char *args = g_strdup_printf(
+        "-M pc-lite -m 128M -serial none %s -drive file=%s/a-b-bootblock.img,"
+        "format=raw,if=ide", accel_args, dir ? dir : "tests/migration");
+    QTestState *s = qtest_init_opts(&opts, "%s", args);
+    int64_t deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    /* The guest counts its passes at 0x7e08. */
+    while (qtest_readl(s, 0x7e08) < 2) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+    g_assert_nonnull(strstr(qtest_stderr(s), "invalid accelerator bogus"));
+    qtest_quit(s);
+}
+
+static void test_good_accel_chain(void)
+{
+    accel_chain("-accel bogus -accel tcg");
+}
+
+static void test_good_machine_accel_chain(void)
+{
+    accel_chain("-machine accel=bogus:tcg");
+}
+
 static void test_good_stopped(void)
 {
     check_starts("-M none -m 16M -S", "prelaunch", 16 * MiB);
@@ -426,6 +469,10 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/info/version", test_version);
     g_test_add_func("/cli/info/machine-help", test_machine_help);
     g_test_add_func("/cli/info/trace-help", test_trace_help);
+    g_test_add_func("/cli/info/accel-help", test_accel_help);
+    g_test_add_func("/cli/good/accel-chain", test_good_accel_chain);
+    g_test_add_func("/cli/good/machine-accel-chain",
+                    test_good_machine_accel_chain);
     g_test_add_func("/cli/good/memory-zero", test_good_memory_zero);
     g_test_add_func("/cli/good/stopped", test_good_stopped);
     g_test_add_func("/cli/good/pc-lite", test_good_pc_lite);
