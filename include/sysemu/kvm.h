@@ -5,7 +5,7 @@
  * into the system address space becomes a KVM memory slot (a memory
  * listener); while migration's global dirty log is on, the slots carry
  * KVM_MEM_LOG_DIRTY_PAGES and each sync folds KVM_GET_DIRTY_LOG into the
- * RAMBlocks' dirty logs.  Each vCPU runs in its own thread (kvm-accel-ops.c);
+ * RAMBlocks' dirty logs.  Each vCPU runs in its own thread (vcpu-threads.c);
  * port and MMIO exits are dispatched to the address spaces under the BQL.
  *
  * Under postcopy nothing special is needed: a vCPU that touches a page not
