@@ -58,6 +58,11 @@ class BenchError(Exception):
 class Run:
     """One postcopy migration of the running guest on @impl."""
 
+    accel = 'kvm'               # tcg-bench.py runs the same with 'tcg'
+
+    def image(self):
+        return self.args.image
+
     def __init__(self, args, impl, binary, cap, tmp, extra=()):
         self.args, self.impl, self.binary = args, impl, binary
         self.cap, self.tmp, self.extra = cap, tmp, list(extra)
@@ -68,10 +73,10 @@ class Run:
         qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
         serial = os.path.join(self.tmp, '%s-%s.serial' % (self.impl, name))
         machine = 'pc-lite' if self.impl.startswith('ferry') else 'pc'
-        cmd = [self.binary, '-M', machine, '-accel', 'kvm',
+        cmd = [self.binary, '-M', machine, '-accel', self.accel,
                '-m', '%dM' % (self.args.size >> 20), '-nodefaults',
                '-display', 'none',
-               '-drive', 'file=%s,format=raw' % self.args.image,
+               '-drive', 'file=%s,format=raw' % self.image(),
                '-serial', 'file:' + serial,
                '-qmp', 'unix:%s,server=on,wait=off' % qmp]
         cmd += self.extra + extra

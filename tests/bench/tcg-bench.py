@@ -56,24 +56,10 @@ def machine(impl):
 class TcgRun(lgb.Run):
     """live-guest-bench's postcopy run, with -accel tcg on both sides."""
 
-    def start(self, name, extra):
-        qmp = os.path.join(self.tmp, '%s-%s.qmp' % (self.impl, name))
-        serial = os.path.join(self.tmp, '%s-%s.serial' % (self.impl, name))
-        cmd = [self.binary, '-M', machine(self.impl), '-accel', 'tcg',
-               '-m', '%dM' % (self.args.size >> 20), '-nodefaults',
-               '-display', 'none',
-               '-drive', 'file=%s,format=raw' % self.args.random_image,
-               '-serial', 'file:' + serial,
-               '-qmp', 'unix:%s,server=on,wait=off' % qmp]
-        cmd += self.extra + extra
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        self.procs.append(p)
-        try:
-            return QMP(qmp, timeout=60)
-        except Exception as e:
-            raise lgb.BenchError('%s %s did not start: %s' %
-                                 (self.impl, name, e))
+    accel = 'tcg'
+
+    def image(self):
+        return self.args.random_image
 
 
 def pass_rate(args, impl, binary, extra, tmp):
