@@ -339,6 +339,8 @@ bool multifd_send_drain(MultiFDSendState *ms)
 
 void multifd_send_shutdown(MultiFDSendState *ms)
 {
+    /* (lock: the set-up may be filling the files in meanwhile.) */
+    QEMU_LOCK_GUARD(&ms->lock);
     for (unsigned i = 0; i < ms->n; i++) {
         if (ms->ch[i].f) {
             qemu_file_shutdown(ms->ch[i].f);
@@ -392,7 +394,9 @@ MultiFDSendState *multifd_send_setup(const char *uri, QEMUFile *main,
             goto fail;
         }
         mig_channel_set_send_queue(ioc, MULTIFD_SEND_QUEUE);
+        qemu_mutex_lock(&ms->lock);
         ch->f = qemu_file_new_output(ioc);
+        qemu_mutex_unlock(&ms->lock);
         mig_channel_unref(ioc);
         qemu_thread_create(&ch->thread, "mig/src/multifd", multifd_send_thread,
                            ch, QEMU_THREAD_JOINABLE);
@@ -403,6 +407,7 @@ MultiFDSendState *multifd_send_setup(const char *uri, QEMUFile *main,
 fail:
     qemu_mutex_lock(&ms->lock);
     ms->failed = true;
+    qemu_cond_broadcast(&ms->work_cond);
     qemu_mutex_unlock(&ms->lock);
     multifd_send_shutdown(ms);
     multifd_send_cleanup(ms);
@@ -418,13 +423,16 @@ void multifd_send_cleanup(MultiFDSendState *ms)
     ms->quit = true;
     qemu_cond_broadcast(&ms->work_cond);
     qemu_mutex_unlock(&ms->lock);
+    /* Every thread first: a failing one shuts the others' files down. */
+    for (unsigned i = 0; i < ms->n; i++) {
+        if (ms->ch[i].thread_running) {
+            qemu_thread_join(&ms->ch[i].thread);
+        }
+    }
     for (unsigned i = 0; i < ms->n; i++) {
         MultiFDSendChannel *ch = &ms->ch[i];
         MultiFDJob *job;
 
-        if (ch->thread_running) {
-            qemu_thread_join(&ch->thread);
-        }
         while ((job = g_queue_pop_head(&ch->jobs))) {
             g_free(job);
         }

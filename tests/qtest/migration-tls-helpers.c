@@ -237,6 +237,9 @@ void wait_for_exit_code(QTestState *qts, int code)
 {
     int status = qtest_wait_exit(qts);
 
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != code) {
+        g_test_message("its stderr: %s", qtest_stderr(qts));
+    }
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, code);
 }
