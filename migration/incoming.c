@@ -355,9 +355,13 @@ static void incoming_multifd_refused_bh(void *opaque)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     Error *err = opaque;
+    bool loading;
 
-    if (mis->from_src_file || qatomic_read(&mis->state) !=
-                              MIGRATION_STATUS_NONE) {
+    /* (The channels may be being closed by an earlier failure's thread.) */
+    qemu_mutex_lock(&mis->channel_lock);
+    loading = mis->from_src_file != NULL;
+    qemu_mutex_unlock(&mis->channel_lock);
+    if (loading || qatomic_read(&mis->state) != MIGRATION_STATUS_NONE) {
         error_free(err);
         return;
     }
