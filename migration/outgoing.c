@@ -69,15 +69,26 @@
 
 /*
  * Bytes the kernel may queue on the socket before / during postcopy.
+ * In postcopy, the short queue holds while the destination asks for
+ * pages, and BULK while it does not (ram.c, "Pacing").
  * Over TLS the destination drains the queue at about half the speed (it
  * decrypts), so a requested page behind a full 64 KiB queue waited twice
  * as long: half the queue keeps its wait close to that without TLS
  * (fault latency p50 over TLS 1.1x of plain at 32 KiB, 2.0x at 64 KiB,
  * for the same uncapped push time; tests/bench/README.md, "Over TLS").
+ * BULK: with 64 KiB the push of 1 GiB without faults took 0.79-0.92 s
+ * (source CPU 0.26-0.51 s) against QEMU 7.2's 0.58-0.62 s; 256 KiB gave
+ * 0.67-1.08 s, 1 MiB 0.57-0.64 s (source CPU 0.14-0.22 s), 4 MiB no
+ * better: from 1 MiB on the destination's placements (UFFDIO_COPY, one
+ * per 4 KiB page, ~90 % of its CPU) are the limit, as in QEMU
+ * (postcopy-latency.py --max-faults 0 --dst-prealloc, 2-vCPU VM;
+ * tests/bench/README.md, "The postcopy push").  More only lengthens the
+ * wait of the first request after a quiet spell.
  */
 #define PRECOPY_SEND_QUEUE          (4 * 1024 * 1024)
 #define POSTCOPY_SEND_QUEUE         (64 * 1024)
 #define POSTCOPY_SEND_QUEUE_TLS     (32 * 1024)
+#define POSTCOPY_SEND_QUEUE_BULK    (1024 * 1024)
 
 static int64_t window_ms(void)
 {
@@ -684,14 +695,16 @@ static void postcopy_go(MigrationState *s)
     QEMUFile *f = s->to_dst_file;
 
     /*
-     * Keep what the main channel's socket holds short.  Without a
+     * Keep what the main channel's socket holds short while pages are
+     * requested (and deep while none are: ram.c, "Pacing").  Without a
      * preempt channel requested pages queue behind it; with one, a
      * requested page that the push has already taken is still in there,
      * and the vCPU waits for everything ahead of it.
      */
-    mig_channel_set_send_queue(qemu_file_get_ioc(f),
-                               mig_channel_has_layer(qemu_file_get_ioc(f)) ?
-                               POSTCOPY_SEND_QUEUE_TLS : POSTCOPY_SEND_QUEUE);
+    ram_postcopy_set_send_queues(f,
+                                 mig_channel_has_layer(qemu_file_get_ioc(f)) ?
+                                 POSTCOPY_SEND_QUEUE_TLS : POSTCOPY_SEND_QUEUE,
+                                 POSTCOPY_SEND_QUEUE_BULK);
     /* Requested pages now go out from the return-path thread. */
     ram_postcopy_set_direct(true, s->postcopy_qemufile_src);
     if (s->postcopy_qemufile_src) {

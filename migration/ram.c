@@ -43,6 +43,26 @@
 /* An iteration yields after this long (checked every 64 pages). */
 #define RAM_ITERATION_MAX_NS (50 * 1000 * 1000)
 
+/*
+ * The postcopy push's two regimes (ram_postcopy_pace()).  URGENT while
+ * page requests come: a flush every 4 pages, so that a requested page
+ * queues behind little, as before these regimes existed (the fault
+ * latencies of tests/bench/README.md).  BULK: 64 pages (256 KiB) a write;
+ * with outgoing.c's 1 MiB queue the push of 1 GiB without faults took
+ * 0.58-0.63 s against 0.79-0.92 s with 4 pages and 64 KiB (QEMU 7.2:
+ * 0.58-0.62 s).  256 pages did as well (0.73-0.87 s against 0.85-1.43 s
+ * for 64 in a noisier session, QEMU 0.81-0.89 s) but puts up to 1 MiB of
+ * unflushed pages ahead of the first request after a quiet spell, 64
+ * pages at most 256 KiB.  HOLD: in postcopy-latency.py a fault
+ * follows the last one after 0.3-1.1 ms (p50), 9 ms at most (p99 over 12
+ * runs), a running guest's after its previous fault's latency: 20 ms
+ * keeps a burst of faults in URGENT, and costs the push at most 20 ms of
+ * the slower regime once the faults stop.
+ */
+#define POSTCOPY_FLUSH_PAGES_URGENT 4
+#define POSTCOPY_FLUSH_PAGES_BULK   64
+#define POSTCOPY_REQUEST_HOLD_NS    (20 * 1000 * 1000)
+
 /* A page range the destination asked for (postcopy). */
 typedef struct RAMSrcPageRequest {
     RAMBlock *rb;
@@ -83,6 +103,16 @@ typedef struct RAMState {
     QEMUFile *preempt_file;         /* postcopy-preempt channel, or NULL */
     RAMSender preempt_sender;
     SaveStateEntry *se;             /* the "ram" section */
+
+    /*
+     * Postcopy pacing of the main channel (ram_postcopy_pace()): the
+     * migration thread's, but last_request_ns, which the return-path
+     * thread sets at every page request (atomic).
+     */
+    int64_t last_request_ns;
+    int send_queue_urgent;          /* bytes; 0: no pacing (not yet RUN) */
+    int send_queue_bulk;
+    bool bulk;                      /* the regime in force */
 } RAMState;
 
 static RAMState ram_state;
@@ -291,11 +321,18 @@ static int ram_send_claim(QEMUFile *f, RAMSender *tx, RAMClaim *c)
     return c->n;
 }
 
+/* The return-path thread: the destination asked for a page. */
+static void ram_note_request(RAMState *rs)
+{
+    qatomic_set(&rs->last_request_ns, get_clock());
+}
+
 void ram_save_queue_pages(RAMBlock *rb, uint64_t start, uint64_t len)
 {
     RAMState *rs = &ram_state;
     RAMSrcPageRequest *req = g_new0(RAMSrcPageRequest, 1);
 
+    ram_note_request(rs);
     req->rb = rb;
     req->offset = start;
     req->len = len;
@@ -457,6 +494,7 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
     bool dirty;
     int sent = 0;
 
+    ram_note_request(rs);
     if (!qatomic_read(&rs->direct)) {
         return false;
     }
@@ -506,6 +544,62 @@ bool ram_save_urgent(QEMUFile *f, RAMBlock *rb, uint64_t start, uint64_t len)
 static bool ram_has_requests(RAMState *rs)
 {
     return qatomic_read(&rs->requests_pending) > 0;
+}
+
+/*
+ * Pacing the postcopy push on the main channel.  What the push has put
+ * in the socket's send queue, and what it buffered since its last flush,
+ * is ahead of the next requested page: without postcopy-preempt the
+ * requested page goes behind it on the same channel; with it, a page the
+ * push took just before it was requested ("already sent") is in there.
+ * So while the destination asks for pages the queue is short and the
+ * push flushes every few pages.  But a short queue starves the
+ * destination: it drains 64 KiB in ~35 us, and the source's migration
+ * thread, blocked on the full socket, takes longer than that to be woken
+ * (~50-100 us on an idle vCPU here); the push's throughput went to the
+ * scheduler, not the link.  So without requests the push has a deep
+ * queue and big writes:
+ *
+ *   URGENT  a request is queued, or the last one came less than
+ *           POSTCOPY_REQUEST_HOLD_NS ago (also the start: the guest has
+ *           just been started and is about to fault): the short queue of
+ *           outgoing.c, a flush every POSTCOPY_FLUSH_PAGES_URGENT pages.
+ *   BULK    otherwise: the deep queue, a flush every
+ *           POSTCOPY_FLUSH_PAGES_BULK pages.
+ *
+ * The first request after a quiet spell waits behind the deep queue
+ * once; the switch to URGENT comes right after its page went out
+ * (shrinking the queue first would only make that write wait for the
+ * queue to drain, then for this thread to be woken).  Queued data stays
+ * queued: the following pages see the short queue once it has drained.
+ */
+void ram_postcopy_set_send_queues(QEMUFile *f, int urgent, int bulk)
+{
+    RAMState *rs = &ram_state;
+
+    rs->send_queue_urgent = urgent;
+    rs->send_queue_bulk = bulk;
+    rs->bulk = false;
+    ram_note_request(rs);
+    mig_channel_set_send_queue(qemu_file_get_ioc(f), urgent);
+    trace_ram_postcopy_pace(false, urgent);
+}
+
+/* Postcopy (migration thread): the regime now; returns pages per flush. */
+static int ram_postcopy_pace(RAMState *rs, QEMUFile *f)
+{
+    bool bulk = rs->send_queue_bulk && !ram_has_requests(rs) &&
+                get_clock() - qatomic_read(&rs->last_request_ns) >=
+                POSTCOPY_REQUEST_HOLD_NS;
+
+    if (bulk != rs->bulk) {
+        int queue = bulk ? rs->send_queue_bulk : rs->send_queue_urgent;
+
+        rs->bulk = bulk;
+        mig_channel_set_send_queue(qemu_file_get_ioc(f), queue);
+        trace_ram_postcopy_pace(bulk, queue);
+    }
+    return bulk ? POSTCOPY_FLUSH_PAGES_BULK : POSTCOPY_FLUSH_PAGES_URGENT;
 }
 
 /*
@@ -649,6 +743,8 @@ static int ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     pagemap_window_init(&rs->main_sender.pagemap);
     pagemap_window_init(&rs->preempt_sender.pagemap);
     rs->last_page = 0;
+    rs->send_queue_urgent = rs->send_queue_bulk = 0;   /* (until RUN) */
+    rs->bulk = false;
     rs->num_dirty_pages_period = 0;
     rs->time_last_bitmap_sync = get_clock();
     qatomic_set(&rs->active, true);
@@ -680,6 +776,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
     bool postcopy = migration_in_postcopy();
     int64_t t0 = get_clock();
     int done = 0;
+    int unflushed = 0;
     uint64_t i = 0, pages = 0;
 
     /* Requested pages go out regardless of the rate limit. */
@@ -692,15 +789,18 @@ static int ram_save_iterate(QEMUFile *f, void *opaque, Error **errp)
         }
         pages += n;
         /*
-         * In postcopy push the background out in small batches.  Without
-         * preempt, the next requested page queues behind what is
-         * buffered; with it, a page claimed here is "already sent" to a
-         * request, and a vCPU that faults on it waits until this thread
-         * flushes (once up to 64 pages, and this thread may be off its
-         * CPU meanwhile: faults of 30-40 ms with a live guest).
+         * In postcopy push the background out in batches, small ones
+         * while requests come (ram_postcopy_pace()).  Without preempt,
+         * the next requested page queues behind what is buffered; with
+         * it, a page claimed here is "already sent" to a request, and a
+         * vCPU that faults on it waits until this thread flushes (once up
+         * to 64 pages, and this thread may be off its CPU meanwhile:
+         * faults of 30-40 ms with a live guest).
          */
-        if (postcopy && (pages & 3) == 0) {
+        unflushed += n;
+        if (postcopy && unflushed >= ram_postcopy_pace(rs, f)) {
             qemu_fflush(f);
+            unflushed = 0;
         }
         /* Yield now and then so the thread can check its limits. */
         if ((++i & 63) == 0 && get_clock() - t0 > RAM_ITERATION_MAX_NS &&
@@ -729,6 +829,7 @@ static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
 {
     RAMState *rs = &ram_state;
     uint64_t pages = 0;
+    int unflushed = 0;
     int n;
 
     if (!migration_in_postcopy()) {
@@ -740,8 +841,11 @@ static int ram_save_complete(QEMUFile *f, void *opaque, Error **errp)
         if (qemu_file_get_error(f)) {
             break;
         }
-        if (migration_in_postcopy() && (pages & 3) == 0) {
+        unflushed += n;
+        if (migration_in_postcopy() &&
+            unflushed >= ram_postcopy_pace(rs, f)) {
             qemu_fflush(f);
+            unflushed = 0;
         }
     }
     ram_multifd_barrier(f);

@@ -45,6 +45,12 @@ void ram_postcopy_writer_unlock(void);
 void ram_postcopy_set_direct(bool on, QEMUFile *preempt);
 void ram_postcopy_preempt_end(QEMUFile *preempt);
 /*
+ * Postcopy after RUN (migration thread): the main channel @f's send queue
+ * in bytes while page requests come (@urgent) and while none do (@bulk);
+ * the push switches between them (ram.c, "Pacing").
+ */
+void ram_postcopy_set_send_queues(QEMUFile *f, int urgent, int bulk);
+/*
  * Recovery: the destination's received bitmap of @rb (one bit per target
  * page) becomes what is still to send; returns how many pages had been
  * sent and were lost with the link.  Then, with every bitmap in,

@@ -40,6 +40,12 @@ and draws every run's postcopy fault map, DIR/CASE-IMPL-RUN.png: guest
 pages across, time down, requested pages in red and pushed ones in blue
 (faultmap.py, the tool tests/bench/fault-map).
 
+--thp MODES (benchthp.py) runs every case under each transparent huge
+page mode in turn, e.g. madvise,always (set as root, the original mode
+put back at the end); --push uncapped limits the runs to the uncapped
+push; --max-faults 0 reads no page at all: a postcopy with no faults,
+the push alone.
+
 --tls x509|psk runs every migration over TLS (benchtls.py: credentials
 made at run time, the tls-creds-* object on each side, tls-creds on both
 and tls-hostname on the source); --tls-compare also runs each
@@ -67,12 +73,15 @@ sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchimpls  # noqa: E402
+import benchperf  # noqa: E402
+import benchthp  # noqa: E402
 import benchtls  # noqa: E402
 import faultmap  # noqa: E402
 import tracehops  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
 PAGE = 4096
+CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
 class BenchError(Exception):
@@ -86,6 +95,16 @@ def pct(vals, p):
     s = sorted(vals)
     k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
     return s[k]
+
+
+def cpu_seconds(pid):
+    """User + system CPU of a whole process (all its threads)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def event_time(ev):
@@ -103,6 +122,7 @@ class Run:
         self.creds = creds
         self.cap, self.preempt, self.image, self.tmp = cap, preempt, image, tmp
         self.procs = []
+        self.perf = None
         # --hops: ferry's trace events on both sides (not QEMU's).
         self.hops = args.hops and impl.startswith('ferry')
         # --fault-map: (PNG to draw, title) for ferry's runs.
@@ -138,6 +158,9 @@ class Run:
             raise BenchError('%s %s did not start: %s' % (self.impl, name, e))
 
     def stop(self):
+        if self.perf:
+            self.perf.stop()
+            self.perf = None
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
@@ -185,7 +208,9 @@ class Run:
         sock = os.path.join(self.tmp, '%s.sock' % self.impl)
         out = os.path.join(self.tmp, 'page.bin')
         try:
-            dst = self.start('dst', ['-incoming', 'unix:' + sock])
+            dst = self.start('dst', ['-incoming', 'unix:' + sock] +
+                             (['-mem-prealloc'] if self.args.dst_prealloc
+                              else []))
             src = self.start('src', ['-device', 'loader,file=%s,addr=0' %
                                      self.image])
             caps = ['events', 'postcopy-ram']
@@ -211,6 +236,17 @@ class Run:
                 if got != (benchtls.CREDS_ID, benchtls.CREDS_ID):
                     raise BenchError('%s: tls-creds not taken (source %r, '
                                      'destination %r)' % ((self.impl,) + got))
+            if self.args.perf:
+                # procs: the destination, then the source.
+                tag = '%s-%s-%d' % (self.args.perf_case, self.impl,
+                                    self.args.perf_run)
+                try:
+                    self.perf = benchperf.Recorder(self.args.perf, [
+                        (tag + '-dst', self.procs[0].pid),
+                        (tag + '-src', self.procs[1].pid)])
+                except benchperf.PerfError as e:
+                    raise BenchError('%s: %s' % (self.impl, e))
+            cpu0 = [cpu_seconds(p.pid) for p in self.procs]
             src.cmd('migrate', uri='unix:' + sock)
             src.cmd('migrate-start-postcopy')
             dst.wait_event('RESUME', timeout=60)
@@ -218,7 +254,7 @@ class Run:
             order = list(range(self.args.size // PAGE))
             rng.shuffle(order)
             faults, present, noise, wrong = [], [], [], 0
-            fault_addrs = []
+            fault_addrs, fault_at = [], []
             reqs = self.requests(src)
             end = None
             with open(self.image, 'rb') as img:
@@ -235,6 +271,7 @@ class Run:
                         if f.read() != img.read(PAGE):
                             wrong += 1
                     if now > reqs:
+                        fault_at.append(time.monotonic())
                         faults.append((t1 - t2) * 1e6)
                         fault_addrs.append(addr)
                         # The method's own spread: two reads of a
@@ -258,9 +295,12 @@ class Run:
                 raise BenchError('%s: %d pages read wrong' % (self.impl,
                                                               wrong))
             src_requests = self.requests(src)
-            if self.fault_map:
-                # Its last placements precede its own "completed".
-                self.wait_completed(dst, 'destination')
+            # (The destination: until it, too, completed.)
+            self.wait_completed(dst, 'destination')
+            cpu1 = [cpu_seconds(p.pid) for p in self.procs]
+            if self.perf:
+                self.perf.stop()
+                self.perf = None
             self.stop()
             hops = fmap = None
             if self.hops:
@@ -278,6 +318,14 @@ class Run:
                 'postcopy_s': event_time(end) - event_time(start[0]),
                 'dst_latency_us': info.get('x-postcopy-latency', 0) // 1000,
                 'src_requests': src_requests,
+                # From one sampled fault to the next: how often the
+                # harness makes the destination ask for a page.
+                'fault_gaps_ms': [(b - a) * 1e3 for a, b in
+                                  zip(fault_at, fault_at[1:])],
+                # CPU seconds from migrate to completed (mostly postcopy:
+                # the switch comes at once); procs[0] is the destination.
+                'cpu_dst_s': cpu1[0] - cpu0[0],
+                'cpu_src_s': cpu1[1] - cpu0[1],
             }
         finally:
             self.stop()
@@ -287,7 +335,9 @@ def summarize(runs):
     faults = [x for r in runs for x in r['faults']]
     present = [x for r in runs for x in r['present']]
     noise = [x for r in runs for x in r['noise']]
+    gaps = [x for r in runs for x in r['fault_gaps_ms']]
     return {
+        'fault_gap_p50_ms': pct(gaps, 50), 'fault_gap_p99_ms': pct(gaps, 99),
         'faults': len(faults),
         'p50_us': pct(faults, 50), 'p99_us': pct(faults, 99),
         'mean_us': statistics.mean(faults) if faults else float('nan'),
@@ -295,6 +345,8 @@ def summarize(runs):
         'noise_p50_us': pct(noise, 50), 'noise_p99_us': pct(noise, 99),
         'postcopy_s': statistics.median(r['postcopy_s'] for r in runs),
         'requests': statistics.median(r['src_requests'] for r in runs),
+        'cpu_src_s': statistics.median(r['cpu_src_s'] for r in runs),
+        'cpu_dst_s': statistics.median(r['cpu_dst_s'] for r in runs),
         'hops': summarize_hops([r['hops'] for r in runs]),
         'fault_maps': [r['fault_map'] for r in runs if r['fault_map']] or
         None,
@@ -311,6 +363,44 @@ def summarize_hops(parts):
     return out
 
 
+def run_case(args, case, cap, preempt, impls, variants, label, image,
+             tmp, creds, log, results):
+    """All runs of one case, alternating implementations; its summary
+    goes into @results[@case]."""
+    per = {label(name, t): [] for name, _, _ in impls for t in variants}
+    for i in range(args.runs):
+        for name, binary, extra in impls:
+            for t in variants:
+                lab = label(name, t)
+                fmap = None
+                if args.fault_map:
+                    fmap = (os.path.join(args.fault_map,
+                                         '%s-%s-%d.png' % (
+                                             case.replace('/', '-').replace(
+                                                 ' ', '-'),
+                                             lab, i + 1)),
+                            '%s %s run %d' % (case, lab, i + 1))
+                args.perf_case = case.replace('/', '-').replace(' ', '-')
+                args.perf_run = i + 1
+                r = Run(args, lab, binary, cap, preempt, image,
+                        tmp, extra,
+                        creds if t != 'none' else None,
+                        fmap).run()
+                per[lab].append(r)
+                log('  %-24s %-17s run %d: %3d faults  p50 %8.0f us'
+                    '  p99 %8.0f us  postcopy %.2f s  (dst reports '
+                    'mean %s us; CPU src %.2f dst %.2f s)' % (
+                        case, lab, i + 1, len(r['faults']),
+                        pct(r['faults'], 50), pct(r['faults'], 99),
+                        r['postcopy_s'], r['dst_latency_us'],
+                        r['cpu_src_s'], r['cpu_dst_s']))
+                if r['fault_map']:
+                    log('  %-24s %-17s        %s' % (
+                        '', '', faultmap.describe(r['fault_map'])))
+    results[case] = {name: summarize(runs)
+                     for name, runs in per.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
@@ -325,7 +415,8 @@ def main():
     ap.add_argument('--precopy-bandwidth', type=benchimpls.parse_size, default=8 << 20,
                     help='max-bandwidth before the switch (default 8M)')
     ap.add_argument('--max-faults', type=int, default=400,
-                    help='stop sampling a run after this many faults')
+                    help='stop sampling a run after this many faults '
+                    '(0: read nothing, a postcopy without faults)')
     ap.add_argument('--ferry', default=str(ROOT / 'build' / 'ferry'))
     ap.add_argument('--qemu', default=DEFAULT_QEMU)
     benchimpls.add_arguments(ap)
@@ -333,6 +424,16 @@ def main():
                     help='comma-separated: plain (one connection), preempt '
                     '(capability postcopy-preempt on both sides); default '
                     'both')
+    ap.add_argument('--push', default='uncapped,capped',
+                    help='comma-separated: uncapped (max-postcopy-bandwidth '
+                    '0), capped (--cap); default both')
+    benchthp.add_arguments(ap)
+    ap.add_argument('--dst-prealloc', action='store_true',
+                    help='start the destinations with -mem-prealloc: the '
+                    'switch discards that memory again and the placements '
+                    'reuse it, so first touches of fresh memory (erratic '
+                    'on a VM with free page reporting) leave the '
+                    'measurement (see README)')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--hops', action='store_true',
                     help='trace ferry on both sides and split each fault '
@@ -348,12 +449,28 @@ def main():
                     help='with --tls x509|psk: also run each '
                     'implementation without TLS, alternating with the TLS '
                     'runs, and report latency with TLS / without')
+    ap.add_argument('--perf', metavar='DIR',
+                    help='record each source and destination with "perf '
+                    'record -g -p PID" from just before migrate to the '
+                    'source\'s completed, into DIR/CASE-IMPL-RUN-src|dst.'
+                    'perf.data (perf slows them: profile, do not measure)')
     ap.add_argument('--json-only', action='store_true')
     args = ap.parse_args()
+    if args.perf:
+        if not shutil.which('perf'):
+            ap.error('--perf: perf not found (apt install linux-perf)')
+        args.perf = os.path.abspath(args.perf)
+        os.makedirs(args.perf, exist_ok=True)
     if args.size % (1 << 20) or args.size <= 0:
         ap.error('--size must be a whole number of MiB')
     if args.tls_compare and args.tls == 'none':
         ap.error('--tls-compare needs --tls x509 or --tls psk')
+    if args.max_faults < 0:
+        ap.error('--max-faults must be 0 or more')
+    pushes = [c for c in args.push.split(',') if c]
+    if not pushes or any(c not in ('uncapped', 'capped') for c in pushes):
+        ap.error('--push takes uncapped and/or capped')
+    thp_modes = benchthp.parse(ap, args.thp)
     # TLS variants each implementation runs in, alternating; a run's label
     # is the implementation's name, +MODE when over TLS.
     variants = ['none', args.tls] if args.tls_compare else [args.tls]
@@ -376,12 +493,17 @@ def main():
         if not args.json_only:
             print(msg, flush=True)
 
+    # (SystemExit unwinds through the finally below: processes killed,
+    # the THP mode put back.)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    signal.signal(signal.SIGHUP, lambda *a: sys.exit(1))
     shm = '/dev/shm' if shutil.disk_usage('/dev/shm').free > \
         args.size * 2 else None
     tmp = tempfile.mkdtemp(prefix='postcopy-latency-', dir=shm)
     results = {}
     host = benchtls.host_info()
+    thp = benchthp.Switcher()
+    skipped = {}
     try:
         try:
             creds = benchtls.make(args.tls, tmp, args.tls_priority)
@@ -395,9 +517,11 @@ def main():
         if not modes or any(m not in ('plain', 'preempt') for m in modes):
             ap.error('--modes takes plain and/or preempt')
         cases = [('%s/%s' % (m, c), cap, m == 'preempt') for m in modes
-                 for c, cap in (('uncapped', 0), ('capped', args.cap))]
-        log('postcopy-latency: %d MiB guest, %d runs each, cap %d MiB/s' % (
-            args.size >> 20, args.runs, args.cap >> 20))
+                 for c, cap in (('uncapped', 0), ('capped', args.cap))
+                 if c in pushes]
+        log('postcopy-latency: %d MiB guest, %d runs each, cap %d MiB/s%s' % (
+            args.size >> 20, args.runs, args.cap >> 20,
+            ', no page reads (push only)' if args.max_faults == 0 else ''))
         log('%s%s' % (benchtls.describe_tls(args.tls, args.tls_priority),
                       ', alternating with runs without TLS'
                       if args.tls_compare else ''))
@@ -407,48 +531,35 @@ def main():
                 'differ); ferry traces every placement, which slows it' %
                 args.fault_map)
         tls_met = {}
-        for case, cap, preempt in cases:
-            per = {label(name, t): [] for name, _, _ in impls
-                   for t in variants}
-            for i in range(args.runs):
-                for name, binary, extra in impls:
-                    for t in variants:
-                        lab = label(name, t)
-                        fmap = None
-                        if args.fault_map:
-                            fmap = (os.path.join(args.fault_map,
-                                                 '%s-%s-%d.png' % (
-                                                     case.replace('/', '-'),
-                                                     lab, i + 1)),
-                                    '%s %s run %d' % (case, lab, i + 1))
-                        r = Run(args, lab, binary, cap, preempt, image,
-                                tmp, extra,
-                                creds if t != 'none' else None,
-                                fmap).run()
-                        per[lab].append(r)
-                        log('  %-16s %-17s run %d: %3d faults  p50 %8.0f us'
-                            '  p99 %8.0f us  postcopy %.2f s  (dst reports '
-                            'mean %s us)' % (case, lab, i + 1,
-                                             len(r['faults']),
-                                             pct(r['faults'], 50),
-                                             pct(r['faults'], 99),
-                                             r['postcopy_s'],
-                                             r['dst_latency_us']))
-                        if r['fault_map']:
-                            log('  %-16s %-17s        %s' % (
-                                '', '', faultmap.describe(r['fault_map'])))
-            results[case] = {name: summarize(runs)
-                             for name, runs in per.items()}
+        for mode in thp_modes:
+            why = thp.set(mode)
+            if why:
+                log('THP %s: skipped: %s' % (mode, why))
+                skipped[mode] = why
+                continue
+            if mode:
+                log('THP %s (defrag %s): %s' % (benchthp.current(),
+                                               benchthp.defrag(),
+                                               ', '.join(c[0] for c in cases)))
+            for case, cap, preempt in cases:
+                run_case(args,
+                         case if mode is None else '%s %s' % (mode, case),
+                         cap, preempt, impls, variants, label, image, tmp,
+                         creds, log, results)
+        thp.restore()
+        width = max([17] + [len(c) for c in results])
         log()
-        log('%-17s %-17s %7s %10s %10s %10s %12s %11s %11s' % (
-            'case', 'impl', 'faults', 'p50 us', 'p99 us', 'mean us',
-            'present us', 'floor p99', 'postcopy s'))
+        log('%-*s %-17s %7s %10s %10s %10s %12s %11s %11s %13s' % (
+            width, 'case', 'impl', 'faults', 'p50 us', 'p99 us', 'mean us',
+            'present us', 'floor p99', 'postcopy s', 'CPU src+dst'))
         for case, by in results.items():
             for name, s in list(by.items()):
-                log('%-17s %-17s %7d %10.0f %10.0f %10.0f %12.0f %11.0f %11.2f'
-                    % (case, name, s['faults'], s['p50_us'], s['p99_us'],
-                       s['mean_us'], s['present_p50_us'], s['noise_p99_us'],
-                       s['postcopy_s']))
+                log('%-*s %-17s %7d %10.0f %10.0f %10.0f %12.0f %11.0f %11.2f'
+                    ' %6.2f+%-6.2f'
+                    % (width, case, name, s['faults'], s['p50_us'],
+                       s['p99_us'], s['mean_us'], s['present_p50_us'],
+                       s['noise_p99_us'], s['postcopy_s'], s['cpu_src_s'],
+                       s['cpu_dst_s']))
             for t in variants:
                 for fname in ('ferry', 'ferry-lowlat'):
                     fl, ql = label(fname, t), label('qemu', t)
@@ -456,16 +567,20 @@ def main():
                         continue
                     f, q = by[fl], by[ql]
                     ratio = {
-                        'p50': q['p50_us'] / f['p50_us'],
-                        'p99': q['p99_us'] / f['p99_us'],
+                        'p50': q['p50_us'] / f['p50_us'] if f['faults'] and
+                        q['faults'] else None,
+                        'p99': q['p99_us'] / f['p99_us'] if f['faults'] and
+                        q['faults'] else None,
                         'postcopy_time': f['postcopy_s'] / q['postcopy_s'],
                     }
                     key = 'ratio' if fname == 'ferry' else 'ratio-lowlat'
                     by[label(key, t)] = ratio
-                    log('%-17s %s p50 %.1fx lower, p99 %.1fx lower than '
-                        '%s; postcopy time %s/QEMU %.2f' % (
-                            case, fl, ratio['p50'], ratio['p99'], ql, fl,
-                            ratio['postcopy_time']))
+                    log('%-*s %s %spostcopy time %s/QEMU %.2f' % (
+                        width, case, fl,
+                        '' if ratio['p50'] is None else
+                        'p50 %.1fx lower, p99 %.1fx lower than %s; ' % (
+                            ratio['p50'], ratio['p99'], ql),
+                        fl, ratio['postcopy_time']))
             if not args.tls_compare:
                 continue
             # The issue's target: ferry's fault latency over TLS within
@@ -510,6 +625,8 @@ def main():
                           'cap': args.cap, 'tls': args.tls,
                           'tls_priority': args.tls_priority,
                           'tls_compare': args.tls_compare, 'host': host,
+                          'thp': thp_modes, 'thp_skipped': skipped or None,
+                          'max_faults': args.max_faults,
                           'tls_target': {'ratio_max': 1.5,
                                          'met': tls_met or None},
                           'results': results}))
@@ -518,6 +635,7 @@ def main():
         print('postcopy-latency: %s' % e, file=sys.stderr)
         return 1
     finally:
+        thp.restore()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

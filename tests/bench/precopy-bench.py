@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'scripts'))
 from qmp import QMP, QMPError  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchnetns  # noqa: E402
+import benchperf  # noqa: E402
+import benchthp  # noqa: E402
 import benchtls  # noqa: E402
 
 DEFAULT_QEMU = '/usr/bin/qemu-system-x86_64'
@@ -176,16 +179,20 @@ def ratio(a, b):
 class VM:
     """One emulator process with a QMP monitor; always killed in stop()."""
 
-    def __init__(self, binary, name, tmpdir, size, extra, timeout):
+    def __init__(self, binary, name, tmpdir, size, extra, timeout,
+                 prefix=()):
         self.name = name
         self.qmp_path = os.path.join(tmpdir, name + '.qmp')
         self.log_path = os.path.join(tmpdir, name + '.log')
         self.qmp = None
         if os.path.exists(self.qmp_path):
             os.unlink(self.qmp_path)
-        cmd = [binary, '-M', 'none', '-m', '%dM' % (size >> 20),
-               '-nodefaults', '-display', 'none',
-               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path] + extra
+        # @prefix: e.g. "ip netns exec NS", which execs the emulator (the
+        # PID stays the emulator's).
+        cmd = list(prefix) + [
+            binary, '-M', 'none', '-m', '%dM' % (size >> 20),
+            '-nodefaults', '-display', 'none',
+            '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path] + extra
         self.cmdline = ' '.join(cmd)
         self.logf = open(self.log_path, 'wb')
         # Own session: a Ctrl-C on the terminal reaches only us, and we
@@ -349,87 +356,97 @@ def check_pages(args, dst, ram_file, size, tmpdir, rng):
     return len(pages), bad
 
 
-class Perf:
+def start_perf(args, tag, vms):
     """--perf DIR: perf record -g -p PID of each side while it migrates."""
-
-    def __init__(self, args, tag, vms):
-        self.procs = []
-        for vm in vms:
-            path = os.path.join(args.perf, vm.name + '.perf.data')
-            log_path = os.path.join(args.perf, vm.name + '.perf.log')
-            with open(log_path, 'wb') as logf:
-                self.procs.append(subprocess.Popen(
-                    ['perf', 'record', '-g', '-o', path, '-p',
-                     str(vm.pid)], stdin=subprocess.DEVNULL,
-                    stdout=logf, stderr=subprocess.STDOUT,
-                    start_new_session=True))
-        # perf attaches to the threads after it has started: wait until
-        # each holds its perf_event fds (or has exited), with a deadline.
-        deadline = time.monotonic() + 10
-        for p in self.procs:
-            while p.poll() is None and not self.attached(p.pid):
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise BenchError('%s: perf record did not attach within '
-                                     '10 s (see %s)' % (tag, args.perf))
-                time.sleep(0.01)    # polling, with the deadline above
-            if p.poll() is not None:
-                self.stop()
-                raise BenchError('%s: perf record exited with status %d '
-                                 '(see %s)' % (tag, p.returncode, args.perf))
-
-    @staticmethod
-    def attached(pid):
-        fd_dir = '/proc/%d/fd' % pid
-        try:
-            return any(os.readlink(os.path.join(fd_dir, fd)) ==
-                       'anon_inode:[perf_event]' for fd in os.listdir(fd_dir))
-        except OSError:
-            return False
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in self.procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.procs = []
+    try:
+        return benchperf.Recorder(args.perf, [(vm.name, vm.pid)
+                                              for vm in vms])
+    except benchperf.PerfError as e:
+        raise BenchError('%s: %s' % (tag, e))
 
 
-def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
+class Cell:
+    """One combination of the matrix: THP mode (None: the host as it
+    is), transport ('unix' or 'tcp-netns') and multifd channels (1: no
+    multifd)."""
+
+    def __init__(self, thp, transport, channels):
+        self.thp, self.transport, self.channels = thp, transport, channels
+
+    def label(self):
+        return 'THP %s, %s, %s' % (
+            self.thp or 'as found', self.transport,
+            'multifd %d channels' % self.channels if self.channels > 1
+            else '1 channel')
+
+    def default(self):
+        """The benchmark's original single cell: -incoming URI."""
+        return self.transport == 'unix' and self.channels == 1
+
+
+PORT_BASE = 47000       # tcp-netns: a port per run, in our namespaces
+
+
+def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds,
+            cell=None, link=None):
+    cell = cell or Cell(None, 'unix', 1)
     size = args.size
     tag = '%s-%d' % (impl, run_no)
     sock = os.path.join(tmpdir, tag + '.sock')
-    uri = 'unix:' + sock
+    if cell.transport == 'tcp-netns':
+        run_one.port = getattr(run_one, 'port', PORT_BASE) + 1
+        uri = 'tcp:%s:%d' % (link.dst_addr, run_one.port)
+        prefix = {'src': link.exec_prefix('src'),
+                  'dst': link.exec_prefix('dst')}
+    else:
+        uri = 'unix:' + sock
+        prefix = {'src': (), 'dst': ()}
+    # multifd needs its capability on the destination before the source
+    # connects: it listens only after "migrate-incoming" (as the
+    # multifd interop test starts it).  The default cell keeps
+    # "-incoming URI" from the command line.
+    incoming = uri if cell.default() else 'defer'
     timeline = []
+    shaper0 = link.shaper_stats() if link and cell.transport == \
+        'tcp-netns' else None
     src = dst = perf = None
     try:
         dst = VM(binary, tag + '-dst', tmpdir, size,
-                 ['-incoming', uri] +
+                 ['-incoming', incoming] +
                  (['-mem-prealloc'] if args.dst_prealloc else []) +
                  (creds.dst_args() if creds else []),
-                 args.timeout)
+                 args.timeout, prefix['dst'])
         src = VM(binary, tag + '-src', tmpdir, size,
                  ['-device', 'loader,file=%s,addr=0' % ram_file] +
                  (creds.src_args() if creds else []),
-                 args.timeout)
+                 args.timeout, prefix['src'])
         version = src.cmd('query-version')
+        caps = [{'capability': 'events', 'state': True}]
+        if cell.channels > 1:
+            caps.append({'capability': 'multifd', 'state': True})
         for vm in (src, dst):
-            vm.cmd('migrate-set-capabilities', capabilities=[
-                {'capability': 'events', 'state': True}])
+            vm.cmd('migrate-set-capabilities', capabilities=caps)
+            if cell.channels > 1:
+                vm.cmd('migrate-set-parameters',
+                       {'multifd-channels': cell.channels})
         # TLS: the destination reads tls-creds when the source connects,
         # so setting it now (it listens since its start) is in time.
         if creds:
             dst.cmd('migrate-set-parameters', creds.dst_params())
+        if incoming == 'defer':
+            dst.cmd('migrate-incoming', uri=uri)
         src.cmd('migrate-set-parameters', dict({
             'max-bandwidth': args.max_bandwidth,
             'downtime-limit': args.downtime_limit},
             **(creds.src_params() if creds else {})))
         params = src.cmd('query-migrate-parameters')
+        if cell.channels > 1:
+            got = (params.get('multifd-channels'),
+                   dst.cmd('query-migrate-parameters').get(
+                       'multifd-channels'))
+            if got != (cell.channels, cell.channels):
+                raise BenchError('%s: multifd-channels not taken (source '
+                                 '%r, destination %r)' % ((tag,) + got))
         if creds:
             got = (params.get('tls-creds'),
                    dst.cmd('query-migrate-parameters').get('tls-creds'))
@@ -440,9 +457,10 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
             raise BenchError('%s: source is not running before migrate' %
                              tag)
         # The destination listens from its command line on; make sure the
-        # socket is there before the source connects.
+        # socket is there before the source connects.  ("migrate-incoming"
+        # returns once it listens.)
         deadline = time.monotonic() + args.timeout
-        while not os.path.exists(sock):
+        while incoming != 'defer' and not os.path.exists(sock):
             if time.monotonic() > deadline:
                 raise BenchError('%s: destination never created %s' %
                                  (tag, sock))
@@ -452,7 +470,7 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
             src.pin(args.pin[0])
             dst.pin(args.pin[1])
         if args.perf:
-            perf = Perf(args, tag, (src, dst))
+            perf = start_perf(args, tag, (src, dst))
         host0 = host_cpu()
         self0 = time.process_time()
         src0, dst0 = src.usage(), dst.usage()
@@ -477,6 +495,7 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
             raise BenchError('%s: destination %s\n%s' %
                              (tag, dst_st, dst.log_tail()))
         info = src.cmd('query-migrate')
+        shaper1 = link.shaper_stats() if shaper0 else None
         dst_status = dst.cmd('query-status')['status']
         checked, bad = check_pages(args, dst, ram_file, size, tmpdir, rng)
     finally:
@@ -494,6 +513,13 @@ def run_one(args, impl, binary, run_no, ram_file, tmpdir, rng, creds):
     gib = xfer / GIB
     r = {
         'impl': impl, 'run': run_no,
+        'thp': cell.thp or benchthp.current(),
+        'transport': cell.transport, 'channels': cell.channels,
+        'multifd_bytes': ram.get('multifd-bytes'),
+        # tcp-netns: what the source's tbf passed, and how often it held
+        # packets back (overlimits): whether the shaper was what limited.
+        'shaper_bytes': shaper1[0] - shaper0[0] if shaper1 else None,
+        'shaper_overlimits': shaper1[1] - shaper0[1] if shaper1 else None,
         'tls': creds.mode if creds else 'none',
         'tls_creds': params.get('tls-creds'),
         'tls_hostname': params.get('tls-hostname'),
@@ -615,10 +641,11 @@ def summarize(results, impls):
     return summ, ratios
 
 
-def print_summary(args, summ, ratios, impls, qemu_note):
+def print_summary(args, summ, ratios, impls, qemu_note, cell=None):
     log(args, '')
-    log(args, 'medians over %d run(s) each, %s guest, TLS %s (min-max in '
-        'brackets)' % (args.runs, fmt_size(args.size), args.tls))
+    log(args, 'medians over %d run(s) each, %s guest, TLS %s%s (min-max in '
+        'brackets)' % (args.runs, fmt_size(args.size), args.tls,
+                       '; ' + cell.label() if cell else ''))
     cols = [i for i in impls if i in summ]
     head = '%-28s' % ''
     for i in cols:
@@ -654,6 +681,91 @@ def print_summary(args, summ, ratios, impls, qemu_note):
         (tp, cpu, ratios['cpu_src_per_gib'], ratios['cpu_dst_per_gib'],
          'MET' if met else 'NOT MET'))
     return met
+
+
+def run_cell(args, cell, impls, binaries, ram_file, tmpdir, rng, creds,
+             link, results, failures, qemu_note):
+    """The alternating runs of one cell; its summary (a dict)."""
+    log(args, '')
+    log(args, '== %s (THP now: %s, defrag %s)' % (
+        cell.label(), benchthp.current(), benchthp.defrag()))
+    mine = []
+    for n in range(1, args.runs + 1):
+        for impl in impls:
+            try:
+                r = run_one(args, impl, binaries[impl], n, ram_file,
+                            tmpdir, rng, creds, cell, link)
+            except BenchError as e:
+                warn('%s: run %d %s failed: %s' % (cell.label(), n, impl,
+                                                    e))
+                failures.append({'impl': impl, 'run': n,
+                                 'cell': cell.label(), 'error': str(e)})
+                continue
+            results.append(r)
+            mine.append(r)
+            log(args, run_line(r))
+            if r['pages_bad']:
+                failures.append({'impl': impl, 'run': n,
+                                 'cell': cell.label(),
+                                 'error': 'pages differ: ' +
+                                 ' '.join(r['pages_bad'])})
+                warn('run %d %s: destination pages differ from the '
+                     'source at %s' % (n, impl, ' '.join(r['pages_bad'])))
+            if r['throttled']:
+                warn('run %d %s: max-bandwidth is %s: the run may '
+                     'have been rate-limited' % (n, impl,
+                                                 r['max_bandwidth']))
+    summ, ratios = summarize(mine, impls)
+    met = print_summary(args, summ, ratios, impls,
+                        qemu_note or 'no successful QEMU run', cell)
+    return {'thp': cell.thp, 'thp_now': benchthp.current(),
+            'transport': cell.transport, 'channels': cell.channels,
+            'summary': summ, 'ratios': ratios, 'met': met}
+
+
+def print_matrix(args, cells, host):
+    """One line per cell: the issue's numbers side by side."""
+    log(args, '')
+    log(args, 'matrix: %s guest, %d run(s) each, medians; %d CPUs, kernel '
+        '%s; CPU s/GiB = source + destination' %
+        (fmt_size(args.size), args.runs, host['cpus'], host['kernel']))
+    log(args, '%-8s %-10s %-3s %10s %10s %6s %12s %12s %6s %s' % (
+        'THP', 'transport', 'ch', 'ferry GiB/s', 'QEMU GiB/s', 'ratio',
+        'ferry CPU/GiB', 'QEMU CPU/GiB', 'ratio', 'target'))
+    for c in cells:
+        if c.get('skipped'):
+            log(args, '%-8s %-10s %-3d skipped: %s' % (
+                c['thp'] or '-', c['transport'], c['channels'],
+                c['skipped']))
+            continue
+        summ, rat = c['summary'], c['ratios'] or {}
+
+        def med(impl, key):
+            v = summ.get(impl, {}).get(key, {}).get('median')
+            return '-' if v is None else '%.3f' % v
+
+        def rt(key):
+            v = rat.get(key)
+            return '-' if v is None else '%.2f' % v
+        log(args, '%-8s %-10s %-3d %10s %10s %6s %12s %12s %6s %s' % (
+            c['thp'] or '-', c['transport'], c['channels'],
+            med('ferry', 'gibps'), med('qemu', 'gibps'), rt('gbps'),
+            med('ferry', 'cpu_total_per_gib'),
+            med('qemu', 'cpu_total_per_gib'), rt('cpu_total_per_gib'),
+            {True: 'MET', False: 'NOT MET', None: '-'}[c['met']]))
+
+
+def parse_list(p, text, what, allowed=None, conv=str):
+    try:
+        items = [conv(x) for x in text.split(',') if x]
+    except ValueError:
+        items = []
+    if not items or len(set(items)) != len(items) or \
+            (allowed and any(x not in allowed for x in items)):
+        p.error('%s takes distinct values%s' % (
+            what, ' from ' + ', '.join(map(str, allowed)) if allowed
+            else ''))
+    return items
 
 
 # ---------------------------------------------------------------- main
@@ -694,6 +806,19 @@ def parse_args(argv):
                    'sockets (default: /dev/shm if it has room, else /tmp)')
     p.add_argument('--seed', type=int, help='seed for the checked pages')
     benchtls.add_arguments(p)
+    benchthp.add_arguments(p)
+    p.add_argument('--channels', default='1',
+                   help='comma-separated channel counts, e.g. 1,2,4: 1 is a '
+                   'plain migration, N > 1 capability multifd with '
+                   'multifd-channels N on both sides (default: 1)')
+    p.add_argument('--transport', default='unix',
+                   help='comma-separated: unix (a unix socket, default), '
+                   'tcp-netns (tcp from one network namespace to another '
+                   'over a veth pair shaped to --link-rate with tc tbf; '
+                   'root)')
+    p.add_argument('--link-rate', default='10gbit',
+                   help='tcp-netns: the tc rate of each direction '
+                   '(default: %(default)s)')
     p.add_argument('--perf', metavar='DIR',
                    help='record each side with "perf record -g -p PID" '
                    'from just before migrate to completed, into '
@@ -708,6 +833,15 @@ def parse_args(argv):
         p.error('--max-bandwidth must be 0..2^64-1 bytes/s')
     if not 0 <= args.downtime_limit <= 2000000:
         p.error('--downtime-limit must be 0..2000000 ms')
+    args.thp_modes = benchthp.parse(p, args.thp)
+    args.channel_list = parse_list(p, args.channels, '--channels',
+                                   conv=int)
+    if any(not 1 <= c <= 255 for c in args.channel_list):
+        p.error('--channels: 1..255 each')
+    args.transports = parse_list(p, args.transport, '--transport',
+                                 ('unix', 'tcp-netns'))
+    if benchnetns.parse_rate(args.link_rate) is None:
+        p.error('--link-rate: a tc rate such as 10gbit')
     if args.perf:
         if not shutil.which('perf'):
             p.error('--perf: perf not found (apt install linux-perf)')
@@ -744,7 +878,10 @@ def main(argv):
     tmpdir = pick_tmpdir(args.size, args.tmpdir)
     results = []
     failures = []
+    cells = []
     rng = random.Random(args.seed)
+    thp = benchthp.Switcher()
+    link = None
     try:
         try:
             creds = benchtls.make(args.tls, tmpdir, args.tls_priority)
@@ -755,8 +892,11 @@ def main(argv):
         t = time.monotonic()
         make_ram_file(ram_file, args.size)
         log(args, 'precopy-bench: %s random guest RAM in %s (%.1f s), '
-            'unix socket%s, max-bandwidth %d, downtime-limit %d ms%s' %
+            '%s%s, max-bandwidth %d, downtime-limit %d ms%s' %
             (fmt_size(args.size), tmpdir, time.monotonic() - t,
+             ' and '.join({'unix': 'unix socket',
+                           'tcp-netns': 'tcp between network namespaces'}[x]
+                          for x in args.transports),
              '' if args.tls == 'none' else ' over TLS (%s)' % args.tls,
              args.max_bandwidth, args.downtime_limit,
              (', destination -mem-prealloc' if args.dst_prealloc else '') +
@@ -774,38 +914,57 @@ def main(argv):
                 'into %s: these numbers are not measurements' % args.perf)
         for i in impls:
             log(args, '  %-5s %s' % (i, binaries[i]))
-        for n in range(1, args.runs + 1):
-            for impl in impls:
-                try:
-                    r = run_one(args, impl, binaries[impl], n, ram_file,
-                                tmpdir, rng, creds)
-                except BenchError as e:
-                    warn('run %d %s failed: %s' % (n, impl, e))
-                    failures.append({'impl': impl, 'run': n,
-                                     'error': str(e)})
-                    continue
-                results.append(r)
-                log(args, run_line(r))
-                if r['pages_bad']:
-                    failures.append({'impl': impl, 'run': n,
-                                     'error': 'pages differ: ' +
-                                     ' '.join(r['pages_bad'])})
-                    warn('run %d %s: destination pages differ from the '
-                         'source at %s' % (n, impl,
-                                           ' '.join(r['pages_bad'])))
-                if r['throttled']:
-                    warn('run %d %s: max-bandwidth is %s: the run may '
-                         'have been rate-limited' % (n, impl,
-                                                     r['max_bandwidth']))
+        link_why = None
+        if 'tcp-netns' in args.transports:
+            link = benchnetns.Link(args.link_rate)
+            link_why = link.setup()
+            log(args, 'tcp-netns: %s' % ('skipped: ' + link_why if link_why
+                                         else link.describe()))
+        for mode in args.thp_modes:
+            thp_why = thp.set(mode)
+            if thp_why:
+                log(args, 'THP %s: skipped: %s' % (mode, thp_why))
+            for transport in args.transports:
+                for channels in args.channel_list:
+                    cell = Cell(mode, transport, channels)
+                    why = thp_why or (link_why if transport == 'tcp-netns'
+                                      else None)
+                    if why:
+                        cells.append({'thp': mode, 'transport': transport,
+                                      'channels': channels,
+                                      'skipped': why, 'met': None})
+                        continue
+                    cells.append(run_cell(args, cell, impls, binaries,
+                                          ram_file, tmpdir, rng, creds,
+                                          link, results, failures,
+                                          qemu_note))
     finally:
         kill_all()
+        if link:
+            link.cleanup()
+        thp.restore()
         shutil.rmtree(tmpdir, ignore_errors=True)
 
-    summ, ratios = summarize(results, impls)
-    met = print_summary(args, summ, ratios, impls,
-                        qemu_note or 'no successful QEMU run')
+    ran = [c for c in cells if not c.get('skipped')]
+    if len(cells) > 1:
+        print_matrix(args, cells, host)
+    if len(ran) == 1 and len(cells) == 1:
+        summ, ratios, met = ran[0]['summary'], ran[0]['ratios'], \
+            ran[0]['met']
+    else:
+        # Several cells: each has its own; the target is met if it is
+        # in every cell that ran.
+        summ = ratios = None
+        mets = [c['met'] for c in ran]
+        met = None if not mets or None in mets else all(mets)
     out = {
-        'bench': 'precopy', 'transport': 'unix',
+        'bench': 'precopy',
+        'transport': args.transports[0] if len(args.transports) == 1
+        else args.transports,
+        'channels': args.channel_list, 'thp': args.thp_modes,
+        'link_rate': args.link_rate if 'tcp-netns' in args.transports
+        else None,
+        'cells': cells,
         'tls': args.tls, 'tls_priority': args.tls_priority,
         'size': args.size, 'runs_per_impl': args.runs,
         'max_bandwidth': args.max_bandwidth,
