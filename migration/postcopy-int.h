@@ -65,6 +65,16 @@ struct PostcopyTmpPage {
     RAMBlock *zrun_rb;
     uint64_t zrun_start;
     uint64_t zrun_len;
+    /*
+     * The same for pages with data, in blocks of 4 KiB host pages: a run
+     * of contiguous pages gathered in drun_buf (DATA_RUN_MAX bytes) and
+     * placed with one UFFDIO_COPY, under the same rules.  At most one of
+     * the two runs is pending.
+     */
+    uint8_t *drun_buf;
+    RAMBlock *drun_rb;
+    uint64_t drun_start;
+    uint64_t drun_len;
 };
 
 struct PostcopyIncoming {

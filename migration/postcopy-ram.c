@@ -43,6 +43,16 @@
 #include "trace.h"
 
 #define ZERO_RUN_MAX (2u << 20)
+/*
+ * Data pages placed with one UFFDIO_COPY: the push of 512 MiB without
+ * faults placed one 4 KiB page per ioctl and its destination spent ~90 %
+ * of its CPU there, as QEMU's does.  16 pages a call: see the commit's
+ * measurements in tests/bench/README.md ("The postcopy push").  A run is
+ * placed as soon as the channel has nothing more buffered, so a
+ * requested page waits at most for the rest of its run to arrive (64 KiB:
+ * tens of microseconds on a fast link).
+ */
+#define DATA_RUN_MAX (64u << 10)
 
 /* ---- life cycle ---- */
 
@@ -602,6 +612,7 @@ PostcopyTmpPage *postcopy_tmp_page_new(size_t size)
     t->buf = qemu_memalign_pages(size);
     t->max_pages = MAX(size / TARGET_PAGE_SIZE, 1);
     t->have = bitmap_new(t->max_pages);
+    t->drun_buf = qemu_memalign_pages(DATA_RUN_MAX);
     return t;
 }
 
@@ -609,6 +620,7 @@ void postcopy_tmp_page_free(PostcopyTmpPage *t)
 {
     if (t) {
         qemu_free_pages(t->buf);
+        qemu_free_pages(t->drun_buf);
         g_free(t->have);
         g_free(t);
     }
@@ -625,6 +637,7 @@ void postcopy_tmp_page_reset(PostcopyTmpPage *t)
         bitmap_zero(t->have, t->max_pages);
         t->pages = 0;
         t->zrun_len = 0;
+        t->drun_len = 0;
     }
 }
 
@@ -681,12 +694,35 @@ static void mark_placed(PostcopyIncoming *pc, RAMBlock *rb, uint64_t start,
     }
 }
 
+static int flush_data_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
+                          Error **errp)
+{
+    RAMBlock *rb = t->drun_rb;
+    int ret;
+
+    if (!t->drun_len) {
+        return 0;
+    }
+    ret = place(pc, rb, t->drun_start, t->drun_buf, t->drun_len);
+    ret = place_result(rb, t->drun_start, ret, errp);
+    if (ret == 0) {
+        mark_placed(pc, rb, t->drun_start, t->drun_len);
+        trace_postcopy_place_data_run(rb->idstr, t->drun_start,
+                                      t->drun_len);
+    }
+    t->drun_len = 0;
+    return ret;
+}
+
 int postcopy_flush_zero_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
                             Error **errp)
 {
     RAMBlock *rb = t->zrun_rb;
     int ret;
 
+    if (t->drun_len) {
+        return flush_data_run(pc, t, errp);
+    }
     if (!t->zrun_len) {
         return 0;
     }
@@ -709,6 +745,10 @@ static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
 
     bitmap_zero(t->have, t->pages);
     t->pages = 0;
+    ret = flush_data_run(pc, t, errp);
+    if (ret < 0) {
+        return ret;
+    }
     if (t->all_zero && postcopy_block_zeropage_ok(pc, rb)) {
         if (t->zrun_len && (t->zrun_rb != rb ||
                             t->zrun_start + t->zrun_len != t->host_offset ||
@@ -775,6 +815,37 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
                    "host page 0x%" PRIx64 " on channel %d", addr, rb->idstr,
                    host_off, channel);
         return -EINVAL;
+    }
+    /*
+     * A data page of a 4 KiB-page block joins the data run (or starts
+     * one), read straight into it.
+     */
+    if (!zero && rb->page_size == TARGET_PAGE_SIZE) {
+        int ret;
+
+        if (t->drun_len && (t->drun_rb != rb ||
+                            t->drun_start + t->drun_len != addr)) {
+            ret = flush_data_run(pc, t, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        /* (Only one kind of run at a time: the zero run goes first.) */
+        if (!t->drun_len) {
+            ret = postcopy_flush_zero_run(pc, t, errp);
+            if (ret < 0) {
+                return ret;
+            }
+            t->drun_rb = rb;
+            t->drun_start = addr;
+        }
+        if (qemu_get_buffer(f, t->drun_buf + t->drun_len,
+                            TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+            error_setg(errp, "truncated page");
+            return -EIO;
+        }
+        t->drun_len += TARGET_PAGE_SIZE;
+        return t->drun_len < DATA_RUN_MAX ? 0 : flush_data_run(pc, t, errp);
     }
     dst = t->buf + (addr - host_off);
     if (zero) {
