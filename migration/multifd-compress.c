@@ -20,78 +20,54 @@
 #include "multifd.h"
 #include "options.h"
 #include "sysemu/sysemu.h"
+#include "qemu/bswap.h"
 #include <zlib.h>
 #include <zstd.h>
 
 /* ---- the header ---- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, v >> 32);
-    put32(p + 4, v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 void multifd_header_encode(const MultiFDHeader *h,
                            uint8_t out[MULTIFD_HEADER_SIZE])
 {
     memset(out, 0, MULTIFD_HEADER_SIZE);
-    put32(out, h->magic);
-    put32(out + 4, h->version);
-    put32(out + 8, h->flags);
-    put32(out + 12, h->pages_alloc);
-    put32(out + 16, h->normal_pages);
-    put32(out + 20, h->next_packet_size);
-    put64(out + 24, h->packet_num);
-    put32(out + 32, h->zero_pages);
+    stl_be_p(out, h->magic);
+    stl_be_p(out + 4, h->version);
+    stl_be_p(out + 8, h->flags);
+    stl_be_p(out + 12, h->pages_alloc);
+    stl_be_p(out + 16, h->normal_pages);
+    stl_be_p(out + 20, h->next_packet_size);
+    stq_be_p(out + 24, h->packet_num);
+    stl_be_p(out + 32, h->zero_pages);
     memcpy(out + 64, h->ramblock, sizeof(h->ramblock));
     for (unsigned i = 0; i < h->normal_pages + h->zero_pages &&
                          i < MULTIFD_PAGES_MAX; i++) {
-        put64(out + 320 + 8 * i, h->offset[i]);
+        stq_be_p(out + 320 + 8 * i, h->offset[i]);
     }
 }
 
 void multifd_header_decode(const uint8_t in[MULTIFD_HEADER_SIZE],
                            MultiFDHeader *h)
 {
-    h->magic = get32(in);
-    h->version = get32(in + 4);
-    h->flags = get32(in + 8);
-    h->pages_alloc = get32(in + 12);
-    h->normal_pages = get32(in + 16);
-    h->next_packet_size = get32(in + 20);
-    h->packet_num = get64(in + 24);
-    h->zero_pages = get32(in + 32);
+    h->magic = ldl_be_p(in);
+    h->version = ldl_be_p(in + 4);
+    h->flags = ldl_be_p(in + 8);
+    h->pages_alloc = ldl_be_p(in + 12);
+    h->normal_pages = ldl_be_p(in + 16);
+    h->next_packet_size = ldl_be_p(in + 20);
+    h->packet_num = ldq_be_p(in + 24);
+    h->zero_pages = ldl_be_p(in + 32);
     memcpy(h->ramblock, in + 64, sizeof(h->ramblock));
     h->ramblock[sizeof(h->ramblock) - 1] = 0;
     for (unsigned i = 0; i < MULTIFD_PAGES_MAX; i++) {
-        h->offset[i] = get64(in + 320 + 8 * i);
+        h->offset[i] = ldq_be_p(in + 320 + 8 * i);
     }
 }
 
 void multifd_hello_encode(uint8_t id, uint8_t out[MULTIFD_HELLO_SIZE])
 {
     memset(out, 0, MULTIFD_HELLO_SIZE);
-    put32(out, MULTIFD_MAGIC);
-    put32(out + 4, MULTIFD_VERSION);
+    stl_be_p(out, MULTIFD_MAGIC);
+    stl_be_p(out + 4, MULTIFD_VERSION);
     memcpy(out + 8, qemu_uuid, 16);
     out[24] = id;
 }

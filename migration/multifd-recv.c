@@ -38,6 +38,7 @@
 #include "migration.h"
 #include "options.h"
 #include "sysemu/sysemu.h"
+#include "qemu/bswap.h"
 #include "qemu/atomic.h"
 #include "qemu/bufferiszero.h"
 #include "qemu/thread.h"
@@ -361,7 +362,19 @@ void multifd_recv_ref(MultiFDRecvState *mr)
 
 void multifd_recv_unref(MultiFDRecvState *mr)
 {
-    if (!mr || qatomic_fetch_sub(&mr->refcnt, 1) != 1) {
+    int was;
+
+    if (!mr) {
+        return;
+    }
+    was = qatomic_fetch_sub(&mr->refcnt, 1);
+    if (was == 2) {
+        /* Only the owner is left: multifd_recv_free() may be waiting. */
+        qemu_mutex_lock(&mr->lock);
+        qemu_cond_broadcast(&mr->cond);
+        qemu_mutex_unlock(&mr->lock);
+    }
+    if (was != 1) {
         return;
     }
     g_ptr_array_free(mr->hellos, true);
@@ -409,10 +422,8 @@ MultiFDChannelKind multifd_recv_accept(MultiFDRecvState *mr, QEMUFile *f,
     qemu_mutex_lock(&mr->lock);
     g_ptr_array_remove(mr->hellos, f);
     qemu_mutex_unlock(&mr->lock);
-    magic = (uint32_t)hello[0] << 24 | hello[1] << 16 | hello[2] << 8 |
-            hello[3];
-    version = (uint32_t)hello[4] << 24 | hello[5] << 16 | hello[6] << 8 |
-              hello[7];
+    magic = ldl_be_p(hello);
+    version = ldl_be_p(hello + 4);
     id = hello[24];
     if (got != sizeof(hello)) {
         qemu_file_get_error_obj(f, &err);
@@ -586,5 +597,15 @@ void multifd_recv_free(MultiFDRecvState *mr)
         g_free(ch->comp_buf);
         g_free(ch);
     }
+    /*
+     * The threads that tell connections apart end too (woken by the
+     * shutdown): none may report or touch anything once the migration,
+     * or the process, is gone.
+     */
+    qemu_mutex_lock(&mr->lock);
+    while (qatomic_read(&mr->refcnt) > 1) {
+        qemu_cond_wait(&mr->cond, &mr->lock);
+    }
+    qemu_mutex_unlock(&mr->lock);
     multifd_recv_unref(mr);
 }

@@ -139,7 +139,10 @@ void multifd_recv_unref(MultiFDRecvState *mr);
  */
 int multifd_recv_sync(MultiFDRecvState *mr, bool flush, Error **errp);
 void multifd_recv_shutdown(MultiFDRecvState *mr);
-/* Shuts down, joins the channel threads, drops the owner's reference. */
+/*
+ * Shuts down, joins the channel threads, waits for those still telling
+ * connections apart, and drops the owner's reference.
+ */
 void multifd_recv_free(MultiFDRecvState *mr);
 
 #endif

@@ -23,6 +23,7 @@
  * SHUT with a non-zero value, and an error set by a callback are not.
  */
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "return-path.h"
 #include "qemu/atomic.h"
 #include "qemu/bitmap.h"
@@ -47,30 +48,6 @@ static const struct {
 const char *rp_msg_name(unsigned type)
 {
     return type < MIG_RP_MSG_MAX ? rp_msg[type].name : "unknown";
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    put_be32(p, v >> 32);
-    put_be32(p + 4, v);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
 /* Bytes of a block's received-bitmap blob: whole be64 words (§10.3). */
@@ -184,7 +161,7 @@ static bool rp_send_u32(RPWriter *w, unsigned type, uint32_t v)
 {
     uint8_t b[4];
 
-    put_be32(b, v);
+    stl_be_p(b, v);
     return rp_send(w, type, b, 4);
 }
 
@@ -209,8 +186,8 @@ bool rp_send_req_pages(RPWriter *w, RAMBlock *rb, bool named,
     uint8_t b[13 + 255];
     size_t n = strlen(rb->idstr);
 
-    put_be64(b, start);
-    put_be32(b + 8, len);
+    stq_be_p(b, start);
+    stl_be_p(b + 8, len);
     if (!named) {
         return rp_send(w, MIG_RP_MSG_REQ_PAGES, b, 12);
     }
@@ -230,12 +207,12 @@ bool rp_send_recv_bitmap(RPWriter *w, RAMBlock *rb,
     name[0] = n;
     memcpy(name + 1, rb->idstr, n);
     /* Byte j, bit i: target page 8j+i, whatever the host's byte order. */
-    put_be64(blob, size);
+    stq_be_p(blob, size);
     for (uint64_t i = find_first_bit(received, nbits); i < nbits;
          i = find_next_bit(received, nbits, i + 1)) {
         blob[8 + i / 8] |= 1u << (i % 8);
     }
-    put_be64(blob + 8 + size, RP_RECV_BITMAP_ENDING);
+    stq_be_p(blob + 8 + size, RP_RECV_BITMAP_ENDING);
 
     QEMU_LOCK_GUARD(&w->lock);
     if (!writer_put(w, MIG_RP_MSG_RECV_BITMAP, name, n + 1)) {
@@ -282,8 +259,8 @@ static bool handle_req_pages(RPParse *ps, const RPReaderOps *ops,
                              void *opaque, const uint8_t *buf, unsigned len,
                              bool with_id, bool *io, Error **errp)
 {
-    uint64_t start = get_be64(buf);
-    uint32_t plen = get_be32(buf + 8);
+    uint64_t start = ldq_be_p(buf);
+    uint32_t plen = ldl_be_p(buf + 8);
     RAMBlock *rb;
 
     if (with_id) {
@@ -426,7 +403,7 @@ int rp_read_messages(QEMUFile *f, const RPReaderOps *ops, void *opaque,
         trace_rp_message(rp_msg[type].name, len);
         switch (type) {
         case MIG_RP_MSG_SHUT:
-            v = get_be32(buf);
+            v = ldl_be_p(buf);
             if (v) {
                 rp_bad(errp, io, "RP: Sibling indicated error %u", v);
                 return -1;
@@ -437,7 +414,7 @@ int rp_read_messages(QEMUFile *f, const RPReaderOps *ops, void *opaque,
             }
             return 0;
         case MIG_RP_MSG_PONG:
-            v = get_be32(buf);
+            v = ldl_be_p(buf);
             trace_rp_pong(v);
             if (ops->pong) {
                 ops->pong(opaque, v);
@@ -466,7 +443,7 @@ int rp_read_messages(QEMUFile *f, const RPReaderOps *ops, void *opaque,
             }
             break;
         case MIG_RP_MSG_RESUME_ACK:
-            v = get_be32(buf);
+            v = ldl_be_p(buf);
             if (v != RP_RESUME_ACK_VALUE) {
                 rp_bad(errp, io, "RP: illegal resume_ack value %u", v);
                 return -1;
