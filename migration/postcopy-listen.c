@@ -47,6 +47,8 @@
 #include "qemu/error-report.h"
 #include "trace.h"
 
+#define POSTCOPY_READ_CHUNK (64 * 1024)     /* see the listen thread */
+
 /* Closes the broken channels; the return path goes with the main one. */
 static void close_links(PostcopyIncoming *pc)
 {
@@ -269,8 +271,16 @@ static void *postcopy_listen_thread(void *opaque)
     Error *err = NULL;
 
     trace_postcopy_listen_thread(1);
-    /* Small reads: a requested page must not wait behind a big chunk. */
-    qemu_file_set_read_chunk(f, 16 * 1024);
+    /*
+     * Reads of at most 64 KiB: a read returns what has arrived, so a
+     * requested page never waits for a chunk to fill, but a big one
+     * delays the placing of what is already here.  16 KiB cost the push
+     * a read (and a poll) every four pages: 512 MiB without faults took
+     * 0.29-0.45 s, 0.20-0.23 s at 64 KiB (QEMU 7.2: 0.31-0.35 s), with
+     * fault latency p50 as before (plain 150 -> 152 us, preempt 46 ->
+     * 36 us, p99 569 -> 236 and 131 -> 174; tests/bench/README.md).
+     */
+    qemu_file_set_read_chunk(f, POSTCOPY_READ_CHUNK);
     set_link_deadline(pc, f);
     if (migrate_postcopy_preempt()) {
         /* Requested pages come on the preempt channel: yield to them. */
@@ -306,7 +316,7 @@ static void *postcopy_listen_thread(void *opaque)
             break;
         }
         pc->listen_file = f;
-        qemu_file_set_read_chunk(f, 16 * 1024);
+        qemu_file_set_read_chunk(f, POSTCOPY_READ_CHUNK);
         set_link_deadline(pc, f);
     }
     /* The package may still be loading: it has to end first. */
