@@ -380,6 +380,12 @@ static void test_good_pc_lite(void)
     stop_cleanly(s);
 }
 
+/* The boot block has finished two passes (it counts them at 0x7e08). */
+static bool two_passes(void *opaque)
+{
+    return qtest_readl(opaque, 0x7e08) >= 2;
+}
+
 /*
  * A fallback chain, as in QEMU: the accelerator that cannot start is
  * reported and the next one runs the guest (ferry's interpreter here, a
@@ -393,13 +399,8 @@ static void accel_chain(const char *accel_args)
         "-M pc-lite -m 128M -serial none %s -drive file=%s/a-b-bootblock.img,"
         "format=raw,if=ide", accel_args, dir ? dir : "tests/migration");
     QTestState *s = qtest_init_opts(&opts, "%s", args);
-    int64_t deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
 
-    /* The guest counts its passes at 0x7e08. */
-    while (qtest_readl(s, 0x7e08) < 2) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(10 * 1000);
-    }
+    g_assert_true(qtest_poll_until(two_passes, s, 30));
     g_assert_nonnull(strstr(qtest_stderr(s), "invalid accelerator bogus"));
     qtest_quit(s);
 }

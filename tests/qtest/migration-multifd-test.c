@@ -159,6 +159,19 @@ static void test_precopy(const void *opaque)
     pair_finish(&p);
 }
 
+/* 8 MiB have gone from the source. */
+static bool sent_8m(void *opaque)
+{
+    return ram_stat(opaque, "transferred") >= (8 << 20);
+}
+
+/* Pages flow on all three connections through the relay. */
+static bool relay_flowing(void *opaque)
+{
+    return relay_connections(opaque) >= 3 &&
+           relay_bytes_from_source(opaque) >= 4 << 20;
+}
+
 /* Rewrites @n pages from @addr: even ones zeroed, odd ones new data. */
 static void rewrite_pages(Pair *p, uint64_t addr, unsigned n, uint32_t seed)
 {
@@ -190,7 +203,6 @@ static void test_dirty(const void *opaque)
 {
     unsigned channels = GPOINTER_TO_UINT(opaque);
     Pair p = { 0 };
-    int64_t deadline;
 
     pair_start(&p, NULL, NULL);
     if (channels) {
@@ -203,11 +215,7 @@ static void test_dirty(const void *opaque)
     pair_listen(&p, "unix");
     migrate_qmp(p.src, p.uri);
     /* The start of the pattern has gone (pages go in address order). */
-    deadline = g_get_monotonic_time() + qtest_timeout() * G_USEC_PER_SEC;
-    while (ram_stat(p.src, "transferred") < (8 << 20)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(20 * 1000);
-    }
+    g_assert_true(qtest_poll_until(sent_8m, p.src, qtest_timeout()));
     rewrite_pages(&p, PAT_ADDR, 64, 100);                   /* sent */
     rewrite_pages(&p, PAT_ADDR + PAT_LEN - 64 * 4096, 64, 200); /* not yet */
     rewrite_pages(&p, RAM_SIZE - 8 * 4096, 8, 300);        /* were zero */
@@ -263,7 +271,6 @@ static void test_channel_cut(void)
     g_autofree char *relay_uri = g_strdup_printf("unix:%s", relay_path);
     Pair p = { 0 };
     Relay *relay;
-    int64_t deadline;
 
     pair_start(&p, NULL, NULL);
     set_multifd(p.src, 2, "none");
@@ -273,12 +280,7 @@ static void test_channel_cut(void)
     relay = relay_new(relay_path, p.uri + strlen("unix:"));
     migrate_qmp(p.src, relay_uri);
     /* Once pages flow on all three connections, cut channel 1's. */
-    deadline = g_get_monotonic_time() + qtest_timeout() * G_USEC_PER_SEC;
-    while (relay_connections(relay) < 3 ||
-           relay_bytes_from_source(relay) < 4 << 20) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(10 * 1000);
-    }
+    g_assert_true(qtest_poll_until(relay_flowing, relay, qtest_timeout()));
     relay_cut_one(relay, 2);
     /*
      * Whichever the source notices first: its channel's write, or the
