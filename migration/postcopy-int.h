@@ -2,7 +2,8 @@
  * postcopy-int.h: inside PostcopyIncoming — for postcopy-*.c only.
  *
  * Who does what:
- *   postcopy-ram.c      life cycle, the commands, placement, the host check
+ *   postcopy-ram.c      life cycle, the commands, the host check
+ *   postcopy-place.c    placing pages: host pages and runs
  *   postcopy-fault.c    userfaultfd, the fault thread, page requests and
  *                       their statistics
  *   postcopy-listen.c   the listen thread, pause and recovery, the end
