@@ -214,6 +214,8 @@ static void handle_fault(PostcopyIncoming *pc, uintptr_t addr, uint32_t tid)
         return;
     }
     blocktime_begin(pc, fault.vcpu, key, now);
+    /* (The listen thread places its pages itself for a while.) */
+    qatomic_set(&pc->last_fault_ns, now);
     req = g_hash_table_lookup(pc->requested, (gpointer)key);
     if (!req) {
         req = g_new0(PostcopyRequest, 1);

@@ -4,10 +4,11 @@
  *
  * The thread runs the savevm loop (ops->load_main) on the main channel
  * while the incoming thread loads the package; after RUN the VM runs
- * here and this thread keeps placing the pages the source pushes, up to
- * EOF.  Then it waits for the package's end and the preempt channel's
- * EOS, tears userfaultfd down (END) and hands the result over
- * (ops->finished).
+ * here and this thread keeps reading the pages the source pushes, up to
+ * EOF, and places them with the placer thread's help (postcopy-place.c).
+ * Then it waits until the placer has placed all, for the package's end
+ * and for the preempt channel's EOS, tears userfaultfd down (END) and
+ * hands the result over (ops->finished).
  *
  * A broken link, once the VM runs here (RUNNING), is not an end: the
  * only complete copy of the guest's memory is split between two hosts.
@@ -18,9 +19,10 @@
  *   I/O error on the main channel        (preempt thread: I/O error, it
  *   (or the preempt thread shut it       shuts the main channel down and
  *    down after one on its own)          parks; fault thread: requests
- *   close requests; refuse preempt       stay in the table, none goes
- *   channels, shut the current one       out; vCPUs on missing pages
- *   down, wait until its thread parked   wait in the kernel)
+ *   wait until the placer placed all     stay in the table, none goes
+ *   close requests; refuse preempt       out; vCPUs on missing pages
+ *   channels, shut the current one       wait in the kernel)
+ *   down, wait until its thread parked
  *   close both channels, detach the
  *   return path, take the link's first   QMP migrate-recover: listen
  *   error, drop half-built host pages    accept (incoming.c) ->
@@ -103,6 +105,7 @@ static QEMUFile *pause_incoming(PostcopyIncoming *pc)
     for (int i = 0; i < RAM_CHANNEL__MAX; i++) {
         postcopy_tmp_page_reset(pc->tmp[i]);
     }
+    postcopy_placer_link_reset(pc);
     pc->ops->link_reset(pc->opaque);
     /* No page comes before a recovery: no reason to keep CPUs polling. */
     postcopy_cpu_latency_drop(pc);
@@ -236,6 +239,7 @@ void postcopy_incoming_join(PostcopyIncoming *pc)
 /* The listen thread's end: everything stops, whatever the outcome. */
 static void listen_finish(PostcopyIncoming *pc, Error *err)
 {
+    postcopy_placer_stop(pc);
     /* (Placement needs the userfaultfd: the preempt thread stops first.) */
     postcopy_preempt_stop(pc);
     postcopy_fault_stop(pc);
@@ -286,8 +290,15 @@ static void *postcopy_listen_thread(void *opaque)
         /* Requested pages come on the preempt channel: yield to them. */
         qemu_thread_set_class(QEMU_THREAD_BULK);
     }
+    postcopy_placer_start(pc);
     for (;;) {
-        if (pc->ops->load_main(f, pc->opaque) == 0) {
+        int ret = pc->ops->load_main(f, pc->opaque);
+
+        /* (A placement that failed has recorded the first error.) */
+        if (!postcopy_placer_drain(pc)) {
+            ret = -1;
+        }
+        if (ret == 0) {
             /* EOF: the devices, and the preempt channel's last pages. */
             qemu_event_wait(&pc->package_loaded);
             if (postcopy_preempt_wait_done(pc) == 0) {

@@ -1,5 +1,7 @@
 /*
- * postcopy-place.c: placing the pages that come after LISTEN.
+ * postcopy-place.c: placing the pages that come after LISTEN, and the
+ * placer thread that takes the push's pages off the main channel's
+ * reader.
  *
  * Each channel's reader assembles target pages into whole host pages in
  * its own PostcopyTmpPage and places them atomically (UFFDIO_COPY, or
@@ -8,6 +10,33 @@
  * source sends each page once).  In blocks of 4 KiB host pages,
  * contiguous pages are gathered into runs placed with one call each:
  * zero runs of up to ZERO_RUN_MAX, data runs of up to DATA_RUN_MAX.
+ *
+ * The placer.  In a push, placing was ~60 % of the listen thread's CPU
+ * (UFFDIO_COPY allocates, charges and copies each page) and reading the
+ * socket ~30 %, one after the other on one core.  So the main channel
+ * hands its data runs to a thread of their own and reads on:
+ *
+ *   listen thread                        placer thread (mig/dst/place)
+ *   ─────────────                        ─────────────────────────────
+ *   a data run is complete:
+ *     the input ran dry and the placer
+ *     is idle: place it here (nothing to
+ *     wake on a requested page's path)
+ *     else queue it, take a free buffer ──> place it, mark it received,
+ *     (none free: wait until half are)     complete its requests, give
+ *                                          the buffer back
+ *   EOF, a break: drain ─────────────────> wakes it when the queue is empty
+ *
+ * Runs never overlap (each page comes once), so the order in which they
+ * are placed does not matter.  What must hold is that every queued run
+ * has been placed, or its failure recorded, before the listen thread
+ * reports the end, pauses (a recovery's RECV_BITMAP is the received
+ * map) or tears the userfaultfd down: each of them drains first.  A
+ * placement that fails records the first error (the stream's, not the
+ * link's) and shuts the channels down, as the preempt thread does, so
+ * the listen thread stops at once; the runs queued after it are dropped.
+ * The preempt channel places its pages itself: they are the requested
+ * ones, and a hand-over would only add a wake-up.
  */
 #include "qemu/osdep.h"
 #include "postcopy-int.h"
@@ -21,14 +50,20 @@
  * faults placed one 4 KiB page per ioctl and its destination spent ~90 %
  * of its CPU there, as QEMU's does.  16 pages a call: see the commit's
  * measurements in tests/bench/README.md ("The postcopy push").  A run is
- * placed as soon as the channel has nothing more buffered, so a
- * requested page waits at most for the rest of its run to arrive (64 KiB:
- * tens of microseconds on a fast link).
+ * placed (or queued for the placer) as soon as the channel has nothing
+ * more buffered, so a requested page waits at most for the rest of its
+ * run to arrive (64 KiB: tens of microseconds on a fast link).
  */
 #define DATA_RUN_MAX (64u << 10)
+/*
+ * The placer is for the push alone: for this long after a fault the
+ * listen thread places every run itself, as a requested page may be in
+ * it (plain postcopy) and a busy placer takes a CPU from the threads that
+ * serve one (preempt).  As long as the source's URGENT (ram.c).
+ */
+#define POSTCOPY_PLACER_HOLD_NS (20 * 1000 * 1000)
 
 /* ---- runs and host pages ---- */
-
 PostcopyTmpPage *postcopy_tmp_page(PostcopyIncoming *pc, int channel)
 {
     return pc->tmp[channel];
@@ -124,22 +159,48 @@ static void mark_placed(PostcopyIncoming *pc, RAMBlock *rb, uint64_t start,
     }
 }
 
-static int flush_data_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
+static int place_data_run(PostcopyIncoming *pc, RAMBlock *rb,
+                          uint64_t start, const uint8_t *buf, uint64_t len,
                           Error **errp)
 {
-    RAMBlock *rb = t->drun_rb;
+    int ret = place_result(rb, start, place(pc, rb, start, buf, len), errp);
+
+    if (ret == 0) {
+        mark_placed(pc, rb, start, len);
+        trace_postcopy_place_data_run(rb->idstr, start, len);
+    }
+    return ret;
+}
+
+static int placer_submit(PostcopyIncoming *pc, PostcopyTmpPage *t,
+                         Error **errp);
+
+/*
+ * Places the data run @t has gathered: here, or by the placer (see the
+ * top of the file).  @dry: the channel has no more input buffered.
+ */
+static int flush_data_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
+                          bool dry, Error **errp)
+{
+    PostcopyPlacer *p = t->placer;
     int ret;
 
     if (!t->drun_len) {
         return 0;
     }
-    ret = place(pc, rb, t->drun_start, t->drun_buf, t->drun_len);
-    ret = place_result(rb, t->drun_start, ret, errp);
-    if (ret == 0) {
-        mark_placed(pc, rb, t->drun_start, t->drun_len);
-        trace_postcopy_place_data_run(rb->idstr, t->drun_start,
-                                      t->drun_len);
+    if (p && get_clock() - qatomic_read(&pc->last_fault_ns) >=
+             POSTCOPY_PLACER_HOLD_NS) {
+        bool idle;
+
+        qemu_mutex_lock(&p->lock);
+        idle = !p->queued;
+        qemu_mutex_unlock(&p->lock);
+        if (!dry || !idle) {
+            return placer_submit(pc, t, errp);
+        }
     }
+    ret = place_data_run(pc, t->drun_rb, t->drun_start, t->drun_buf,
+                         t->drun_len, errp);
     t->drun_len = 0;
     return ret;
 }
@@ -151,7 +212,7 @@ int postcopy_flush_zero_run(PostcopyIncoming *pc, PostcopyTmpPage *t,
     int ret;
 
     if (t->drun_len) {
-        return flush_data_run(pc, t, errp);
+        return flush_data_run(pc, t, true, errp);
     }
     if (!t->zrun_len) {
         return 0;
@@ -175,7 +236,7 @@ static int place_host_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
 
     bitmap_zero(t->have, t->pages);
     t->pages = 0;
-    ret = flush_data_run(pc, t, errp);
+    ret = flush_data_run(pc, t, false, errp);
     if (ret < 0) {
         return ret;
     }
@@ -255,7 +316,7 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
 
         if (t->drun_len && (t->drun_rb != rb ||
                             t->drun_start + t->drun_len != addr)) {
-            ret = flush_data_run(pc, t, errp);
+            ret = flush_data_run(pc, t, false, errp);
             if (ret < 0) {
                 return ret;
             }
@@ -275,7 +336,8 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
             return -EIO;
         }
         t->drun_len += TARGET_PAGE_SIZE;
-        return t->drun_len < DATA_RUN_MAX ? 0 : flush_data_run(pc, t, errp);
+        return t->drun_len < DATA_RUN_MAX ? 0
+                                          : flush_data_run(pc, t, false, errp);
     }
     dst = t->buf + (addr - host_off);
     if (zero) {
@@ -294,4 +356,172 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
         return 0;
     }
     return place_host_page(pc, t, errp);
+}
+
+/* ---- the placer ---- */
+
+/* Hands @t's data run to the placer; @t goes on with a free buffer. */
+static int placer_submit(PostcopyIncoming *pc, PostcopyTmpPage *t,
+                         Error **errp)
+{
+    PostcopyPlacer *p = t->placer;
+    PostcopyRun *run;
+    bool wake;
+
+    qemu_mutex_lock(&p->lock);
+    if (!p->nfree && !p->err) {
+        /* (Half of them: one wake-up per many runs, not one per run.) */
+        while (p->nfree < POSTCOPY_PLACER_RUNS / 2 && !p->err) {
+            p->submit_waits = true;
+            qemu_cond_wait(&p->done, &p->lock);
+        }
+    }
+    if (p->err) {
+        error_propagate(errp, error_copy(p->err));
+        qemu_mutex_unlock(&p->lock);
+        t->drun_len = 0;
+        return -EINVAL;
+    }
+    run = &p->queue[(p->head + p->queued) % POSTCOPY_PLACER_RUNS];
+    run->rb = t->drun_rb;
+    run->start = t->drun_start;
+    run->len = t->drun_len;
+    run->buf = t->drun_buf;
+    t->drun_buf = p->free_bufs[--p->nfree];
+    p->queued++;
+    wake = p->idle;
+    qemu_mutex_unlock(&p->lock);
+    /* (Signalled unlocked, the placer does not wake into the lock.) */
+    if (wake) {
+        qemu_cond_signal(&p->work);
+    }
+    t->drun_len = 0;
+    return 0;
+}
+
+static void *postcopy_placer_thread(void *opaque)
+{
+    PostcopyIncoming *pc = opaque;
+    PostcopyPlacer *p = &pc->placer;
+
+    trace_postcopy_placer_thread(1);
+    /* The push's pages: requested ones (and vCPUs) go first. */
+    qemu_thread_set_class(QEMU_THREAD_BULK);
+    qemu_mutex_lock(&p->lock);
+    for (;;) {
+        PostcopyRun run;
+        Error *err = NULL;
+        bool failed = p->err != NULL;
+
+        if (!p->queued) {
+            if (p->quit) {
+                break;
+            }
+            p->idle = true;
+            qemu_cond_wait(&p->work, &p->lock);
+            p->idle = false;
+            continue;
+        }
+        run = p->queue[p->head];
+        qemu_mutex_unlock(&p->lock);
+        /* (After a failure, the rest is dropped.) */
+        if (!failed &&
+            place_data_run(pc, run.rb, run.start, run.buf, run.len,
+                           &err) < 0) {
+            /* The first error, then wake the listen thread. */
+            postcopy_record_error(pc, error_copy(err));
+            postcopy_break_links(pc);
+        }
+        qemu_mutex_lock(&p->lock);
+        if (err) {
+            p->err = err;
+        }
+        p->head = (p->head + 1) % POSTCOPY_PLACER_RUNS;
+        p->queued--;
+        p->free_bufs[p->nfree++] = run.buf;
+        if (p->submit_waits &&
+            (p->nfree >= POSTCOPY_PLACER_RUNS / 2 || !p->queued || p->err)) {
+            /* (One wake-up: a waiter that must wait on sets it again.) */
+            p->submit_waits = false;
+            qemu_mutex_unlock(&p->lock);
+            qemu_cond_signal(&p->done);
+            qemu_mutex_lock(&p->lock);
+        }
+    }
+    qemu_mutex_unlock(&p->lock);
+    trace_postcopy_placer_thread(0);
+    return NULL;
+}
+
+void postcopy_placer_start(PostcopyIncoming *pc)
+{
+    PostcopyPlacer *p = &pc->placer;
+
+    qemu_mutex_init(&p->lock);
+    qemu_cond_init(&p->work);
+    qemu_cond_init(&p->done);
+    for (int i = 0; i < POSTCOPY_PLACER_RUNS; i++) {
+        p->free_bufs[i] = qemu_memalign_pages(DATA_RUN_MAX);
+    }
+    p->nfree = POSTCOPY_PLACER_RUNS;
+    qemu_thread_create(&p->thread, "mig/dst/place", postcopy_placer_thread,
+                       pc, QEMU_THREAD_JOINABLE);
+    p->running = true;
+    pc->tmp[RAM_CHANNEL_MAIN]->placer = p;
+}
+
+bool postcopy_placer_drain(PostcopyIncoming *pc)
+{
+    PostcopyPlacer *p = &pc->placer;
+    bool ok;
+
+    if (!p->running) {
+        return true;
+    }
+    qemu_mutex_lock(&p->lock);
+    trace_postcopy_placer_drain(p->queued);
+    while (p->queued) {
+        p->submit_waits = true;
+        qemu_cond_wait(&p->done, &p->lock);
+    }
+    ok = !p->err;
+    qemu_mutex_unlock(&p->lock);
+    return ok;
+}
+
+void postcopy_placer_link_reset(PostcopyIncoming *pc)
+{
+    PostcopyPlacer *p = &pc->placer;
+
+    if (p->running) {
+        qemu_mutex_lock(&p->lock);
+        assert(!p->queued);
+        g_clear_pointer(&p->err, error_free);
+        qemu_mutex_unlock(&p->lock);
+    }
+}
+
+void postcopy_placer_stop(PostcopyIncoming *pc)
+{
+    PostcopyPlacer *p = &pc->placer;
+
+    if (!p->running) {
+        return;
+    }
+    postcopy_placer_drain(pc);
+    qemu_mutex_lock(&p->lock);
+    p->quit = true;
+    qemu_cond_signal(&p->work);
+    qemu_mutex_unlock(&p->lock);
+    qemu_thread_join(&p->thread);
+    p->running = false;
+    pc->tmp[RAM_CHANNEL_MAIN]->placer = NULL;
+    for (unsigned i = 0; i < p->nfree; i++) {
+        qemu_free_pages(p->free_bufs[i]);
+    }
+    p->nfree = 0;
+    g_clear_pointer(&p->err, error_free);
+    qemu_cond_destroy(&p->done);
+    qemu_cond_destroy(&p->work);
+    qemu_mutex_destroy(&p->lock);
 }

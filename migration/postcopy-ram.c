@@ -21,10 +21,11 @@
  * the first one winning (postcopy_record_*): the class of that first
  * error decides.  An I/O error — the link failed — pauses once the VM
  * runs here (RUNNING); anything else fails.  So a preempt thread that
- * finds a bad record fails the migration even though the listen thread,
- * which it wakes by shutting the main channel down, then sees only an
- * I/O error; and a link cut in the middle of a record stays an I/O error
- * whatever the parser made of the remains.  The lock order and the
+ * finds a bad record, or a placement that fails on the placer thread,
+ * fails the migration even though the listen thread, which is woken by
+ * shutting the main channel down, then sees only an I/O error; and a
+ * link cut in the middle of a record stays an I/O error whatever the
+ * parser made of the remains.  The lock order and the
  * threads are described in postcopy-int.h.
  */
 #include "qemu/osdep.h"
