@@ -40,6 +40,7 @@
  */
 #include "qemu/osdep.h"
 #include "postcopy-int.h"
+#include "options.h"
 #include "qemu/userfaultfd.h"
 #include "trace.h"
 
@@ -405,8 +406,16 @@ static void *postcopy_placer_thread(void *opaque)
     PostcopyPlacer *p = &pc->placer;
 
     trace_postcopy_placer_thread(1);
-    /* The push's pages: requested ones (and vCPUs) go first. */
-    qemu_thread_set_class(QEMU_THREAD_BULK);
+    /*
+     * The listen thread's class: nice 10 with preempt, where requested
+     * pages come on the other channel.  Without, a placer at nice 10
+     * loses the CPU it shares with the listen thread (nice 0) and the
+     * push waits for it: 512 MiB, 8 interleaved runs, median 0.18 s
+     * against 0.17 s at nice 0.
+     */
+    if (migrate_postcopy_preempt()) {
+        qemu_thread_set_class(QEMU_THREAD_BULK);
+    }
     qemu_mutex_lock(&p->lock);
     for (;;) {
         PostcopyRun run;
