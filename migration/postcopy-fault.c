@@ -7,7 +7,7 @@
  * the source for the page over the return path — once: a page still in
  * flight is not asked for again.  The table of requests (keyed by host
  * page address) holds every fault still waiting on each page.  When the
- * page is placed (postcopy-ram.c), its faults complete: each one's
+ * page is placed (postcopy-place.c), its faults complete: each one's
  * latency (fault to placement) goes into the statistics, and vCPUs that
  * were blocked on it stop accumulating blocktime.
  *

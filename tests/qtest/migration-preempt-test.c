@@ -406,6 +406,7 @@ static bool bulk_threads_yield(QTestState *src, QTestState *dst)
     wait_thread_nice(qtest_pid(src), "live_migration", 10);
     wait_thread_nice(qtest_pid(dst), "mig/dst/listen", 10);
     /* (The others may start a moment after the listen thread.) */
+    wait_thread_nice(qtest_pid(dst), "mig/dst/place", 10);
     wait_thread_nice(qtest_pid(src), "mig/src/rp", 0);
     wait_thread_nice(qtest_pid(dst), "mig/dst/fault", 0);
     wait_thread_nice(qtest_pid(dst), "mig/dst/preempt", 0);
