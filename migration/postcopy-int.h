@@ -103,13 +103,17 @@ typedef struct PostcopyRun {
  */
 #define POSTCOPY_PLACER_RUNS 32
 
-/* The placer thread and its queue (postcopy-place.c). */
+/*
+ * The placer thread and its queue (postcopy-place.c): made by the listen
+ * thread, freed by the last of the two to let go (refs).
+ */
 struct PostcopyPlacer {
-    QemuThread thread;
-    bool running;                       /* listen thread: started */
+    PostcopyIncoming *pc;
+    bool bulk;                          /* at nice 10 (preempt) */
     QemuMutex lock;                     /* below */
     QemuCond work;                      /* a run was queued, or quit */
     QemuCond done;                      /* a run was placed */
+    int refs;
     PostcopyRun queue[POSTCOPY_PLACER_RUNS];
     unsigned head;                      /* the next one to place */
     unsigned queued;                    /* the one being placed too */
@@ -184,8 +188,8 @@ struct PostcopyIncoming {
     QEMUFile *listen_file;          /* the main channel it reads */
     QemuEvent package_loaded;       /* the incoming thread is done */
 
-    /* The placer thread (postcopy-place.c). */
-    PostcopyPlacer placer;
+    /* The placer thread (postcopy-place.c); listen thread only. */
+    PostcopyPlacer *placer;
     int64_t last_fault_ns;          /* atomic: the fault thread's last */
 
     /* The preempt thread (postcopy-preempt.c). */
@@ -246,7 +250,7 @@ void postcopy_placer_start(PostcopyIncoming *pc);
 bool postcopy_placer_drain(PostcopyIncoming *pc);
 /* A pause, after the drain: the next link starts without an error. */
 void postcopy_placer_link_reset(PostcopyIncoming *pc);
-/* Drains and joins it. */
+/* Drains it and lets it go (it exits when it next runs). */
 void postcopy_placer_stop(PostcopyIncoming *pc);
 
 /* postcopy-fault.c */

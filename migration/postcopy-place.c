@@ -19,13 +19,16 @@
  *   listen thread                        placer thread (mig/dst/place)
  *   ─────────────                        ─────────────────────────────
  *   a data run is complete:
- *     the input ran dry and the placer
- *     is idle: place it here (nothing to
+ *     a fault in the last 20 ms, or the
+ *     input ran dry and the placer is
+ *     idle: place it here (nothing to
  *     wake on a requested page's path)
  *     else queue it, take a free buffer ──> place it, mark it received,
- *     (none free: wait until half are)     complete its requests, give
- *                                          the buffer back
+ *     (none free: wait until half are,     complete its requests, give
+ *     2 ms at most, then place it here)    the buffer back
  *   EOF, a break: drain ─────────────────> wakes it when the queue is empty
+ *   the end: let go ─────────────────────> exits when it next runs; the
+ *                                          last of the two frees the state
  *
  * Runs never overlap (each page comes once), so the order in which they
  * are placed does not matter.  What must hold is that every queued run
@@ -63,6 +66,8 @@
  * serve one (preempt).  As long as the source's URGENT (ram.c).
  */
 #define POSTCOPY_PLACER_HOLD_NS (20 * 1000 * 1000)
+/* At most this long the listen thread waits for a placer behind: below. */
+#define POSTCOPY_PLACER_WAIT_MS 2
 
 /* ---- runs and host pages ---- */
 PostcopyTmpPage *postcopy_tmp_page(PostcopyIncoming *pc, int channel)
@@ -361,21 +366,67 @@ int postcopy_load_target_page(PostcopyIncoming *pc, PostcopyTmpPage *t,
 
 /* ---- the placer ---- */
 
-/* Hands @t's data run to the placer; @t goes on with a free buffer. */
+/*
+ * The placer's state outlives whichever of its two users, the listen
+ * thread and the placer thread, lets go last: the listen thread does not
+ * wait for an idle placer to be scheduled only to see that it may exit
+ * (beside a busy vCPU that took 30-60 ms, which the end of every
+ * postcopy migration waited for).
+ */
+static void placer_unref(PostcopyPlacer *p)
+{
+    bool last;
+
+    qemu_mutex_lock(&p->lock);
+    last = --p->refs == 0;
+    qemu_mutex_unlock(&p->lock);
+    if (!last) {
+        return;
+    }
+    for (unsigned i = 0; i < p->nfree; i++) {
+        qemu_free_pages(p->free_bufs[i]);
+    }
+    error_free(p->err);
+    qemu_cond_destroy(&p->done);
+    qemu_cond_destroy(&p->work);
+    qemu_mutex_destroy(&p->lock);
+    g_free(p);
+}
+
+/*
+ * Hands @t's data run to the placer; @t goes on with a free buffer.  When
+ * none is free it waits, but for POSTCOPY_PLACER_WAIT_MS at most: a placer
+ * that gets no CPU for that long (a busy vCPU beside it) leaves the run to
+ * this thread.
+ */
 static int placer_submit(PostcopyIncoming *pc, PostcopyTmpPage *t,
                          Error **errp)
 {
     PostcopyPlacer *p = t->placer;
     PostcopyRun *run;
     bool wake;
+    int ret;
 
     qemu_mutex_lock(&p->lock);
-    if (!p->nfree && !p->err) {
-        /* (Half of them: one wake-up per many runs, not one per run.) */
-        while (p->nfree < POSTCOPY_PLACER_RUNS / 2 && !p->err) {
-            p->submit_waits = true;
-            qemu_cond_wait(&p->done, &p->lock);
+    /* (Half of them: one wake-up per many runs, not one per run.) */
+    while (!p->nfree && !p->err) {
+        p->submit_waits = true;
+        if (!qemu_cond_timedwait(&p->done, &p->lock,
+                                 POSTCOPY_PLACER_WAIT_MS)) {
+            p->submit_waits = false;
+            break;
         }
+        if (p->nfree >= POSTCOPY_PLACER_RUNS / 2) {
+            break;
+        }
+    }
+    if (!p->nfree && !p->err) {
+        qemu_mutex_unlock(&p->lock);
+        trace_postcopy_placer_busy(t->drun_start);
+        ret = place_data_run(pc, t->drun_rb, t->drun_start, t->drun_buf,
+                             t->drun_len, errp);
+        t->drun_len = 0;
+        return ret;
     }
     if (p->err) {
         error_propagate(errp, error_copy(p->err));
@@ -402,8 +453,8 @@ static int placer_submit(PostcopyIncoming *pc, PostcopyTmpPage *t,
 
 static void *postcopy_placer_thread(void *opaque)
 {
-    PostcopyIncoming *pc = opaque;
-    PostcopyPlacer *p = &pc->placer;
+    PostcopyPlacer *p = opaque;
+    PostcopyIncoming *pc = p->pc;
 
     trace_postcopy_placer_thread(1);
     /*
@@ -413,7 +464,7 @@ static void *postcopy_placer_thread(void *opaque)
      * push waits for it: 512 MiB, 8 interleaved runs, median 0.18 s
      * against 0.17 s at nice 0.
      */
-    if (migrate_postcopy_preempt()) {
+    if (p->bulk) {
         qemu_thread_set_class(QEMU_THREAD_BULK);
     }
     qemu_mutex_lock(&p->lock);
@@ -433,7 +484,10 @@ static void *postcopy_placer_thread(void *opaque)
         }
         run = p->queue[p->head];
         qemu_mutex_unlock(&p->lock);
-        /* (After a failure, the rest is dropped.) */
+        /*
+         * (After a failure, the rest is dropped.  @pc is alive while
+         * runs are queued: the listen thread drains before it lets go.)
+         */
         if (!failed &&
             place_data_run(pc, run.rb, run.start, run.buf, run.len,
                            &err) < 0) {
@@ -459,13 +513,18 @@ static void *postcopy_placer_thread(void *opaque)
     }
     qemu_mutex_unlock(&p->lock);
     trace_postcopy_placer_thread(0);
+    placer_unref(p);
     return NULL;
 }
 
 void postcopy_placer_start(PostcopyIncoming *pc)
 {
-    PostcopyPlacer *p = &pc->placer;
+    PostcopyPlacer *p = g_new0(PostcopyPlacer, 1);
+    QemuThread thread;
 
+    p->pc = pc;
+    p->refs = 2;
+    p->bulk = migrate_postcopy_preempt();
     qemu_mutex_init(&p->lock);
     qemu_cond_init(&p->work);
     qemu_cond_init(&p->done);
@@ -473,18 +532,18 @@ void postcopy_placer_start(PostcopyIncoming *pc)
         p->free_bufs[i] = qemu_memalign_pages(DATA_RUN_MAX);
     }
     p->nfree = POSTCOPY_PLACER_RUNS;
-    qemu_thread_create(&p->thread, "mig/dst/place", postcopy_placer_thread,
-                       pc, QEMU_THREAD_JOINABLE);
-    p->running = true;
+    pc->placer = p;
     pc->tmp[RAM_CHANNEL_MAIN]->placer = p;
+    qemu_thread_create(&thread, "mig/dst/place", postcopy_placer_thread, p,
+                       QEMU_THREAD_DETACHED);
 }
 
 bool postcopy_placer_drain(PostcopyIncoming *pc)
 {
-    PostcopyPlacer *p = &pc->placer;
+    PostcopyPlacer *p = pc->placer;
     bool ok;
 
-    if (!p->running) {
+    if (!p) {
         return true;
     }
     qemu_mutex_lock(&p->lock);
@@ -500,9 +559,9 @@ bool postcopy_placer_drain(PostcopyIncoming *pc)
 
 void postcopy_placer_link_reset(PostcopyIncoming *pc)
 {
-    PostcopyPlacer *p = &pc->placer;
+    PostcopyPlacer *p = pc->placer;
 
-    if (p->running) {
+    if (p) {
         qemu_mutex_lock(&p->lock);
         assert(!p->queued);
         g_clear_pointer(&p->err, error_free);
@@ -512,25 +571,22 @@ void postcopy_placer_link_reset(PostcopyIncoming *pc)
 
 void postcopy_placer_stop(PostcopyIncoming *pc)
 {
-    PostcopyPlacer *p = &pc->placer;
+    PostcopyPlacer *p = pc->placer;
+    bool wake;
 
-    if (!p->running) {
+    if (!p) {
         return;
     }
     postcopy_placer_drain(pc);
     qemu_mutex_lock(&p->lock);
     p->quit = true;
-    qemu_cond_signal(&p->work);
+    wake = p->idle;
     qemu_mutex_unlock(&p->lock);
-    qemu_thread_join(&p->thread);
-    p->running = false;
-    pc->tmp[RAM_CHANNEL_MAIN]->placer = NULL;
-    for (unsigned i = 0; i < p->nfree; i++) {
-        qemu_free_pages(p->free_bufs[i]);
+    if (wake) {
+        qemu_cond_signal(&p->work);
     }
-    p->nfree = 0;
-    g_clear_pointer(&p->err, error_free);
-    qemu_cond_destroy(&p->done);
-    qemu_cond_destroy(&p->work);
-    qemu_mutex_destroy(&p->lock);
+    pc->tmp[RAM_CHANNEL_MAIN]->placer = NULL;
+    pc->placer = NULL;
+    /* (The placer exits whenever it next runs; no need to wait for it.) */
+    placer_unref(p);
 }
