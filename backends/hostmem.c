@@ -16,13 +16,17 @@
 
 static GPtrArray *backends;
 static unsigned default_prealloc_threads = 1;   /* -smp, set at start-up */
+/* -mem-prealloc: prealloc=on for every backend too, as in QEMU. */
+static bool default_prealloc;
 
 void host_memory_backend_set_machine_opts(bool mem_merge,
                                           bool dump_guest_core,
-                                          unsigned smp_cpus)
+                                          unsigned smp_cpus,
+                                          bool mem_prealloc)
 {
     qemu_ram_set_machine_opts(mem_merge, dump_guest_core);
     default_prealloc_threads = MAX(smp_cpus, 1);
+    default_prealloc = mem_prealloc;
 }
 
 /* merge= and dump= of a backend (and of the default RAM). */
@@ -164,7 +168,8 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
         !get_bool_prop(opts, "share",
                        g_str_equal(type, "memory-backend-memfd"),
                        &b->share, errp) ||
-        !get_bool_prop(opts, "prealloc", false, &b->prealloc, errp) ||
+        !get_bool_prop(opts, "prealloc", default_prealloc, &b->prealloc,
+                       errp) ||
         !get_threads_prop(opts, type, &threads, errp) ||
         !get_bool_prop(opts, "merge", qemu_ram_mem_merge(), &merge, errp) ||
         !get_bool_prop(opts, "dump", qemu_ram_dump_guest_core(), &dump,

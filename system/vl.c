@@ -161,7 +161,9 @@ static void help(void)
            "[,share=on|off][,mem-path=PATH][,prealloc=on|off]\n"
            "-mem-path FILE   back the default RAM with FILE (hugetlbfs "
            "allowed)\n"
-           "-mem-prealloc    preallocate the default RAM\n"
+           "-mem-prealloc    preallocate guest RAM (the default RAM and "
+           "every memory\n"
+           "                 backend without prealloc=off)\n"
            "-accel qtest|kvm|tcg accelerator (qtest: no vCPUs, the default; "
            "kvm: run the\n"
            "                 guest's vCPUs under /dev/kvm; tcg: ferry's x86 "
@@ -758,20 +760,24 @@ static bool create_monitors(Error **errp)
 }
 
 /*
- * -machine mem-merge=on|off, dump-guest-core=on|off and -smp: QEMU knows
- * the machine before it creates memory backends, whose merge, dump and
- * prealloc-threads default to them; so they are read before the objects
- * (the rest of -machine waits for create_machine()).
+ * -machine mem-merge=on|off, dump-guest-core=on|off, -smp and
+ * -mem-prealloc: QEMU knows the machine before it creates memory
+ * backends, whose merge, dump, prealloc-threads and prealloc default to
+ * them; so they are read before the objects (the rest of -machine waits
+ * for create_machine()).
  */
 static bool parse_smp(unsigned *ncpus, Error **errp);
 
 static bool configure_machine_memory(Error **errp)
 {
-    bool merge = true, dump = true;
+    bool merge = true, dump = true, prealloc = false;
     unsigned cpus = 1;
     CmdlineOpt *co;
     Error *err = NULL;
 
+    FOREACH_OPT(co, OPT_MEM_PREALLOC) {
+        prealloc = true;
+    }
     FOREACH_OPT(co, OPT_MACHINE) {
         g_autoptr(QemuOpts) o = parse_opts(co, "type", errp);
 
@@ -786,7 +792,9 @@ static bool configure_machine_memory(Error **errp)
     if (!parse_smp(&cpus, errp)) {
         return false;
     }
-    host_memory_backend_set_machine_opts(merge, dump, cpus);
+    if (!vl.check_only) {
+        host_memory_backend_set_machine_opts(merge, dump, cpus, prealloc);
+    }
     return true;
 }
 

@@ -32,13 +32,14 @@ HostMemoryBackend *host_memory_backend_create_default(const char *id,
                                                       Error **errp);
 HostMemoryBackend *host_memory_backend_find(const char *id);
 /*
- * -machine mem-merge / dump-guest-core and -smp: the defaults of merge,
- * dump and prealloc-threads (and of every RAM block's advice).  Called at
- * start-up before any backend is created.
+ * -machine mem-merge / dump-guest-core, -smp and -mem-prealloc: the
+ * defaults of merge, dump, prealloc-threads and prealloc (and of every
+ * RAM block's advice).  Called at start-up before any backend is created.
  */
 void host_memory_backend_set_machine_opts(bool mem_merge,
                                           bool dump_guest_core,
-                                          unsigned smp_cpus);
+                                          unsigned smp_cpus,
+                                          bool mem_prealloc);
 bool host_memory_backend_is_type(const char *qom_type);
 /* Registers the three types as user-creatable (command line only). */
 void host_memory_backend_register_types(void);

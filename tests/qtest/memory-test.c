@@ -127,6 +127,35 @@ static void test_prealloc_default_threads(void)
     check_prealloc("-M none -m 160M -mem-prealloc", "ram", 1);
 }
 
+/*
+ * -mem-prealloc makes prealloc=on every backend's default, as QEMU's
+ * does; a backend's own prealloc=off wins.
+ */
+static void test_mem_prealloc_backend(void)
+{
+    g_autofree char *log = g_strdup_printf("%s/memory-test-%d.log",
+                                           qtest_tmpdir(), getpid());
+    g_autofree char *args = NULL, *text = NULL, *flags = NULL;
+    QTestState *s;
+    uint64_t rss = 0;
+
+    check_prealloc("-M none,memory-backend=m0 -mem-prealloc -object "
+                   "memory-backend-ram,id=m0,size=160M", "m0", 1);
+
+    args = g_strdup_printf("-M none,memory-backend=m0 -mem-prealloc "
+                           "-object memory-backend-ram,id=m0,size=160M,"
+                           "prealloc=off -trace ram_block_prealloc -D %s",
+                           log);
+    s = qtest_init(args);
+    flags = ram_vmflags(qtest_pid(s), RAM_SIZE, &rss);
+    g_test_message("prealloc=off: Rss %" PRIu64 " VmFlags %s", rss, flags);
+    g_assert_cmpuint(rss, <, RAM_SIZE);
+    qtest_quit(s);
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    g_assert_null(strstr(text, "ram_block_prealloc"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -136,5 +165,7 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/prealloc/threads", test_prealloc_threads);
     g_test_add_func("/memory/prealloc/default-threads",
                     test_prealloc_default_threads);
+    g_test_add_func("/memory/prealloc/mem-prealloc-backend",
+                    test_mem_prealloc_backend);
     return g_test_run();
 }
