@@ -212,6 +212,11 @@ HostMemoryBackend *host_memory_backend_create(QemuOpts *opts, Error **errp)
         error_setg(errp, "mem-path property not set");
         goto fail;
     }
+    /* (Also under -mem-prealloc, whose prealloc=on QEMU checks the same.) */
+    if (b->prealloc && !reserve) {
+        error_setg(errp, "'prealloc=on' and 'reserve=off' are incompatible");
+        goto fail;
+    }
     {
         g_autofree char *name = canonical ? g_strdup_printf("/objects/%s", id)
                                           : g_strdup(id);

@@ -72,6 +72,16 @@ static const BadCase bad_cases[] = {
         "value '0'",
         "-M", "none", "-object",
         "memory-backend-ram,id=m0,size=8M,prealloc-threads=0"),
+    BAD("object-prealloc-no-reserve",
+        "-object memory-backend-ram,id=m0,size=8M,prealloc=on,reserve=off: "
+        "'prealloc=on' and 'reserve=off' are incompatible",
+        "-M", "none", "-object",
+        "memory-backend-ram,id=m0,size=8M,prealloc=on,reserve=off"),
+    BAD("object-mem-prealloc-no-reserve",
+        "-object memory-backend-ram,id=m0,size=8M,reserve=off: "
+        "'prealloc=on' and 'reserve=off' are incompatible",
+        "-M", "none", "-mem-prealloc", "-object",
+        "memory-backend-ram,id=m0,size=8M,reserve=off"),
     BAD("machine-mem-merge-not-bool",
         "-M none,mem-merge=maybe: Parameter 'mem-merge' expects 'on' or "
         "'off'", "-M", "none,mem-merge=maybe"),
