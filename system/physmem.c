@@ -13,10 +13,12 @@
  * MADV_HUGEPAGE, so that with THP in "madvise" mode guest RAM is faulted
  * (and zeroed, and copied into) 2 MiB at a time, not 4 KiB; anonymous
  * blocks are MADV_MERGEABLE unless -machine mem-merge=off; every block is
- * MADV_DONTDUMP with -machine dump-guest-core=off.  Errors are ignored, as
- * QEMU ignores them (a kernel without THP or KSM just says EINVAL).  The
- * postcopy destination turns huge pages off and on again around
- * userfaultfd (migration/postcopy-ram.c).
+ * MADV_DONTDUMP with -machine dump-guest-core=off; and once an accelerator
+ * with vCPUs (kvm, tcg) is chosen, every block is MADV_DONTFORK (QEMU
+ * leaves that out only for a qtest server; ferry's qtest accelerator is
+ * that case).  Errors are ignored, as QEMU ignores them (a kernel without
+ * THP or KSM just says EINVAL).  The postcopy destination turns huge
+ * pages off and on again around userfaultfd (migration/postcopy-ram.c).
  */
 #include "qemu/osdep.h"
 #include "exec/ramblock.h"
@@ -42,6 +44,8 @@ static const DirtyLogOps *dirty_log_ops;    /* set once at start-up */
 /* -machine mem-merge / dump-guest-core: set before any block exists. */
 static bool ram_mem_merge = true;
 static bool ram_dump_guest_core = true;
+/* An accelerator with vCPUs: set once, from the main thread. */
+static bool ram_dontfork;
 
 /* QEMU_VMALLOC_ALIGN on x86-64 Linux: where THP can map a huge page. */
 #define RAM_MAP_ALIGN (2u << 20)
@@ -50,6 +54,17 @@ void qemu_ram_set_machine_opts(bool mem_merge, bool dump_guest_core)
 {
     ram_mem_merge = mem_merge;
     ram_dump_guest_core = dump_guest_core;
+}
+
+void qemu_ram_set_dontfork(void)
+{
+    RAMBlock *rb;
+
+    ram_dontfork = true;
+    RAMBLOCK_FOREACH(rb) {
+        (void)madvise(rb->host, rb->max_length, MADV_DONTFORK);
+        trace_ram_block_dontfork(rb->idstr);
+    }
 }
 
 bool qemu_ram_mem_merge(void)
@@ -166,6 +181,10 @@ static void ram_block_advise(RAMBlock *rb)
     }
     (void)madvise(rb->host, rb->max_length, MADV_HUGEPAGE);
     trace_ram_block_advise(rb->idstr, merge, ram_dump_guest_core);
+    if (ram_dontfork) {
+        (void)madvise(rb->host, rb->max_length, MADV_DONTFORK);
+        trace_ram_block_dontfork(rb->idstr);
+    }
 }
 
 static void ram_block_register(RAMBlock *rb)

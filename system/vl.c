@@ -999,6 +999,9 @@ static bool configure_accelerator(Error **errp)
     if (!vcpus && !vl.check_only) {
         qtest_accel_init();
     }
+    if (vcpus && !vl.check_only) {
+        qemu_ram_set_dontfork();
+    }
     return true;
 }
 

@@ -84,6 +84,11 @@ bool qemu_ram_prealloc(RAMBlock *rb, unsigned max_threads, Error **errp);
  * note).  Called once at start-up, before any block exists.
  */
 void qemu_ram_set_machine_opts(bool mem_merge, bool dump_guest_core);
+/*
+ * Once the accelerator is known: with vCPUs (kvm, tcg) every block, now
+ * and later, is MADV_DONTFORK, as QEMU's are unless it is a qtest server.
+ */
+void qemu_ram_set_dontfork(void);
 bool qemu_ram_mem_merge(void);
 bool qemu_ram_dump_guest_core(void);
 

@@ -2,7 +2,8 @@
  * memory-test: how ferry sets up guest RAM on the host, seen from
  * /proc/PID/smaps of a running ferry: MADV_HUGEPAGE on every RAM block
  * ("hg"), MADV_MERGEABLE ("mg") and MADV_DONTDUMP ("dd") from -machine
- * mem-merge / dump-guest-core and the backends' merge / dump, and
+ * mem-merge / dump-guest-core and the backends' merge / dump,
+ * MADV_DONTFORK ("dc") with an accelerator that has vCPUs, and
  * prealloc=on with prealloc-threads.  VmFlags show the advice whatever
  * the host's THP mode (always, madvise, never), so nothing here depends
  * on it; a kernel built without THP or KSM skips those checks.  (The
@@ -156,12 +157,38 @@ static void test_mem_prealloc_backend(void)
     g_assert_null(strstr(text, "ram_block_prealloc"));
 }
 
+/*
+ * MADV_DONTFORK ("dc") once an accelerator with vCPUs runs the guest, as
+ * QEMU's blocks unless it is a qtest server (ferry's default accelerator
+ * without vCPUs): the interpreter here, so that no /dev/kvm is needed.
+ * A backend made before the accelerator gets it too.
+ */
+static void test_dontfork(void)
+{
+    static const char *const cases[][2] = {
+        { "-M none -m 160M", "" },
+        { "-M none -m 160M -accel tcg", "dc" },
+        { "-M none,memory-backend=m0 -accel tcg -object "
+          "memory-backend-ram,id=m0,size=160M", "dc" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        QTestState *s = qtest_init(cases[i][0]);
+        g_autofree char *flags = ram_vmflags(qtest_pid(s), RAM_SIZE, NULL);
+
+        g_test_message("%s: VmFlags %s", cases[i][0], flags);
+        g_assert_cmpint(vmflags_has(flags, "dc"), ==, *cases[i][1] != 0);
+        qtest_quit(s);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/memory/advice/default-ram", test_default_ram);
     g_test_add_func("/memory/advice/machine-opts", test_machine_opts);
     g_test_add_func("/memory/advice/backend", test_backend);
+    g_test_add_func("/memory/advice/dontfork", test_dontfork);
     g_test_add_func("/memory/prealloc/threads", test_prealloc_threads);
     g_test_add_func("/memory/prealloc/default-threads",
                     test_prealloc_default_threads);
