@@ -408,15 +408,12 @@ static int placer_submit(PostcopyIncoming *pc, PostcopyTmpPage *t,
     int ret;
 
     qemu_mutex_lock(&p->lock);
-    /* (Half of them: one wake-up per many runs, not one per run.) */
+    /* (The placer wakes this only once half are free: see below.) */
     while (!p->nfree && !p->err) {
         p->submit_waits = true;
         if (!qemu_cond_timedwait(&p->done, &p->lock,
                                  POSTCOPY_PLACER_WAIT_MS)) {
             p->submit_waits = false;
-            break;
-        }
-        if (p->nfree >= POSTCOPY_PLACER_RUNS / 2) {
             break;
         }
     }
